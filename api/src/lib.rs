@@ -1,0 +1,1 @@
+//! hashgate-api (placeholder).

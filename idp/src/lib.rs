@@ -1,0 +1,1 @@
+//! hashgate-idp (placeholder).

@@ -1,0 +1,1 @@
+//! Hashgate SPA (placeholder).
