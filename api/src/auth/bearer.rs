@@ -1,0 +1,183 @@
+//! Finding the bearer token in a request (RFC 6750 §2), and refusing it anywhere else.
+//!
+//! Only the `Authorization: Bearer <token>` header is accepted. A token in the query
+//! (`?access_token=`) or in a form body is refused with `invalid_request`, even when the
+//! header is also present (RFC 6750 §3.1: "uses more than one method").
+
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use crate::error::AppError;
+
+/// Longest `Authorization` header we read; a longer one is refused before any parsing.
+pub const MAX_AUTHORIZATION_LEN: usize = 8 * 1024;
+
+/// A bearer token as received. Its `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BearerToken(String);
+
+impl BearerToken {
+    /// The token itself. Do not log it.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken([redacted])")
+    }
+}
+
+/// True when a query string or form body names an `access_token` parameter.
+pub fn names_access_token(urlencoded: &[u8]) -> bool {
+    url::form_urlencoded::parse(urlencoded).any(|(key, _)| key == "access_token")
+}
+
+/// The bearer token of a request, or the RFC 6750 error that fits.
+pub fn bearer_token(parts: &Parts) -> Result<BearerToken, AppError> {
+    let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+    let header = values.next();
+    if values.next().is_some() {
+        return Err(AppError::invalid_request(
+            "send exactly one authorization header",
+        ));
+    }
+    let in_query = parts
+        .uri
+        .query()
+        .is_some_and(|q| names_access_token(q.as_bytes()));
+    if in_query {
+        return Err(AppError::invalid_request(if header.is_some() {
+            "send the access token once, in the authorization header only"
+        } else {
+            "access tokens are accepted only in the authorization header, not in the url"
+        }));
+    }
+    let Some(header) = header else {
+        return Err(AppError::MissingToken);
+    };
+    if header.len() > MAX_AUTHORIZATION_LEN {
+        return Err(AppError::invalid_request(
+            "the authorization header is too large",
+        ));
+    }
+    let value = header
+        .to_str()
+        .map_err(|_| AppError::invalid_request("the authorization header is not ascii"))?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        // RFC 6750 §3.1: credentials of another scheme mean no bearer credentials at all.
+        return Err(AppError::MissingToken);
+    }
+    let token = rest.trim_start_matches(' ');
+    if token.is_empty() {
+        return Err(AppError::invalid_request("the bearer token is empty"));
+    }
+    if !is_b64token(token) {
+        return Err(AppError::invalid_request("the bearer token is malformed"));
+    }
+    Ok(BearerToken(token.to_owned()))
+}
+
+/// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn parts(uri: &str, authorization: &[&str]) -> Parts {
+        let mut builder = Request::builder().uri(uri);
+        for value in authorization {
+            builder = builder.header(AUTHORIZATION, *value);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    fn code(result: Result<BearerToken, AppError>) -> &'static str {
+        match result {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        }
+    }
+
+    #[test]
+    fn a_bearer_header_yields_the_token_and_the_scheme_is_case_insensitive() {
+        for header in ["Bearer a.b.c", "bearer a.b.c", "BEARER   a.b.c"] {
+            let token = bearer_token(&parts("/", &[header])).unwrap();
+            assert_eq!(token.secret(), "a.b.c");
+        }
+    }
+
+    #[test]
+    fn no_header_or_another_scheme_is_missing_credentials() {
+        // RFC 6750 §3.1: no error code when the client sent no bearer credentials.
+        assert_eq!(code(bearer_token(&parts("/", &[]))), "unauthorized");
+        assert_eq!(
+            code(bearer_token(&parts("/", &["Basic dXNlcjpwYXNz"]))),
+            "unauthorized"
+        );
+    }
+
+    #[test]
+    fn an_empty_or_malformed_bearer_token_is_an_invalid_request() {
+        for header in [
+            "Bearer",
+            "Bearer ",
+            "Bearer a b",
+            "Bearer a\"b",
+            "Bearer ===",
+        ] {
+            assert_eq!(
+                code(bearer_token(&parts("/", &[header]))),
+                "invalid_request",
+                "{header}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_in_the_query_is_refused_with_or_without_the_header() {
+        // RFC 6750 §3.1: more than one method, or a method we do not support.
+        assert_eq!(
+            code(bearer_token(&parts("/?access_token=x", &[]))),
+            "invalid_request"
+        );
+        assert_eq!(
+            code(bearer_token(&parts("/?a=1&access_token=x", &["Bearer x"]))),
+            "invalid_request"
+        );
+        assert_eq!(
+            code(bearer_token(&parts("/?access%5Ftoken=x", &[]))),
+            "invalid_request"
+        );
+    }
+
+    #[test]
+    fn two_authorization_headers_are_an_invalid_request() {
+        assert_eq!(
+            code(bearer_token(&parts("/", &["Bearer a", "Bearer b"]))),
+            "invalid_request"
+        );
+    }
+
+    #[test]
+    fn an_oversized_header_is_an_invalid_request() {
+        let huge = format!("Bearer {}", "a".repeat(MAX_AUTHORIZATION_LEN));
+        assert_eq!(code(bearer_token(&parts("/", &[&huge]))), "invalid_request");
+    }
+
+    #[test]
+    fn the_debug_form_of_a_token_is_redacted() {
+        let token = BearerToken("secret-value".into());
+        assert!(!format!("{token:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,247 @@
+//! The validated claims of an access token, and the extractors that hand them to handlers.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::marker::PhantomData;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use serde_json::{Map, Value};
+
+use super::bearer::bearer_token;
+use super::verify::TokenVerifier;
+use crate::error::AppError;
+
+/// The claims of a validated access token.
+///
+/// As an extractor it answers 401/400 (RFC 6750) unless the request carries a valid token.
+/// The state must provide a [`TokenVerifier`] (`FromRef`), as [`crate::AppState`] does.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Claims {
+    /// Who the token is about (`sub`), never empty.
+    pub sub: String,
+    /// Granted scopes: the union of the space-separated `scope` claim and the
+    /// `permissions` array (Auth0 RBAC).
+    pub scopes: BTreeSet<String>,
+    /// The client the token was issued to (`azp`, else `client_id`), if stated.
+    pub client_id: Option<String>,
+    /// Expiry (`exp`), seconds since the Unix epoch.
+    pub expires_at: u64,
+    /// Every claim of the payload, for anything the fields above do not cover.
+    pub all: Map<String, Value>,
+}
+
+impl Claims {
+    /// Builds the claims from a payload whose signature and registered claims were checked.
+    pub(crate) fn from_payload(all: Map<String, Value>, issuer: &str) -> Result<Self, AppError> {
+        // jsonwebtoken also accepts an array `iss`; RFC 7519 says one string, so be exact.
+        if all.get("iss").and_then(Value::as_str) != Some(issuer) {
+            return Err(AppError::invalid_token(
+                "the token was issued by another issuer",
+            ));
+        }
+        let sub = match all.get("sub").and_then(Value::as_str) {
+            Some(sub) if !sub.is_empty() => sub.to_owned(),
+            _ => return Err(AppError::invalid_token("the token has no sub claim")),
+        };
+        let expires_at = all
+            .get("exp")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| AppError::invalid_token("a token claim has the wrong type"))?;
+        let mut scopes: BTreeSet<String> = all
+            .get("scope")
+            .and_then(Value::as_str)
+            .map(|s| s.split_ascii_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default();
+        if let Some(permissions) = all.get("permissions").and_then(Value::as_array) {
+            scopes.extend(
+                permissions
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned),
+            );
+        }
+        let client_id = ["azp", "client_id"]
+            .iter()
+            .find_map(|name| all.get(*name).and_then(Value::as_str))
+            .map(str::to_owned);
+        Ok(Self {
+            sub,
+            scopes,
+            client_id,
+            expires_at,
+            all,
+        })
+    }
+
+    /// Whether the token grants `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.contains(scope)
+    }
+
+    /// `Ok` if the token grants `scope`, else the 403 `insufficient_scope` answer naming it.
+    ///
+    /// ```
+    /// # use hashgate_api::{AppError, Claims};
+    /// async fn delete_everything(claims: Claims) -> Result<&'static str, AppError> {
+    ///     claims.require("delete:everything")?;
+    ///     Ok("done")
+    /// }
+    /// ```
+    pub fn require(&self, scope: impl Into<Cow<'static, str>>) -> Result<(), AppError> {
+        let scope = scope.into();
+        if self.has_scope(&scope) {
+            Ok(())
+        } else {
+            Err(AppError::InsufficientScope(scope))
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for Claims
+where
+    TokenVerifier: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Several extractors in one handler validate the token once.
+        if let Some(claims) = parts.extensions.get::<Claims>() {
+            return Ok(claims.clone());
+        }
+        let token = bearer_token(parts)?;
+        let claims = TokenVerifier::from_ref(state).verify(&token).await?;
+        parts.extensions.insert(claims.clone());
+        Ok(claims)
+    }
+}
+
+/// A scope name known at compile time, for [`RequireScope`]. Declare one with [`crate::scope!`].
+pub trait Scope: Send + Sync + 'static {
+    /// The scope string, e.g. `read:messages`.
+    const NAME: &'static str;
+}
+
+/// Declares a [`Scope`] type: `hashgate_api::scope!(pub ReadReports = "read:reports");`.
+#[macro_export]
+macro_rules! scope {
+    ($(#[$meta:meta])* $vis:vis $name:ident = $value:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy)]
+        $vis struct $name;
+        impl $crate::Scope for $name {
+            const NAME: &'static str = $value;
+        }
+    };
+}
+
+/// Extractor: the [`Claims`] of a valid token that grants scope `S`; otherwise the
+/// 401/400 of [`Claims`], or 403 `insufficient_scope` naming `S::NAME`.
+/// Derefs to [`Claims`].
+pub struct RequireScope<S: Scope> {
+    claims: Claims,
+    scope: PhantomData<S>,
+}
+
+impl<S: Scope> RequireScope<S> {
+    /// The claims, by value.
+    pub fn into_claims(self) -> Claims {
+        self.claims
+    }
+}
+
+impl<S: Scope> std::ops::Deref for RequireScope<S> {
+    type Target = Claims;
+
+    fn deref(&self) -> &Claims {
+        &self.claims
+    }
+}
+
+impl<S: Scope> std::fmt::Debug for RequireScope<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequireScope")
+            .field("scope", &S::NAME)
+            .field("claims", &self.claims)
+            .finish()
+    }
+}
+
+impl<St, S> FromRequestParts<St> for RequireScope<S>
+where
+    TokenVerifier: FromRef<St>,
+    St: Send + Sync,
+    S: Scope,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        let claims = Claims::from_request_parts(parts, state).await?;
+        claims.require(S::NAME)?;
+        Ok(Self {
+            claims,
+            scope: PhantomData,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(payload: Value) -> Result<Claims, AppError> {
+        let Value::Object(map) = payload else {
+            panic!("payload must be an object")
+        };
+        Claims::from_payload(map, "https://issuer.example/")
+    }
+
+    #[test]
+    fn scopes_are_the_union_of_scope_and_permissions() {
+        let c = claims(json!({
+            "iss": "https://issuer.example/", "sub": "u1", "exp": 1,
+            "scope": "openid  read:messages\twrite:x",
+            "permissions": ["write:messages", "read:messages", 7],
+        }))
+        .unwrap();
+        let scopes: Vec<_> = c.scopes.iter().map(String::as_str).collect();
+        assert_eq!(
+            scopes,
+            ["openid", "read:messages", "write:messages", "write:x"]
+        );
+        assert!(c.require("write:messages").is_ok());
+        assert!(matches!(c.require("admin"), Err(AppError::InsufficientScope(s)) if s == "admin"));
+    }
+
+    #[test]
+    fn iss_must_be_exactly_the_issuer_string() {
+        // RFC 7519 §4.1.1 and OIDC: iss is one string compared exactly.
+        for iss in [
+            json!(["https://issuer.example/"]),
+            json!("https://issuer.example"),
+        ] {
+            let result = claims(json!({ "iss": iss, "sub": "u1", "exp": 1 }));
+            assert!(matches!(result, Err(AppError::InvalidToken(_))), "{iss}");
+        }
+    }
+
+    #[test]
+    fn an_empty_or_non_string_sub_is_refused() {
+        for sub in [json!(""), json!(42), Value::Null] {
+            let result = claims(json!({ "iss": "https://issuer.example/", "sub": sub, "exp": 1 }));
+            assert!(matches!(result, Err(AppError::InvalidToken(_))), "{sub}");
+        }
+    }
+
+    #[test]
+    fn the_client_is_azp_or_client_id() {
+        let c = claims(
+            json!({ "iss": "https://issuer.example/", "sub": "u", "exp": 1, "client_id": "spa" }),
+        )
+        .unwrap();
+        assert_eq!(c.client_id.as_deref(), Some("spa"));
+    }
+}

@@ -1,0 +1,202 @@
+//! Access-token validation: explicit, named checks, in this order.
+//!
+//! 1. Shape: three base64url parts; the header is a JSON object.
+//! 2. Algorithm: `alg` must be exactly `RS256`, checked before any key is chosen, so
+//!    `none`, `HS256` keyed with our public key, and every other algorithm are refused.
+//! 3. Key source: a header naming its own key (`jku`, `x5u`, `jwk`, `x5c`) is refused;
+//!    keys come only from the configured issuer's JWKS. `crit` is refused (we understand
+//!    no extension).
+//! 4. Signature with the issuer's key for `kid` (see [`super::keys`]).
+//! 5. Claims: `iss` equals the issuer exactly; `aud` contains the API identifier (so ID
+//!    tokens, whose `aud` is the client id, are refused); `exp` and `nbf` with leeway;
+//!    `sub` present.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::{Map, Value};
+
+use super::bearer::BearerToken;
+use super::claims::Claims;
+use super::keys::KeyStore;
+use crate::error::AppError;
+
+/// Header parameters that point at a key chosen by the token's author.
+const KEY_BEARING_HEADERS: [&str; 4] = ["jku", "x5u", "jwk", "x5c"];
+
+/// Validates access tokens for one issuer and audience; cheap to clone.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    keys: KeyStore,
+    issuer: Arc<str>,
+    validation: Arc<Validation>,
+}
+
+impl std::fmt::Debug for TokenVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenVerifier")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenVerifier {
+    /// A verifier for tokens of `issuer` meant for `audience`; `leeway` applies to
+    /// `exp` and `nbf`, `min_refresh_interval` bounds JWKS refetches on unknown `kid`s.
+    pub fn new(
+        issuer: &str,
+        audience: &str,
+        http: reqwest::Client,
+        min_refresh_interval: Duration,
+        leeway: Duration,
+    ) -> Self {
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = true;
+        validation.leeway = leeway.as_secs();
+        Self {
+            keys: KeyStore::new(issuer, http, min_refresh_interval),
+            issuer: issuer.into(),
+            validation: Arc::new(validation),
+        }
+    }
+
+    /// Validates `token` and returns its claims, or the RFC 6750 error that fits.
+    pub async fn verify(&self, token: &BearerToken) -> Result<Claims, AppError> {
+        let kid = check_header(token.secret())?;
+        let key = self.keys.key(kid.as_deref()).await?;
+        let data =
+            jsonwebtoken::decode::<Map<String, Value>>(token.secret(), &key, &self.validation)
+                .map_err(|e| AppError::invalid_token(describe(e.kind())))?;
+        Claims::from_payload(data.claims, &self.issuer)
+    }
+}
+
+/// Steps 1–3: returns the `kid` (if any) of an acceptable header.
+fn check_header(token: &str) -> Result<Option<String>, AppError> {
+    let malformed = || AppError::invalid_token("the token is not a well-formed jwt");
+    let mut parts = token.split('.');
+    let (Some(header), Some(_payload), Some(_signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(malformed());
+    };
+    let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| malformed())?;
+    let header: Map<String, Value> = serde_json::from_slice(&header).map_err(|_| malformed())?;
+    if header.get("alg").and_then(Value::as_str) != Some("RS256") {
+        return Err(AppError::invalid_token(
+            "the token must be signed with rs256",
+        ));
+    }
+    if KEY_BEARING_HEADERS.iter().any(|h| header.contains_key(*h)) {
+        return Err(AppError::invalid_token(
+            "the token header names its own key; keys come only from the issuer",
+        ));
+    }
+    if header.contains_key("crit") {
+        return Err(AppError::invalid_token(
+            "the token header has critical extensions this api does not understand",
+        ));
+    }
+    match header.get("kid") {
+        None => Ok(None),
+        Some(Value::String(kid)) => Ok(Some(kid.clone())),
+        Some(_) => Err(malformed()),
+    }
+}
+
+fn describe(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::ExpiredSignature => "the token has expired",
+        ErrorKind::ImmatureSignature => "the token is not valid yet",
+        ErrorKind::InvalidIssuer => "the token was issued by another issuer",
+        ErrorKind::InvalidAudience => "the token is not meant for this api (audience)",
+        ErrorKind::InvalidSignature => "the token signature is invalid",
+        ErrorKind::InvalidAlgorithm => "the token must be signed with rs256",
+        ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
+            "exp" => "the token has no exp claim",
+            "iss" => "the token has no iss claim",
+            "aud" => "the token has no aud claim",
+            "sub" => "the token has no sub claim",
+            _ => "the token lacks a required claim",
+        },
+        ErrorKind::InvalidClaimFormat(_) => "a token claim has the wrong type",
+        _ => "the token is not a well-formed jwt",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(header: &str) -> String {
+        format!("{}.e30.c2ln", URL_SAFE_NO_PAD.encode(header))
+    }
+
+    fn refused(header: &str) -> String {
+        match check_header(&token(header)) {
+            Err(AppError::InvalidToken(d)) => d.into_owned(),
+            other => panic!("{header} was not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_rs256_is_accepted_whatever_the_spelling_of_other_algorithms() {
+        // RFC 8725 §3.1: the algorithm allow-list is checked before choosing a key.
+        for alg in [
+            "none", "None", "NONE", "HS256", "HS512", "RS512", "PS256", "ES256", "rs256", "RS256 ",
+        ] {
+            let header = format!(r#"{{"alg":"{alg}","kid":"k"}}"#);
+            assert!(refused(&header).contains("rs256"), "{alg}");
+        }
+        assert!(refused(r#"{"kid":"k"}"#).contains("rs256"));
+        assert!(refused(r#"{"alg":["RS256"]}"#).contains("rs256"));
+        assert_eq!(
+            check_header(&token(r#"{"alg":"RS256","kid":"k"}"#))
+                .unwrap()
+                .as_deref(),
+            Some("k")
+        );
+    }
+
+    #[test]
+    fn headers_that_carry_or_point_at_keys_are_refused() {
+        // Keys come only from the issuer's JWKS, never from the token itself.
+        for extra in [
+            r#""jku":"http://127.0.0.1:9/jwks""#,
+            r#""x5u":"http://127.0.0.1:9/cert""#,
+            r#""jwk":{"kty":"RSA","n":"AQAB","e":"AQAB"}"#,
+            r#""x5c":["MIIB"]"#,
+        ] {
+            let header = format!(r#"{{"alg":"RS256","kid":"k",{extra}}}"#);
+            assert!(refused(&header).contains("own key"), "{extra}");
+        }
+        assert!(refused(r#"{"alg":"RS256","crit":["exp"]}"#).contains("critical"));
+    }
+
+    #[test]
+    fn garbage_is_a_malformed_token() {
+        for garbage in [
+            "abc",
+            "a.b",
+            "a.b.c.d",
+            "!!!.e30.c2ln",
+            "e30",
+            "bnVsbA.e30.c2ln",
+        ] {
+            assert!(
+                matches!(check_header(garbage), Err(AppError::InvalidToken(_))),
+                "{garbage}"
+            );
+        }
+        assert!(refused(r#"{"alg":"RS256","kid":7}"#).contains("well-formed"));
+    }
+}

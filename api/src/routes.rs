@@ -1,0 +1,118 @@
+//! The demo endpoints (contract §4) and the layers around every route.
+
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, FromRequest, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::scopes::{ReadMessages, WriteMessages};
+use crate::auth::{refuse_token_in_form_body, Claims, RequireScope};
+use crate::error::{AppError, Result};
+use crate::messages::{validate_text, Message};
+use crate::AppState;
+
+/// Largest request body any route reads.
+pub const MAX_BODY_BYTES: usize = 4 * 1024;
+
+/// How long browsers may cache a CORS preflight answer.
+const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// The API with its demo routes: see [`app_with`].
+pub fn app(state: AppState) -> Router {
+    app_with(state, Router::new())
+}
+
+/// The API with the demo routes plus `extra` routes of your own. All of them get the
+/// state (so [`Claims`] and [`RequireScope`] work), the 4 KiB body limit, CORS for the
+/// configured origins, the refusal of tokens in form bodies, and request tracing.
+pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(state.allowed_origins.iter().cloned()))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(PREFLIGHT_MAX_AGE);
+    // Only method and path: the query may hold a (refused) token, and headers hold real ones.
+    let trace = TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
+        tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+    });
+    Router::new()
+        .route("/api/public", get(public))
+        .route("/api/private", get(private))
+        .route("/api/private-scoped", get(private_scoped))
+        .route("/api/messages", get(list_messages).post(post_message))
+        .merge(extra)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(refuse_token_in_form_body))
+        .layer(cors)
+        .layer(trace)
+        .with_state(state)
+}
+
+/// `GET /api/public`: no token needed.
+async fn public() -> Json<Value> {
+    Json(json!({
+        "message": "Hello from a public endpoint! You don't need to be authenticated to see this."
+    }))
+}
+
+/// `GET /api/private`: any valid access token.
+async fn private(claims: Claims) -> Json<Value> {
+    Json(json!({
+        "message": "Hello from a private endpoint! You need to be authenticated to see this.",
+        "sub": claims.sub,
+    }))
+}
+
+/// `GET /api/private-scoped`: a token with `read:messages`.
+async fn private_scoped(_claims: RequireScope<ReadMessages>) -> Json<Value> {
+    Json(json!({
+        "message": "Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see this."
+    }))
+}
+
+/// `GET /api/messages`: the caller's own messages, oldest first.
+async fn list_messages(
+    State(state): State<AppState>,
+    claims: RequireScope<ReadMessages>,
+) -> Result<Json<Value>> {
+    let messages = state.messages.list(&claims.sub).await?;
+    Ok(Json(json!({ "messages": messages })))
+}
+
+/// Body of `POST /api/messages`.
+#[derive(Deserialize)]
+struct NewMessage {
+    text: String,
+}
+
+/// `axum::Json`, answering its rejections as [`AppError`] JSON.
+#[derive(FromRequest)]
+#[from_request(via(Json), rejection(AppError))]
+struct AppJson<T>(T);
+
+/// `POST /api/messages`: stores a message for the caller; 201 once it is durable.
+async fn post_message(
+    State(state): State<AppState>,
+    claims: RequireScope<WriteMessages>,
+    AppJson(body): AppJson<NewMessage>,
+) -> Result<impl IntoResponse> {
+    let text = validate_text(&body.text)?;
+    let message: Message = state.messages.add(&claims.sub, &text).await?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(message),
+    ))
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound
+}
