@@ -1,0 +1,166 @@
+//! `cargo xtask dev`: builds and starts everything the demo needs — the identity provider
+//! (`hashgate-idp`, port 3000), the demo API (`hashgate-api`, port 3001) and
+//! `trunk serve` (http://localhost:8080) — and stops all of it on Ctrl-C or as soon as
+//! one of them exits.
+
+use std::{
+    net::{SocketAddr, TcpStream},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use nix::{
+    sys::signal::{killpg, Signal},
+    unistd::Pid,
+};
+use std::os::unix::process::CommandExt;
+
+use crate::{
+    cmd,
+    tools::{self, Needs},
+    Error, Result,
+};
+
+/// Where `trunk serve` listens.
+pub const SPA_PORT: u16 = 8080;
+/// How long a child gets to exit after SIGTERM before SIGKILL.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Runs the demo until Ctrl-C; fails if a part of it stops on its own.
+pub fn run() -> Result<()> {
+    tools::ensure(Needs {
+        lint: false,
+        browser: false,
+    })?;
+    // Build first so a compile error stops here, not half-way through start-up.
+    cmd::run(cmd::cargo().args(["build", "-p", "hashgate-idp", "-p", "hashgate-api"]))?;
+    let spa = SocketAddr::from(([127, 0, 0, 1], SPA_PORT));
+    if port_open(spa) {
+        return Err(Error::Missing(format!(
+            "port {SPA_PORT} is already in use; stop whatever listens there and retry"
+        )));
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_stop = Arc::clone(&stop);
+    ctrlc::set_handler(move || handler_stop.store(true, Ordering::SeqCst))?;
+
+    let mut children = Children::default();
+    children.spawn(
+        "hashgate-idp",
+        cmd::cargo().args(["run", "-p", "hashgate-idp", "--"]),
+    )?;
+    children.spawn(
+        "hashgate-api",
+        cmd::cargo().args(["run", "-p", "hashgate-api", "--"]),
+    )?;
+    let port = SPA_PORT.to_string();
+    children.spawn(
+        "trunk serve",
+        cmd::command("trunk").args([
+            "serve",
+            "--offline",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            &port,
+        ]),
+    )?;
+
+    let mut announced = false;
+    let outcome = loop {
+        if stop.load(Ordering::SeqCst) {
+            println!("\nstopping...");
+            break Ok(());
+        }
+        if let Some((name, status)) = children.exited() {
+            eprintln!("\n{name} exited ({status}); stopping the others");
+            break Err(Error::Missing(format!("{name} stopped ({status})")));
+        }
+        if !announced && port_open(spa) {
+            println!("\n    Open http://localhost:{SPA_PORT}\n    (Ctrl-C stops everything)\n");
+            announced = true;
+        }
+        thread::sleep(Duration::from_millis(250));
+    };
+    children.stop_all();
+    outcome
+}
+
+fn port_open(addr: SocketAddr) -> bool {
+    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
+
+/// Child processes, each the leader of its own process group so that stopping it also
+/// stops what it started (cargo's compiler runs, trunk's builds). Dropping stops them all.
+#[derive(Default)]
+struct Children {
+    running: Vec<(String, Child)>,
+}
+
+impl Children {
+    fn spawn(&mut self, name: &str, command: &mut Command) -> Result<()> {
+        let line = cmd::describe(command);
+        println!("$ {line} &");
+        let child = command
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|source| Error::Spawn {
+                command: line,
+                source,
+            })?;
+        self.running.push((name.to_owned(), child));
+        Ok(())
+    }
+
+    /// The first child found to have exited, if any.
+    fn exited(&mut self) -> Option<(String, ExitStatus)> {
+        self.running.iter_mut().find_map(|(name, child)| {
+            child
+                .try_wait()
+                .ok()
+                .flatten()
+                .map(|status| (name.clone(), status))
+        })
+    }
+
+    fn stop_all(&mut self) {
+        for (_, child) in &self.running {
+            signal_group(child, Signal::SIGTERM);
+        }
+        let deadline = Instant::now() + GRACE;
+        while Instant::now() < deadline
+            && self
+                .running
+                .iter_mut()
+                .any(|(_, child)| matches!(child.try_wait(), Ok(None)))
+        {
+            thread::sleep(Duration::from_millis(100));
+        }
+        for (name, mut child) in self.running.drain(..) {
+            // Also reaches grandchildren left behind by a leader that already exited.
+            signal_group(&child, Signal::SIGKILL);
+            let _ = child.wait();
+            println!("stopped {name}");
+        }
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+fn signal_group(child: &Child, signal: Signal) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // ESRCH (the group is already gone) is the outcome we want anyway.
+        let _ = killpg(Pid::from_raw(pid), signal);
+    }
+}

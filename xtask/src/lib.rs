@@ -1,0 +1,17 @@
+//! Hashgate's task runner as a library, so its parts (the size report above all) can be
+//! tested and budgeted from tests. The `xtask` binary is the command line:
+//!
+//! ```text
+//! cargo xtask test             # every check and test, then the size report and a summary
+//! cargo xtask dev              # identity provider + API + `trunk serve`, stopped by Ctrl-C
+//! cargo xtask size [--no-build]  # html/js/wasm/css of dist/: raw, gzip, brotli
+//! ```
+
+pub mod cmd;
+pub mod dev;
+pub mod error;
+pub mod size;
+pub mod test;
+pub mod tools;
+
+pub use error::{Error, Result};

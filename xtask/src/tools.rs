@@ -1,0 +1,228 @@
+//! Makes sure the toolchain is present, installing what is missing: the wasm32 target,
+//! rustfmt and clippy, trunk 0.21.x, wasm-bindgen-cli at exactly the `Cargo.lock`
+//! version (so `trunk build --offline` never downloads), and Chromium with chromedriver
+//! for the browser tests.
+
+use std::{fs, path::Path};
+
+use crate::{cmd, Error, Result};
+
+/// The trunk release line Hashgate is built with.
+pub const TRUNK_SERIES: &str = "0.21";
+/// The Rust target of the SPA.
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The Debian packages that provide Chromium and chromedriver.
+pub const CHROMIUM_APT: &str = "apt-get update && apt-get install -y chromium chromium-driver";
+
+/// What to make sure of, beyond the build tools.
+#[derive(Debug, Clone, Copy)]
+pub struct Needs {
+    /// rustfmt and clippy (for the checks in `cargo xtask test`).
+    pub lint: bool,
+    /// Chromium and chromedriver (for the browser tests).
+    pub browser: bool,
+}
+
+/// Ensures every tool in `needs` is installed, installing missing ones.
+pub fn ensure(needs: Needs) -> Result<()> {
+    ensure_wasm_target()?;
+    if needs.lint {
+        ensure_components(&["rustfmt", "clippy"])?;
+    }
+    ensure_trunk()?;
+    ensure_wasm_bindgen()?;
+    if needs.browser {
+        ensure_chromium()?;
+    }
+    Ok(())
+}
+
+fn ensure_wasm_target() -> Result<()> {
+    let Some(installed) =
+        cmd::capture(cmd::command("rustup").args(["target", "list", "--installed"]))
+    else {
+        // Without rustup we cannot add targets; the wasm build will say what is missing.
+        println!("rustup not found: assuming the {WASM_TARGET} target is installed");
+        return Ok(());
+    };
+    if installed.lines().any(|line| line.trim() == WASM_TARGET) {
+        println!("✓ target {WASM_TARGET}");
+        return Ok(());
+    }
+    cmd::run(cmd::command("rustup").args(["target", "add", WASM_TARGET]))
+}
+
+fn ensure_components(components: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = components
+        .iter()
+        .copied()
+        .filter(|component| {
+            let subcommand = match *component {
+                "rustfmt" => "fmt",
+                other => other,
+            };
+            cmd::capture(cmd::cargo().args([subcommand, "--version"])).is_none()
+        })
+        .collect();
+    if missing.is_empty() {
+        println!("✓ {}", components.join(", "));
+        return Ok(());
+    }
+    cmd::run(
+        cmd::command("rustup")
+            .args(["component", "add"])
+            .args(&missing),
+    )
+}
+
+fn ensure_trunk() -> Result<()> {
+    let version = cmd::capture(cmd::command("trunk").arg("--version"));
+    if let Some(version) = &version {
+        if trunk_version_ok(version) {
+            println!("✓ {version}");
+            return Ok(());
+        }
+        println!("found {version}, need trunk {TRUNK_SERIES}.x");
+    }
+    let wanted = format!("~{TRUNK_SERIES}");
+    cmd::run(cmd::cargo().args(["install", "trunk", "--version", &wanted, "--locked"]))
+}
+
+/// Whether `trunk --version` output names a release of [`TRUNK_SERIES`].
+pub fn trunk_version_ok(output: &str) -> bool {
+    output
+        .split_whitespace()
+        .nth(1)
+        .is_some_and(|version| version.starts_with(&format!("{TRUNK_SERIES}.")))
+}
+
+fn ensure_wasm_bindgen() -> Result<()> {
+    let lockfile = cmd::root().join("Cargo.lock");
+    let wanted = locked_version(&lockfile, "wasm-bindgen")?;
+    let found = cmd::capture(cmd::command("wasm-bindgen").arg("--version"));
+    let found_version = found
+        .as_deref()
+        .and_then(|line| line.split_whitespace().nth(1));
+    if found_version == Some(wanted.as_str()) {
+        println!("✓ wasm-bindgen {wanted} (matches Cargo.lock)");
+        return Ok(());
+    }
+    if let Some(found) = found_version {
+        println!("found wasm-bindgen {found}, Cargo.lock has {wanted}");
+    }
+    // No --locked: wasm-bindgen-cli's own lock file has pinned yanked crates before.
+    let exact = format!("={wanted}");
+    cmd::run(cmd::cargo().args(["install", "wasm-bindgen-cli", "--version", &exact]))
+}
+
+/// The version of `package` pinned in the lock file at `lockfile`.
+pub fn locked_version(lockfile: &Path, package: &str) -> Result<String> {
+    let text = fs::read_to_string(lockfile).map_err(|source| Error::Io {
+        path: lockfile.to_path_buf(),
+        source,
+    })?;
+    parse_locked_version(&text, package).ok_or_else(|| Error::NotLocked {
+        package: package.to_owned(),
+        lockfile: lockfile.to_path_buf(),
+    })
+}
+
+/// The version of the first `[[package]]` named `package` in the text of a `Cargo.lock`.
+pub fn parse_locked_version(lock: &str, package: &str) -> Option<String> {
+    let name_line = format!("name = \"{package}\"");
+    let mut lines = lock.lines().map(str::trim);
+    while let Some(line) = lines.next() {
+        if line == name_line {
+            let version = lines
+                .next()?
+                .strip_prefix("version = \"")?
+                .strip_suffix('"')?;
+            return Some(version.to_owned());
+        }
+    }
+    None
+}
+
+fn ensure_chromium() -> Result<()> {
+    if let (Some(chromium), Some(driver)) = (
+        cmd::find_in_path("chromium"),
+        cmd::find_in_path("chromedriver"),
+    ) {
+        let chromium_version = cmd::capture(cmd::command("chromium").arg("--version"));
+        let driver_version = cmd::capture(cmd::command("chromedriver").arg("--version"));
+        println!(
+            "✓ {} ({})",
+            chromium_version.as_deref().unwrap_or("chromium"),
+            chromium.display()
+        );
+        println!(
+            "✓ {} ({})",
+            driver_version.as_deref().unwrap_or("chromedriver"),
+            driver.display()
+        );
+        return Ok(());
+    }
+    if !nix::unistd::geteuid().is_root() {
+        return Err(Error::Missing(format!(
+            "chromium and chromedriver are needed for the browser tests; install them with:\n\n    \
+             sudo sh -c '{CHROMIUM_APT}'\n\nthen run `cargo xtask test` again"
+        )));
+    }
+    println!("chromium/chromedriver missing: installing them with apt-get");
+    cmd::run(
+        cmd::command("apt-get")
+            .arg("update")
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
+    cmd::run(
+        cmd::command("apt-get")
+            .args(["install", "-y", "chromium", "chromium-driver"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
+    if cmd::find_in_path("chromium").is_none() || cmd::find_in_path("chromedriver").is_none() {
+        return Err(Error::Missing(
+            "apt-get finished but chromium or chromedriver is still not on PATH".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests {
+    use super::*;
+
+    const LOCK: &str = r#"
+[[package]]
+name = "wasm-bindgen-backend"
+version = "0.2.99"
+
+[[package]]
+name = "wasm-bindgen"
+version = "0.2.130"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+"#;
+
+    // Issue 2: wasm-bindgen-cli must be exactly the Cargo.lock version, not a prefix match.
+    #[test]
+    fn the_lock_file_version_of_exactly_the_named_package_is_found() {
+        assert_eq!(
+            parse_locked_version(LOCK, "wasm-bindgen").as_deref(),
+            Some("0.2.130")
+        );
+        assert_eq!(
+            parse_locked_version(LOCK, "wasm-bindgen-backend").as_deref(),
+            Some("0.2.99")
+        );
+        assert_eq!(parse_locked_version(LOCK, "wasm"), None);
+    }
+
+    // Issue 2: trunk 0.21.x only; other releases are reinstalled.
+    #[test]
+    fn only_trunk_0_21_releases_are_accepted() {
+        assert!(trunk_version_ok("trunk 0.21.14"));
+        assert!(!trunk_version_ok("trunk 0.20.3"));
+        assert!(!trunk_version_ok("trunk 0.210.0"));
+        assert!(!trunk_version_ok("trunk"));
+    }
+}
