@@ -1,1 +1,15 @@
-//! Hashgate SPA (placeholder).
+//! Hashgate: a Leptos single-page app with OAuth 2.0 implicit-grant / OpenID Connect login.
+//!
+//! - [`auth`] is the login module a forker keeps whole: `<AuthProvider>`, [`auth::use_auth`],
+//!   the `/callback` handler and the route guard.
+//! - [`api`] is the one typed client that adds `Authorization: Bearer` to API calls.
+//! - [`pages`] has one page per route; [`routes`] names every path in one place.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod components;
+pub mod pages;
+pub mod routes;
+
+pub use app::App;

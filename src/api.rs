@@ -1,0 +1,136 @@
+//! The one typed client for the demo API. `Authorization: Bearer` is added here and nowhere else.
+
+use gloo_net::http::{Method, RequestBuilder};
+
+use crate::auth::{parse_json, pretty_json, AuthContext};
+
+/// An API answer the page can show: HTTP status and the body (pretty JSON when it is JSON).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// The response body, re-indented if it is JSON.
+    pub body: String,
+}
+
+/// Why an API call failed, as a sentence the user can act on.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// `apiOrigin` is not set in `auth_config.json`.
+    #[error("no API is configured: set \"apiOrigin\" in auth_config.json")]
+    NotConfigured,
+    /// There is no usable access token; the user must log in (again).
+    #[error("your session has expired or you are not signed in; please log in again")]
+    LoginRequired,
+    /// The API refused the token (401) even after a fresh one was fetched.
+    #[error("the API did not accept your sign-in; please log in again")]
+    Unauthorized(ApiResponse),
+    /// The token lacks a scope the endpoint needs (403).
+    #[error("you don't have permission for this{}", .scope.as_deref().map(|s| format!(" (it needs the {s} permission)")).unwrap_or_default())]
+    Forbidden {
+        /// The scope the API named in `WWW-Authenticate`, if it named one.
+        scope: Option<String>,
+        /// The API's answer.
+        response: ApiResponse,
+    },
+    /// The API could not be reached.
+    #[error("could not reach the API at {0}; check that it is running, then retry")]
+    Network(String),
+}
+
+/// Calls the API configured as `apiOrigin`, with the signed-in user's access token.
+#[derive(Clone, Copy)]
+pub struct ApiClient {
+    auth: AuthContext,
+}
+
+impl ApiClient {
+    /// A client that takes its tokens from `auth`.
+    pub fn new(auth: AuthContext) -> Self {
+        ApiClient { auth }
+    }
+
+    /// `GET {apiOrigin}{path}` without a token.
+    pub async fn get_public(&self, path: &str) -> Result<ApiResponse, ApiError> {
+        self.send(Method::GET, path, None, false).await
+    }
+
+    /// `GET {apiOrigin}{path}` with the access token.
+    pub async fn get(&self, path: &str) -> Result<ApiResponse, ApiError> {
+        self.send(Method::GET, path, None, true).await
+    }
+
+    /// `POST {apiOrigin}{path}` with a JSON body and the access token.
+    pub async fn post_json(&self, path: &str, json: String) -> Result<ApiResponse, ApiError> {
+        self.send(Method::POST, path, Some(json), true).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        json: Option<String>,
+        with_token: bool,
+    ) -> Result<ApiResponse, ApiError> {
+        let origin = self
+            .auth
+            .config()
+            .and_then(|c| c.api_origin)
+            .ok_or(ApiError::NotConfigured)?;
+        let url = format!("{origin}{path}");
+        {
+            let mut request = RequestBuilder::new(&url).method(method.clone());
+            if with_token {
+                let token = self
+                    .auth
+                    .access_token()
+                    .await
+                    .map_err(|_| ApiError::LoginRequired)?;
+                request = request.header("Authorization", &format!("Bearer {}", token.secret()));
+            }
+            let sent = match &json {
+                Some(body) => request
+                    .header("Content-Type", "application/json")
+                    .body(body.clone())
+                    .map_err(|_| ApiError::Network(origin.clone()))?
+                    .send()
+                    .await,
+                None => request.send().await,
+            };
+            let response = sent.map_err(|_| ApiError::Network(origin.clone()))?;
+            let status = response.status();
+            let challenge = response.headers().get("www-authenticate");
+            let text = response.text().await.unwrap_or_default();
+            let answer = ApiResponse { status, body: pretty_json(&text) };
+            match status {
+                // RFC 6750 §3.1 invalid_token: the user has to sign in again.
+                401 if with_token => Err(ApiError::Unauthorized(answer)),
+                403 => {
+                    let scope = challenge
+                        .as_deref()
+                        .and_then(|c| challenge_param(c, "scope"))
+                        .or_else(|| body_scope(&text));
+                    Err(ApiError::Forbidden { scope, response: answer })
+                }
+                _ => Ok(answer),
+            }
+        }
+    }
+}
+
+/// Reads `name="value"` from a `WWW-Authenticate: Bearer …` challenge.
+fn challenge_param(challenge: &str, name: &str) -> Option<String> {
+    let needle = format!("{name}=\"");
+    let start = challenge.find(&needle)? + needle.len();
+    let rest = &challenge[start..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+/// Reads `scope` from a JSON error body (for APIs that do not expose `WWW-Authenticate` to CORS).
+fn body_scope(text: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        scope: Option<String>,
+    }
+    parse_json::<Body>(text).ok()?.scope
+}

@@ -1,0 +1,59 @@
+//! The application shell: router, header, routes.
+
+use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::auth::{use_auth, AuthProvider, Protected};
+use crate::components::alert::Alert;
+use crate::components::header::Header;
+use crate::pages::{
+    callback::CallbackPage, external_api::ExternalApiPage, home::HomePage,
+    not_found::NotFoundPage, profile::ProfilePage,
+};
+
+/// The whole app: an [`AuthProvider`] around the header and the routed pages.
+#[component]
+pub fn App() -> impl IntoView {
+    view! {
+        <Router>
+            <AuthProvider>
+                <Header />
+                <main id="main" class="container">
+                    <AuthErrorBanner />
+                    <Routes fallback=NotFoundPage>
+                        <Route path=path!("/") view=HomePage />
+                        <Route
+                            path=path!("/profile")
+                            view=|| view! { <Protected><ProfilePage /></Protected> }
+                        />
+                        <Route
+                            path=path!("/external-api")
+                            view=|| view! { <Protected><ExternalApiPage /></Protected> }
+                        />
+                        <Route path=path!("/callback") view=CallbackPage />
+                    </Routes>
+                </main>
+                <footer class="site-footer container">
+                    <p>
+                        "Hashgate — OAuth 2.0 implicit grant, validated in Rust. "
+                        <a href="https://openid.net/specs/openid-connect-core-1_0.html#ImplicitFlowAuth">
+                            "OpenID Connect Core §3.2"
+                        </a>
+                    </p>
+                </footer>
+            </AuthProvider>
+        </Router>
+    }
+}
+
+/// The sign-in error, if any, once for the whole page.
+#[component]
+fn AuthErrorBanner() -> impl IntoView {
+    let auth = use_auth();
+    move || {
+        auth.error().map(|e| {
+            view! { <Alert message=e.to_string() /> }
+        })
+    }
+}

@@ -1,0 +1,204 @@
+//! The thin browser shell: fetch, JSON, WebCrypto, history and storage. No protocol decisions here.
+
+use hashgate_protocol::RsaPublicJwk;
+use js_sys::{Object, Reflect, Uint8Array, JSON};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use super::error::AuthError;
+
+/// The browser's `window`; absent only outside a page (e.g. in a worker).
+pub fn window() -> Result<web_sys::Window, AuthError> {
+    web_sys::window().ok_or(AuthError::Browser("no window object"))
+}
+
+/// Seconds since the Unix epoch by the browser's clock.
+pub fn now_secs() -> i64 {
+    (js_sys::Date::now() / 1000.0) as i64
+}
+
+/// 32 bytes from the browser's CSPRNG (`crypto.getRandomValues`).
+pub fn random_32() -> Result<[u8; 32], AuthError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|_| AuthError::Browser("no secure random number generator"))?;
+    Ok(bytes)
+}
+
+/// Parses JSON text with the browser's own parser into `T` (smaller than bundling serde_json).
+pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    let value = JSON::parse(text).map_err(|_| "it is not valid JSON".to_string())?;
+    serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
+}
+
+/// Serialises `value` to JSON text with the browser's `JSON.stringify`.
+pub fn to_json<T: Serialize>(value: &T) -> Option<String> {
+    let js = serde_wasm_bindgen::to_value(value).ok()?;
+    JSON::stringify(&js).ok()?.as_string()
+}
+
+/// Re-indents JSON text for display; returns the input unchanged if it is not JSON.
+pub fn pretty_json(text: &str) -> String {
+    JSON::parse(text)
+        .ok()
+        .and_then(|v| JSON::stringify_with_replacer_and_space(&v, &JsValue::NULL, &JsValue::from(2)).ok())
+        .and_then(|s| s.as_string())
+        .unwrap_or_else(|| text.to_string())
+}
+
+/// GETs `url` and parses the JSON body; `what` names the document in error messages.
+pub async fn fetch_json<T: DeserializeOwned>(url: &str, what: &'static str) -> Result<T, AuthError> {
+    let response = gloo_net::http::Request::get(url)
+        .send()
+        .await
+        .map_err(|_| AuthError::Unreachable { what, url: url.to_string() })?;
+    if !response.ok() {
+        return Err(AuthError::BadDocument {
+            what,
+            reason: format!("the server answered HTTP {}", response.status()),
+        });
+    }
+    let text = response
+        .text()
+        .await
+        .map_err(|_| AuthError::Unreachable { what, url: url.to_string() })?;
+    parse_json(&text).map_err(|reason| AuthError::BadDocument { what, reason })
+}
+
+/// Verifies an RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signature with WebCrypto.
+pub async fn verify_rs256(key: &RsaPublicJwk, signing_input: &[u8], signature: &[u8]) -> Result<bool, AuthError> {
+    let subtle = subtle()?;
+    let jwk = Object::new();
+    set(&jwk, "kty", "RSA")?;
+    set(&jwk, "n", &key.n)?;
+    set(&jwk, "e", &key.e)?;
+    set(&jwk, "alg", "RS256")?;
+    set(&jwk, "ext", true)?;
+    let algorithm = Object::new();
+    set(&algorithm, "name", "RSASSA-PKCS1-v1_5")?;
+    let hash = Object::new();
+    set(&hash, "name", "SHA-256")?;
+    Reflect::set(&algorithm, &"hash".into(), &hash).map_err(|_| AuthError::Browser("webcrypto"))?;
+    let usages = js_sys::Array::of1(&"verify".into());
+    let promise = subtle
+        .import_key_with_object("jwk", &jwk, &algorithm, false, &usages)
+        .map_err(|_| AuthError::UnusableKey)?;
+    let crypto_key: web_sys::CryptoKey = JsFuture::from(promise)
+        .await
+        .map_err(|_| AuthError::UnusableKey)?
+        .dyn_into()
+        .map_err(|_| AuthError::UnusableKey)?;
+    let promise = subtle
+        .verify_with_str_and_u8_array_and_u8_array("RSASSA-PKCS1-v1_5", &crypto_key, signature, signing_input)
+        .map_err(|_| AuthError::Browser("webcrypto verify"))?;
+    let verdict = JsFuture::from(promise).await.map_err(|_| AuthError::Browser("webcrypto verify"))?;
+    Ok(verdict.as_bool() == Some(true))
+}
+
+/// SHA-256 of `data` with WebCrypto.
+pub async fn sha256(data: &[u8]) -> Result<Vec<u8>, AuthError> {
+    let promise = subtle()?
+        .digest_with_str_and_u8_array("SHA-256", data)
+        .map_err(|_| AuthError::Browser("webcrypto digest"))?;
+    let buffer = JsFuture::from(promise).await.map_err(|_| AuthError::Browser("webcrypto digest"))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+fn subtle() -> Result<web_sys::SubtleCrypto, AuthError> {
+    Ok(window()?
+        .crypto()
+        .map_err(|_| AuthError::Browser("no WebCrypto (the app must be served over https or from localhost)"))?
+        .subtle())
+}
+
+fn set(target: &Object, key: &str, value: impl Into<JsValue>) -> Result<(), AuthError> {
+    Reflect::set(target, &key.into(), &value.into())
+        .map(|_| ())
+        .map_err(|_| AuthError::Browser("webcrypto"))
+}
+
+/// The current location's `hash` (with its `#`), `pathname` and `origin`.
+pub fn location_parts() -> Result<(String, String, String, String), AuthError> {
+    let location = window()?.location();
+    let get = |r: Result<String, JsValue>| r.map_err(|_| AuthError::Browser("cannot read the location"));
+    Ok((
+        get(location.hash())?,
+        get(location.pathname())?,
+        get(location.search())?,
+        get(location.origin())?,
+    ))
+}
+
+/// Replaces the current history entry with `path`, dropping any fragment, so the tokens in an
+/// authorization response vanish from the address bar and from history (Back cannot reveal them).
+pub fn replace_url(path: &str) -> Result<(), AuthError> {
+    window()?
+        .history()
+        .and_then(|h| h.replace_state_with_url(&JsValue::NULL, "", Some(path)))
+        .map_err(|_| AuthError::Browser("cannot rewrite the address bar"))
+}
+
+/// Leaves the app for `url` (the provider's authorize or logout endpoint).
+pub fn redirect(url: &str) -> Result<(), AuthError> {
+    window()?
+        .location()
+        .assign(url)
+        .map_err(|_| AuthError::Browser("cannot navigate to the identity provider"))
+}
+
+/// Which Web Storage area to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Area {
+    /// `sessionStorage`: this tab only, survives reloads and the login redirect.
+    Session,
+    /// `localStorage`: every tab, survives restarts.
+    Local,
+}
+
+fn storage(area: Area) -> Option<web_sys::Storage> {
+    let window = web_sys::window()?;
+    match area {
+        Area::Session => window.session_storage().ok().flatten(),
+        Area::Local => window.local_storage().ok().flatten(),
+    }
+}
+
+/// Reads `key` from Web Storage; `None` when absent or storage is unavailable.
+pub fn storage_get(area: Area, key: &str) -> Option<String> {
+    storage(area)?.get_item(key).ok().flatten()
+}
+
+/// Writes `key` to Web Storage.
+pub fn storage_set(area: Area, key: &str, value: &str) -> Result<(), AuthError> {
+    storage(area)
+        .ok_or(AuthError::Browser("web storage is unavailable"))?
+        .set_item(key, value)
+        .map_err(|_| AuthError::Browser("web storage is full or disabled"))
+}
+
+/// Removes `key` from Web Storage (a missing key or storage is not an error).
+pub fn storage_remove(area: Area, key: &str) {
+    if let Some(s) = storage(area) {
+        let _ = s.remove_item(key);
+    }
+}
+
+/// The top-level members of a JSON object as (name, compact JSON value) pairs, in document order.
+pub fn json_entries(text: &str) -> Vec<(String, String)> {
+    let Ok(value) = JSON::parse(text) else {
+        return Vec::new();
+    };
+    let Some(object) = value.dyn_ref::<Object>() else {
+        return Vec::new();
+    };
+    Object::entries(object)
+        .iter()
+        .filter_map(|entry| {
+            let pair = entry.dyn_into::<js_sys::Array>().ok()?;
+            let key = pair.get(0).as_string()?;
+            let value = JSON::stringify(&pair.get(1)).ok()?.as_string()?;
+            Some((key, value))
+        })
+        .collect()
+}

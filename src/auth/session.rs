@@ -1,0 +1,101 @@
+//! A validated session: the tokens and what the app may show about them.
+
+use hashgate_protocol::{AccessToken, IdToken, IdTokenClaims, Nonce};
+use serde::{Deserialize, Serialize};
+
+/// Tokens that passed every check, with what the UI needs. Its `Debug` never shows a token.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Session {
+    /// The access token for the API (absent with `responseType: "id_token"`).
+    pub access_token: Option<AccessToken>,
+    /// The ID token, kept for `id_token_hint` at logout and for the inspector.
+    pub id_token: IdToken,
+    /// The nonce the ID token was issued for (lets a stored session be re-validated on load).
+    pub nonce: Nonce,
+    /// The ID token's verified claims.
+    pub claims: IdTokenClaims,
+    /// The ID token's verified payload as JSON text (for custom claims and the inspector).
+    pub id_token_payload: String,
+    /// When the access token expires (Unix seconds), from `expires_in`.
+    pub expires_at: Option<i64>,
+    /// The scopes granted, from the response's `scope` (or the requested ones).
+    pub scope: String,
+}
+
+impl Session {
+    /// The signed-in user as the UI shows them.
+    pub fn user(&self) -> User {
+        User {
+            sub: self.claims.sub.clone().unwrap_or_default(),
+            name: self.claims.name.clone(),
+            nickname: self.claims.nickname.clone(),
+            email: self.claims.email.clone(),
+            picture: self.claims.picture.clone(),
+            claims_json: self.id_token_payload.clone(),
+        }
+    }
+
+    /// True when the access token is absent or expires within `margin_secs` of `now`.
+    pub fn access_token_expiring(&self, now: i64, margin_secs: i64) -> bool {
+        match (&self.access_token, self.expires_at) {
+            (Some(_), Some(at)) => at - margin_secs <= now,
+            (Some(_), None) => self.claims.exp - margin_secs <= now,
+            (None, _) => true,
+        }
+    }
+}
+
+/// The user's profile claims, from the verified ID token.
+#[derive(Clone, Debug, PartialEq)]
+pub struct User {
+    /// The stable user id (`sub`).
+    pub sub: String,
+    /// Full name (`name`).
+    pub name: Option<String>,
+    /// Short name (`nickname`).
+    pub nickname: Option<String>,
+    /// Email address (`email`).
+    pub email: Option<String>,
+    /// Avatar URL (`picture`).
+    pub picture: Option<String>,
+    /// Every claim of the ID token as JSON text, custom (namespaced) ones included.
+    pub claims_json: String,
+}
+
+impl User {
+    /// The best name to greet the user with.
+    pub fn display_name(&self) -> String {
+        self.name
+            .clone()
+            .or_else(|| self.nickname.clone())
+            .or_else(|| self.email.clone())
+            .unwrap_or_else(|| self.sub.clone())
+    }
+}
+
+/// What `cacheLocation: session | local` persists: the raw tokens, re-validated when read back.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct StoredTokens {
+    /// The access token, if any.
+    pub access_token: Option<String>,
+    /// The ID token.
+    pub id_token: String,
+    /// The nonce the ID token must carry.
+    pub nonce: String,
+    /// Access token expiry (Unix seconds).
+    pub expires_at: Option<i64>,
+    /// Granted scopes.
+    pub scope: String,
+}
+
+impl From<&Session> for StoredTokens {
+    fn from(s: &Session) -> Self {
+        StoredTokens {
+            access_token: s.access_token.as_ref().map(|t| t.secret().to_string()),
+            id_token: s.id_token.secret().to_string(),
+            nonce: s.nonce.secret().to_string(),
+            expires_at: s.expires_at,
+            scope: s.scope.clone(),
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The one validation path for tokens, whether they come from `/callback`, a silent renewal or
+//! storage: OpenID Connect Core §3.2.2.9–3.2.2.11, in that order, each check in [`hashgate_protocol`].
+
+use hashgate_protocol::{
+    check_at_hash, check_header, jwt, select_key, AccessToken, AuthConfig, IdToken, IdTokenClaims,
+    IdTokenVerifier, JwkSet, JwtHeader, KeySelectError, Nonce, ProviderMetadata, ResponseType,
+    RsaPublicJwk,
+};
+
+use super::browser;
+use super::error::AuthError;
+use super::session::Session;
+
+/// The only signature algorithm we implement (and so the only one we accept).
+const ALLOWED_ALGS: &[&str] = &["RS256"];
+/// An unknown `kid` refetches the JWKS at most this often, so a stream of forged tokens cannot
+/// turn the app into a request cannon against the provider.
+const JWKS_REFETCH_INTERVAL_MS: f64 = 60_000.0;
+
+/// The provider's signing keys, fetched lazily and refetched once when a token names an unknown key.
+#[derive(Clone, Debug, Default)]
+pub struct KeyCache {
+    keys: Vec<RsaPublicJwk>,
+    fetched_at_ms: Option<f64>,
+}
+
+impl KeyCache {
+    async fn fetch(&mut self, jwks_uri: &str) -> Result<(), AuthError> {
+        let set: JwkSet = browser::fetch_json(jwks_uri, "identity provider's key set (JWKS)").await?;
+        self.keys = set.usable_rsa_keys();
+        self.fetched_at_ms = Some(js_sys::Date::now());
+        Ok(())
+    }
+
+    /// The key for `kid`: from the cache, or after one (rate-limited) refetch for key rotation.
+    pub async fn key_for(&mut self, jwks_uri: &str, kid: Option<&str>) -> Result<RsaPublicJwk, AuthError> {
+        let fresh = match self.fetched_at_ms {
+            None => {
+                self.fetch(jwks_uri).await?;
+                true
+            }
+            Some(_) => false,
+        };
+        match select_key(&self.keys, kid) {
+            Ok(key) => Ok(key.clone()),
+            Err(KeySelectError::UnknownKid { .. }) if !fresh && self.may_refetch() => {
+                self.fetch(jwks_uri).await?;
+                Ok(select_key(&self.keys, kid)?.clone())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn may_refetch(&self) -> bool {
+        self.fetched_at_ms
+            .is_none_or(|at| js_sys::Date::now() - at >= JWKS_REFETCH_INTERVAL_MS)
+    }
+}
+
+/// Tokens to check, and what they must match.
+pub struct TokenInput {
+    /// The access token, when the response carried one.
+    pub access_token: Option<AccessToken>,
+    /// The response's `token_type` (must be `Bearer` with an access token).
+    pub token_type: Option<String>,
+    /// The ID token.
+    pub id_token: Option<IdToken>,
+    /// Seconds until the access token expires.
+    pub expires_in: Option<u64>,
+    /// Granted scopes.
+    pub scope: Option<String>,
+    /// The nonce this login sent.
+    pub nonce: Nonce,
+    /// Absolute expiry of the access token, for a stored session (overrides `expires_in`).
+    pub expires_at: Option<i64>,
+    /// How old `iat` may be; `None` keeps the verifier's default (a fresh login).
+    pub max_iat_age_secs: Option<i64>,
+}
+
+/// Validates `input` completely; on success returns the session, on failure the first failed check.
+/// Nothing is stored and no token leaves this function on failure.
+pub async fn validate_tokens(
+    keys: &mut KeyCache,
+    config: &AuthConfig,
+    metadata: &ProviderMetadata,
+    input: TokenInput,
+    now: i64,
+) -> Result<Session, AuthError> {
+    let id_token = input.id_token.ok_or(AuthError::Incomplete("it has no ID token"))?;
+    let access_token = match config.response_type {
+        ResponseType::IdTokenToken => {
+            let token = input
+                .access_token
+                .ok_or(AuthError::Incomplete("it has no access token"))?;
+            // RFC 6749 §7.1 / OIDC Core §3.2.2.5: we only know how to use Bearer tokens.
+            let bearer = input
+                .token_type
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case("bearer"));
+            if !bearer {
+                return Err(AuthError::Incomplete("its token_type is not Bearer"));
+            }
+            Some(token)
+        }
+        // Sign-in only: an access token we did not ask for is dropped unused.
+        ResponseType::IdToken => None,
+    };
+
+    // OIDC Core §3.1.3.7 step 6–8: the signature first, with an algorithm we chose, by a key
+    // from the provider's JWKS only.
+    let parts = jwt::split(id_token.secret())?;
+    let header: JwtHeader = parse_segment(&parts.header_json)?;
+    check_header(&header, ALLOWED_ALGS)?;
+    let key = keys.key_for(&metadata.jwks_uri, header.kid.as_deref()).await?;
+    if !browser::verify_rs256(&key, parts.signing_input.as_bytes(), &parts.signature).await? {
+        return Err(AuthError::BadSignature);
+    }
+
+    let payload = std::str::from_utf8(&parts.payload_json)
+        .map_err(|_| AuthError::Jwt("the claims are not UTF-8".into()))?
+        .to_string();
+    let claims: IdTokenClaims = parse_segment(&parts.payload_json)?;
+    let mut verifier = IdTokenVerifier::new(&config.issuer, &config.client_id, &input.nonce);
+    if let Some(age) = input.max_iat_age_secs {
+        verifier.max_age_secs = age;
+    }
+    verifier.verify(&claims, now)?;
+
+    // OIDC Core §3.2.2.9: at_hash binds the access token to this ID token.
+    let digest = match &access_token {
+        Some(token) => Some(browser::sha256(token.secret().as_bytes()).await?),
+        None => None,
+    };
+    check_at_hash(claims.at_hash.as_deref(), digest.as_deref())?;
+
+    let expires_at = input.expires_at.or_else(|| {
+        input
+            .expires_in
+            .map(|secs| now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX)))
+    });
+    Ok(Session {
+        access_token,
+        id_token,
+        nonce: input.nonce,
+        claims,
+        id_token_payload: payload,
+        expires_at,
+        scope: input.scope.unwrap_or_else(|| config.scope.clone()),
+    })
+}
+
+fn parse_segment<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, AuthError> {
+    let text = std::str::from_utf8(json).map_err(|_| AuthError::Jwt("a segment is not UTF-8".into()))?;
+    browser::parse_json(text).map_err(AuthError::Jwt)
+}

@@ -1,0 +1,21 @@
+//! An error message that assistive technology announces.
+
+use leptos::prelude::*;
+
+/// Shows `message` as plain (escaped) text in a `role="alert"` box.
+#[component]
+pub fn Alert(
+    /// The sentence to show; rendered as text, never as HTML.
+    #[prop(into)]
+    message: Signal<String>,
+    /// Optional content under the message, such as a retry button.
+    #[prop(optional)]
+    children: Option<Children>,
+) -> impl IntoView {
+    view! {
+        <div class="alert" role="alert">
+            <p class="alert-message">{move || message.get()}</p>
+            {children.map(|c| c())}
+        </div>
+    }
+}

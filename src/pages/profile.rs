@@ -1,0 +1,130 @@
+//! `/profile`: who you are, and what your tokens say.
+
+use hashgate_protocol::jwt::dangerous::decode_segment_unverified;
+use leptos::prelude::*;
+
+use crate::auth::{json_entries, now_secs, pretty_json, use_auth, Session};
+
+/// Claims every OpenID Connect provider sends; anything else is a custom claim.
+const STANDARD_CLAIMS: &[&str] = &[
+    "iss", "sub", "aud", "exp", "iat", "nbf", "auth_time", "nonce", "at_hash", "azp", "sid",
+    "name", "nickname", "given_name", "family_name", "email", "email_verified", "picture",
+    "updated_at", "locale",
+];
+
+/// The signed-in user's profile and a token inspector.
+#[component]
+pub fn ProfilePage() -> impl IntoView {
+    let auth = use_auth();
+    move || {
+        auth.session().map(|session| {
+            let user = session.user();
+            let custom: Vec<(String, String)> = json_entries(&session.id_token_payload)
+                .into_iter()
+                .filter(|(k, _)| !STANDARD_CLAIMS.contains(&k.as_str()))
+                .collect();
+            view! {
+                <section class="profile card">
+                    <div class="profile-head">
+                        {user.picture.clone().map(|src| view! {
+                            <img class="avatar" src=src alt="" width="72" height="72" referrerpolicy="no-referrer" />
+                        })}
+                        <div>
+                            <h1>"Profile"</h1>
+                            <p class="profile-name">{user.display_name()}</p>
+                            <p class="muted">{user.email.clone().unwrap_or_default()}</p>
+                        </div>
+                    </div>
+                    <dl class="facts">
+                        <dt>"User id (sub)"</dt>
+                        <dd><code>{user.sub.clone()}</code></dd>
+                        <dt>"Granted scopes"</dt>
+                        <dd class="scopes">
+                            {session.scope.split_whitespace().map(|s| view! { <span class="chip">{s.to_string()}</span> }).collect_view()}
+                        </dd>
+                    </dl>
+                    {(!custom.is_empty()).then(|| view! {
+                        <h2>"Custom claims"</h2>
+                        <table class="claims" aria-label="Custom claims">
+                            <tbody>
+                                {custom.into_iter().map(|(k, v)| view! {
+                                    <tr><th scope="row"><code>{k}</code></th><td><code>{v}</code></td></tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    })}
+                </section>
+                <TokenInspector session=session />
+            }
+        })
+    }
+}
+
+/// Decoded header and claims of both tokens, and a live expiry countdown.
+#[component]
+fn TokenInspector(
+    /// The validated session whose tokens are shown.
+    session: Session,
+) -> impl IntoView {
+    let now = RwSignal::new(now_secs());
+    if let Ok(handle) = set_interval_with_handle(move || now.set(now_secs()), std::time::Duration::from_secs(1)) {
+        on_cleanup(move || handle.clear());
+    }
+    let expires_at = session.expires_at.unwrap_or(session.claims.exp);
+    let countdown = move || {
+        let left = expires_at - now.get();
+        if left <= 0 {
+            "expired".to_string()
+        } else {
+            format!("expires in {}:{:02}", left / 60, left % 60)
+        }
+    };
+    let id_token = session.id_token.secret().to_string();
+    let access_token = session.access_token.as_ref().map(|t| t.secret().to_string());
+    view! {
+        <section class="card inspector">
+            <h2>"Token inspector"</h2>
+            <p class="muted">
+                "The ID token below passed every check. The access token is shown as decoded text only: "
+                "the API, not the app, decides whether it is valid."
+            </p>
+            <p>"Access token " <strong class="countdown" aria-live="off">{countdown}</strong></p>
+            <div class="token-grid">
+                <TokenView title="ID token" token=id_token />
+                {access_token.map(|t| view! { <TokenView title="Access token" token=t /> })}
+            </div>
+        </section>
+    }
+}
+
+/// One token's decoded header and payload.
+#[component]
+fn TokenView(
+    /// Heading for the token.
+    title: &'static str,
+    /// The compact JWT (or opaque token).
+    token: String,
+) -> impl IntoView {
+    let mut segments = token.split('.');
+    let decode = |s: Option<&str>| {
+        s.and_then(|s| decode_segment_unverified(s).ok())
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .map(|text| pretty_json(&text))
+    };
+    let header = decode(segments.next());
+    let payload = decode(segments.next());
+    view! {
+        <article class="token">
+            <h3>{title}</h3>
+            {match (header, payload) {
+                (Some(h), Some(p)) => view! {
+                    <h4>"Header"</h4>
+                    <pre><code>{h}</code></pre>
+                    <h4>"Claims"</h4>
+                    <pre><code>{p}</code></pre>
+                }.into_any(),
+                _ => view! { <p class="muted">"Not a JWT: this token is opaque to the app."</p> }.into_any(),
+            }}
+        </article>
+    }
+}
