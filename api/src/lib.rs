@@ -118,6 +118,12 @@ impl AppState {
     /// Checks the settings and opens the store. Contacts no provider: keys are fetched on
     /// first use, so this succeeds while the provider is down.
     pub fn new(settings: Settings) -> Result<Self, StartError> {
+        // If feature unification ever enables a second jsonwebtoken backend, its automatic
+        // choice would panic on first use; naming ours up front avoids that. An `Err` only
+        // means a provider was already installed, which is fine.
+        let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+            &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER,
+        );
         let issuer = url::Url::parse(&settings.issuer)
             .map_err(|_| StartError::Issuer(settings.issuer.clone()))?;
         if !matches!(issuer.scheme(), "http" | "https")
