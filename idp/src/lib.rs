@@ -1,1 +1,309 @@
-//! hashgate-idp (placeholder).
+//! hashgate-idp: a local, Auth0-compatible OpenID Connect provider for the
+//! implicit grant, for developing and testing Hashgate without an Auth0 account.
+//!
+//! Endpoints, all under the issuer URL (which ends with `/`):
+//! `.well-known/openid-configuration`, `.well-known/jwks.json`, `authorize`
+//! (fragment and `web_message` responses, login and consent pages, `prompt=none`),
+//! `userinfo`, `v2/logout` (Auth0) and `oidc/logout` (end_session_endpoint).
+//!
+//! Start it in-process (as the end-to-end tests do):
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), hashgate_idp::IdpError> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let issuer = format!("http://{}/", listener.local_addr()?);
+//! let mut config = hashgate_idp::Config::demo();
+//! config.clients.push(hashgate_idp::ClientConfig::spa("e2e", "E2E", "http://127.0.0.1:9999").unwrap());
+//! tokio::spawn(hashgate_idp::serve(listener, issuer, config, "/tmp/idp-data".into()));
+//! # Ok(()) }
+//! ```
+//!
+//! Or from the command line: `cargo run -p hashgate-idp` (see the README).
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod config;
+pub mod error;
+mod flow;
+pub mod keys;
+mod logout;
+mod pages;
+mod request;
+pub mod state;
+pub mod store;
+mod throttle;
+mod tokens;
+mod userinfo;
+mod util;
+mod web;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{header, HeaderValue, Method, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+pub use config::{ApiConfig, ClientConfig, Config, ConfigError, ScopeConfig, UserConfig};
+pub use error::{IdpError, Result};
+pub use keys::generate_signing_key_pem;
+pub use state::{AppState, Settings};
+
+/// The router with every endpoint, mounted under the issuer's path.
+pub fn app(state: AppState) -> Router {
+    let public_cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET]);
+    let web_origins: HashSet<HeaderValue> = state
+        .config
+        .clients
+        .iter()
+        .flat_map(|c| c.web_origins.iter())
+        .filter_map(|o| HeaderValue::from_str(&o.origin().ascii_serialization()).ok())
+        .collect();
+    let userinfo_cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            web_origins.contains(origin)
+        }))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION])
+        .max_age(Duration::from_secs(600));
+
+    let routes = Router::new()
+        .route("/", get(index))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery).layer(public_cors.clone()),
+        )
+        .route("/.well-known/jwks.json", get(jwks).layer(public_cors))
+        .route("/authorize", get(flow::authorize))
+        .route("/login", get(flow::login_page).post(flow::login_submit))
+        .route(
+            "/consent",
+            get(flow::consent_page).post(flow::consent_submit),
+        )
+        .route(
+            "/userinfo",
+            get(userinfo::userinfo)
+                .post(userinfo::userinfo)
+                .layer(userinfo_cors),
+        )
+        .route("/v2/logout", get(logout::v2_logout))
+        .route("/oidc/logout", get(logout::oidc_logout))
+        .route("/assets/idp.css", get(css))
+        .route("/assets/web_message.js", get(web_message_js))
+        .route("/avatar", get(avatar))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .with_state(state.clone());
+
+    let base = state.issuer_url.path().trim_end_matches('/').to_owned();
+    let routes = if base.is_empty() {
+        routes
+    } else {
+        Router::new().nest(&base, routes)
+    };
+    routes
+        // Paths only: query strings can carry id_token_hint and other secrets.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+}
+
+/// Builds the state (blocking work on a blocking thread) and serves until the
+/// listener fails. Bind `listener` first so the issuer URL can name its port.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    issuer: String,
+    config: Config,
+    data_dir: PathBuf,
+) -> Result<()> {
+    serve_settings(listener, Settings::new(issuer, data_dir, config)).await
+}
+
+/// Like [`serve`], with full [`Settings`] (e.g. an injected signing key).
+pub async fn serve_settings(listener: tokio::net::TcpListener, settings: Settings) -> Result<()> {
+    let state = tokio::task::spawn_blocking(move || AppState::new(settings))
+        .await
+        .map_err(|e| IdpError::Task(e.to_string()))??;
+    serve_state(listener, state).await
+}
+
+/// Serves an already built [`AppState`].
+pub async fn serve_state(listener: tokio::net::TcpListener, state: AppState) -> Result<()> {
+    let router = app(state);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds a new signing key to the database in `data_dir`; the previous key stays in
+/// the JWKS for the grace period. A running server picks the new key up at once.
+/// Returns the new key id.
+pub fn rotate_keys(data_dir: &Path, grace_period_secs: u64) -> Result<String> {
+    let store = store::Store::open(data_dir)?;
+    keys::add_signing_key(&store, None, util::now(), grace_period_secs)
+}
+
+async fn discovery(State(state): State<AppState>) -> Response {
+    let mut scopes: Vec<String> = config::OIDC_SCOPES
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    for api in &state.config.apis {
+        for s in &api.scopes {
+            if !scopes.contains(&s.value) {
+                scopes.push(s.value.clone());
+            }
+        }
+    }
+    Json(json!({
+        "issuer": state.issuer,
+        "authorization_endpoint": state.endpoint("authorize"),
+        "jwks_uri": state.endpoint(".well-known/jwks.json"),
+        "userinfo_endpoint": state.endpoint("userinfo"),
+        "end_session_endpoint": state.endpoint("oidc/logout"),
+        "response_types_supported": ["token", "id_token", "id_token token"],
+        "response_modes_supported": ["fragment", "web_message"],
+        "grant_types_supported": ["implicit"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": scopes,
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
+            "name", "nickname", "preferred_username", "picture", "updated_at", "email", "email_verified"
+        ],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+    }))
+    .into_response()
+}
+
+async fn jwks(State(state): State<AppState>) -> Response {
+    match state.keys.jwks(&state.store, util::now()) {
+        Ok(keys) => (
+            [(header::CACHE_CONTROL, "public, max-age=60")],
+            Json(json!({ "keys": keys })),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "jwks failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn css() -> Response {
+    asset("text/css; charset=utf-8", pages::CSS)
+}
+
+async fn web_message_js() -> Response {
+    asset("text/javascript; charset=utf-8", pages::WEB_MESSAGE_JS)
+}
+
+#[derive(Deserialize)]
+struct AvatarQuery {
+    #[serde(default)]
+    name: String,
+}
+
+/// A round initials avatar, the default `picture` of configured users.
+async fn avatar(Query(q): Query<AvatarQuery>) -> Response {
+    let initial: String = q
+        .name
+        .chars()
+        .find(|c| c.is_alphanumeric())
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_else(|| "?".into());
+    let hue = q
+        .name
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+        % 360;
+    let svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"128\" height=\"128\" viewBox=\"0 0 128 128\">\
+         <circle cx=\"64\" cy=\"64\" r=\"64\" fill=\"hsl({hue},55%,45%)\"/>\
+         <text x=\"64\" y=\"84\" font-family=\"sans-serif\" font-size=\"60\" text-anchor=\"middle\" fill=\"#fff\">{}</text></svg>",
+        util::esc(&initial)
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+        ],
+        svg,
+    )
+        .into_response()
+}
+
+async fn index(State(state): State<AppState>) -> Response {
+    let text = format!(
+        "This is a local OpenID Connect provider for development. Discovery document: {}",
+        state.endpoint(".well-known/openid-configuration")
+    );
+    pages::Page::new(
+        StatusCode::OK,
+        pages::message(
+            &state.path("assets/idp.css"),
+            "hashgate-idp is running",
+            &text,
+            false,
+        ),
+        &[],
+    )
+    .into_response()
+}
+
+async fn not_found(State(state): State<AppState>) -> Response {
+    web::error_page(
+        &state,
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no page at this address.",
+    )
+}

@@ -1,0 +1,199 @@
+//! What the server needs at run time: settings, the database, keys, throttling and
+//! values derived from the issuer URL. Built once by [`AppState::new`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use argon2::password_hash::{PasswordHasher as _, SaltString};
+use argon2::Argon2;
+use url::Url;
+
+use crate::config::Config;
+use crate::error::{IdpError, Result};
+use crate::keys::{self, KeyRing};
+use crate::store::{Profile, Store};
+use crate::throttle::Throttle;
+use crate::util;
+
+/// Everything needed to start the identity provider.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Issuer URL, e.g. `http://localhost:3000/` (a missing trailing `/` is added).
+    pub issuer: String,
+    /// Directory for the SQLite database.
+    pub data_dir: PathBuf,
+    /// Clients, APIs, users and server settings.
+    pub config: Config,
+    /// PKCS#8 PEM used as the first signing key when the database has none; `None`
+    /// generates one. Lets tests skip RSA key generation per server.
+    pub signing_key_pem: Option<String>,
+}
+
+impl Settings {
+    /// Settings with a generated signing key.
+    pub fn new(issuer: impl Into<String>, data_dir: impl Into<PathBuf>, config: Config) -> Self {
+        Self {
+            issuer: issuer.into(),
+            data_dir: data_dir.into(),
+            config,
+            signing_key_pem: None,
+        }
+    }
+
+    /// Uses `pem` as the first signing key (see [`crate::generate_signing_key_pem`]).
+    pub fn with_signing_key_pem(mut self, pem: impl Into<String>) -> Self {
+        self.signing_key_pem = Some(pem.into());
+        self
+    }
+}
+
+/// Shared server state; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(pub(crate) Arc<Inner>);
+
+/// The contents of [`AppState`]; its fields are internal.
+pub struct Inner {
+    pub(crate) issuer: String,
+    pub(crate) issuer_url: Url,
+    pub(crate) issuer_origin: String,
+    pub(crate) secure_cookies: bool,
+    pub(crate) session_cookie: String,
+    pub(crate) csrf_cookie: String,
+    pub(crate) config: Config,
+    pub(crate) store: Store,
+    pub(crate) keys: KeyRing,
+    pub(crate) throttle: Throttle,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Normalises and checks an issuer URL: absolute http(s), no query or fragment,
+/// ending with `/`.
+pub fn normalize_issuer(issuer: &str) -> Result<Url> {
+    let bad = |reason: &str| IdpError::Issuer {
+        issuer: issuer.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let mut text = issuer.trim().to_owned();
+    if !text.ends_with('/') {
+        text.push('/');
+    }
+    let url = Url::parse(&text).map_err(|e| bad(&e.to_string()))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(bad("must be http or https"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(bad("must not have a query, fragment or user info"));
+    }
+    Ok(url)
+}
+
+impl AppState {
+    /// Opens the database, creates a signing key on first start and seeds the
+    /// configured users. Blocking (argon2, maybe RSA key generation): call it from
+    /// `spawn_blocking` inside a runtime.
+    pub fn new(settings: Settings) -> Result<Self> {
+        let issuer_url = normalize_issuer(&settings.issuer)?;
+        let config = settings.config;
+        config.validate()?;
+        let store = Store::open(&settings.data_dir)?;
+        let now = util::now();
+        if store.keys()?.is_empty() {
+            let kid = keys::add_signing_key(
+                &store,
+                settings.signing_key_pem,
+                now,
+                config.keys.grace_period_secs,
+            )?;
+            tracing::info!(kid = %kid, "created signing key");
+        }
+        let issuer = issuer_url.as_str().to_owned();
+        seed_users(&store, &config, &issuer, now)?;
+        // Cookies ignore ports, so two providers on one host (tests start many)
+        // would overwrite each other's cookies without a per-issuer name.
+        let suffix: String = util::sha256_b64(&issuer)
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(8)
+            .collect();
+        let inner = Inner {
+            issuer_origin: issuer_url.origin().ascii_serialization(),
+            secure_cookies: issuer_url.scheme() == "https",
+            session_cookie: format!("hashgate_session_{suffix}"),
+            csrf_cookie: format!("hashgate_csrf_{suffix}"),
+            issuer,
+            issuer_url,
+            keys: KeyRing::new(config.keys.grace_period_secs),
+            throttle: Throttle::new(
+                config.throttle.max_failures,
+                Duration::from_secs(config.throttle.window_secs),
+            ),
+            config,
+            store,
+        };
+        Ok(Self(Arc::new(inner)))
+    }
+
+    /// The issuer URL, ending with `/`.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// An endpoint URL under the issuer, e.g. `endpoint("userinfo")`.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    /// Path part of an endpoint, for links inside our own pages.
+    pub(crate) fn path(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer_url.path())
+    }
+}
+
+fn seed_users(store: &Store, config: &Config, issuer: &str, now: i64) -> Result<()> {
+    for u in &config.users {
+        let hash = match (&u.password_hash, &u.password) {
+            (Some(h), _) => h.clone(),
+            (None, Some(p)) => hash_password(p)?,
+            (None, None) => return Err(IdpError::Password("user without password".into())),
+        };
+        let nickname = u.nickname.clone().unwrap_or_else(|| u.username.clone());
+        let picture = u.picture.clone().or_else(|| {
+            let mut url = Url::parse(issuer).ok()?.join("avatar").ok()?;
+            url.query_pairs_mut().append_pair("name", &u.name);
+            Some(url.to_string())
+        });
+        let profile = Profile {
+            name: u.name.clone(),
+            nickname,
+            email: u.email.clone(),
+            email_verified: u.email_verified,
+            picture,
+            app_metadata: u.app_metadata.clone(),
+            user_metadata: u.user_metadata.clone(),
+            permissions: u.permissions.clone(),
+        };
+        store.upsert_user(&u.effective_user_id(), &u.username, &hash, &profile, now)?;
+    }
+    Ok(())
+}
+
+/// Hashes a password with argon2id and a random salt (PHC string).
+pub fn hash_password(password: &str) -> Result<String> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| IdpError::Password(e.to_string()))
+}
