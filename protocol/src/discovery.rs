@@ -1,0 +1,201 @@
+//! The provider's OpenID Connect discovery document
+//! (`{issuer}.well-known/openid-configuration`) and the checks that make it trustworthy.
+
+use crate::error::{truncate, DiscoveryError};
+use crate::urls::parse_http_url;
+use serde::{Deserialize, Serialize};
+
+/// The fields of an OpenID Provider Metadata document this app uses
+/// (OIDC Discovery 1.0 section 3). Unknown fields are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderMetadata {
+    /// The provider's issuer identifier; must equal the configured issuer exactly.
+    pub issuer: String,
+    /// Where the browser is sent to sign in.
+    pub authorization_endpoint: String,
+    /// Where the provider publishes its signing keys.
+    pub jwks_uri: String,
+    /// Where the user's claims can be fetched with an access token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_endpoint: Option<String>,
+    /// OIDC RP-Initiated Logout endpoint, when the provider has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_session_endpoint: Option<String>,
+    /// Supported `response_mode` values (`fragment`, `web_message`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_modes_supported: Option<Vec<String>>,
+    /// Algorithms the provider may sign ID tokens with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signing_alg_values_supported: Option<Vec<String>>,
+}
+
+impl ProviderMetadata {
+    /// Checks that the document belongs to `expected_issuer` (exact string match,
+    /// OIDC Discovery 4.3) and that every endpoint is an absolute `https` URL
+    /// (`http` only on `localhost`, `127.0.0.1` or `[::1]`) without a fragment.
+    pub fn check(&self, expected_issuer: &str) -> Result<(), DiscoveryError> {
+        if self.issuer != expected_issuer {
+            return Err(DiscoveryError::IssuerMismatch {
+                expected: expected_issuer.to_owned(),
+                found: truncate(&self.issuer, 200),
+            });
+        }
+        let endpoints = [
+            ("authorization_endpoint", Some(&self.authorization_endpoint)),
+            ("jwks_uri", Some(&self.jwks_uri)),
+            ("userinfo_endpoint", self.userinfo_endpoint.as_ref()),
+            ("end_session_endpoint", self.end_session_endpoint.as_ref()),
+        ];
+        for (field, value) in endpoints {
+            if let Some(url) = value {
+                if !is_usable_endpoint(url) {
+                    return Err(DiscoveryError::InvalidEndpoint { field });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the provider advertises `response_mode=web_message` (Auth0's postMessage
+    /// page), which silent authentication prefers over a fragment to a callback page.
+    pub fn supports_web_message(&self) -> bool {
+        self.response_modes_supported
+            .as_ref()
+            .is_some_and(|modes| modes.iter().any(|m| m == "web_message"))
+    }
+
+    /// The algorithms of `implemented` that this provider may use: those it advertises, or,
+    /// when it advertises none, `RS256` (which OIDC Discovery 3 requires every provider to
+    /// support) if implemented. Feed the result to [`crate::jwt::check_header`].
+    pub fn allowed_algs<'a>(&self, implemented: &[&'a str]) -> Vec<&'a str> {
+        match &self.id_token_signing_alg_values_supported {
+            Some(advertised) => implemented
+                .iter()
+                .copied()
+                .filter(|alg| advertised.iter().any(|a| a == alg))
+                .collect(),
+            None => implemented
+                .iter()
+                .copied()
+                .filter(|alg| *alg == "RS256")
+                .collect(),
+        }
+    }
+}
+
+fn is_usable_endpoint(url: &str) -> bool {
+    parse_http_url(url).is_some_and(|u| u.is_secure() && !u.rest.contains('#'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> ProviderMetadata {
+        serde_json::from_value(serde_json::json!({
+            "issuer": "https://id.example/",
+            "authorization_endpoint": "https://id.example/authorize",
+            "jwks_uri": "https://id.example/.well-known/jwks.json",
+            "userinfo_endpoint": "https://id.example/userinfo",
+            "response_modes_supported": ["query", "fragment", "form_post", "web_message"],
+            "id_token_signing_alg_values_supported": ["HS256", "RS256"],
+            "scopes_supported": ["openid"],
+            "some_future_field": {"nested": true}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_well_formed_document_for_our_issuer_passes_and_unknown_fields_are_ignored() {
+        // Issue 4: discovery from {issuer}.well-known/openid-configuration.
+        assert_eq!(meta().check("https://id.example/"), Ok(()));
+        assert!(meta().end_session_endpoint.is_none());
+    }
+
+    #[test]
+    fn a_document_for_another_issuer_is_refused() {
+        // OIDC Discovery 4.3: the issuer must be identical to the one configured.
+        for other in [
+            "https://id.example",
+            "https://ID.example/",
+            "https://evil.example/",
+        ] {
+            let err = meta().check(other).unwrap_err();
+            assert!(
+                matches!(err, DiscoveryError::IssuerMismatch { .. }),
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn endpoints_must_be_absolute_https_urls() {
+        // Tokens and keys never travel over plain http to a non-local host.
+        type Setter = fn(&mut ProviderMetadata, String);
+        let cases: [(&str, Setter); 4] = [
+            ("authorization_endpoint", |m, v| {
+                m.authorization_endpoint = v
+            }),
+            ("jwks_uri", |m, v| m.jwks_uri = v),
+            ("userinfo_endpoint", |m, v| m.userinfo_endpoint = Some(v)),
+            ("end_session_endpoint", |m, v| {
+                m.end_session_endpoint = Some(v)
+            }),
+        ];
+        for (field, set) in cases {
+            for bad in [
+                "http://id.example/x",
+                "/authorize",
+                "javascript:alert(1)",
+                "https://user@id.example/x",
+                "https://id.example/x#frag",
+                "",
+            ] {
+                let mut m = meta();
+                set(&mut m, bad.to_owned());
+                assert_eq!(
+                    m.check("https://id.example/"),
+                    Err(DiscoveryError::InvalidEndpoint { field }),
+                    "{field} = {bad}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn plain_http_endpoints_are_allowed_on_loopback_hosts() {
+        // CONTRACT 1: the default config points at the local dev provider on http://localhost.
+        let m = ProviderMetadata {
+            issuer: "http://localhost:3000/".into(),
+            authorization_endpoint: "http://localhost:3000/authorize".into(),
+            jwks_uri: "http://127.0.0.1:3000/.well-known/jwks.json".into(),
+            userinfo_endpoint: None,
+            end_session_endpoint: Some("http://[::1]:3000/logout".into()),
+            response_modes_supported: None,
+            id_token_signing_alg_values_supported: None,
+        };
+        assert_eq!(m.check("http://localhost:3000/"), Ok(()));
+    }
+
+    #[test]
+    fn web_message_support_is_read_from_response_modes() {
+        // Issue 6: web_message is used only when discovery advertises it.
+        assert!(meta().supports_web_message());
+        let mut m = meta();
+        m.response_modes_supported = Some(vec!["fragment".into()]);
+        assert!(!m.supports_web_message());
+        m.response_modes_supported = None;
+        assert!(!m.supports_web_message());
+    }
+
+    #[test]
+    fn allowed_algorithms_are_those_implemented_and_advertised() {
+        // Issue 4: RS256 plus whatever else is implemented and advertised.
+        assert_eq!(meta().allowed_algs(&["RS256", "ES256"]), vec!["RS256"]);
+        let mut m = meta();
+        m.id_token_signing_alg_values_supported = None;
+        assert_eq!(m.allowed_algs(&["RS256", "ES256"]), vec!["RS256"]);
+        m.id_token_signing_alg_values_supported = Some(vec!["ES256".into()]);
+        assert!(m.allowed_algs(&["RS256"]).is_empty());
+    }
+}

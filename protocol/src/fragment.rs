@@ -1,0 +1,412 @@
+//! Parsing the authorization response from the URL fragment (OAuth 2.0 implicit grant,
+//! RFC 6749 4.2.2, and OIDC Core 3.2.2.5).
+//!
+//! Strict on purpose: a repeated parameter, broken percent-encoding or an oversized
+//! fragment is an error, never a best guess.
+
+use crate::config::ResponseType;
+use crate::error::{truncate, FragmentError, ValidationError};
+use crate::secret::{AccessToken, IdToken, State};
+use std::collections::BTreeMap;
+
+/// Largest fragment accepted, in bytes. Real responses (two tokens and a few short
+/// parameters) stay well under it.
+pub const MAX_FRAGMENT_LEN: usize = 16 * 1024;
+
+/// A successful implicit-flow response. Nothing in it is trusted yet.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TokenResponse {
+    /// The access token, when `response_type` included `token`.
+    pub access_token: Option<AccessToken>,
+    /// The ID token, still to be validated.
+    pub id_token: Option<IdToken>,
+    /// Should be `Bearer` when an access token is present.
+    pub token_type: Option<String>,
+    /// Access token lifetime in seconds.
+    pub expires_in: Option<u64>,
+    /// Granted scopes, when the provider says they differ from the requested ones.
+    pub scope: Option<String>,
+    /// The `state` echoed by the provider.
+    pub state: Option<State>,
+}
+
+/// An error response (RFC 6749 4.2.2.1, OIDC Core 3.1.2.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorResponse {
+    /// The error code (`access_denied`, `login_required`, …); see
+    /// [`crate::describe_oauth_error`].
+    pub error: String,
+    /// The provider's human-readable text; show it only as escaped text.
+    pub error_description: Option<String>,
+    /// The `state` echoed by the provider.
+    pub state: Option<State>,
+}
+
+/// What came back in the fragment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizationResponse {
+    /// Tokens (not yet validated).
+    Success(TokenResponse),
+    /// An error from the provider.
+    Error(ErrorResponse),
+}
+
+impl AuthorizationResponse {
+    /// The echoed `state`, whichever kind of response this is.
+    pub fn state(&self) -> Option<&State> {
+        match self {
+            Self::Success(r) => r.state.as_ref(),
+            Self::Error(r) => r.state.as_ref(),
+        }
+    }
+}
+
+impl TokenResponse {
+    /// RFC 6749 4.2.2: with an access token, `token_type` must be `Bearer`
+    /// (compared case-insensitively, RFC 6749 5.1); the SPA only knows how to use bearer tokens.
+    pub fn check_token_type(&self) -> Result<(), ValidationError> {
+        if self.access_token.is_none() {
+            return Ok(());
+        }
+        match self.token_type.as_deref() {
+            Some(t) if t.eq_ignore_ascii_case("bearer") => Ok(()),
+            _ => Err(ValidationError::TokenType),
+        }
+    }
+
+    /// Checks that the tokens `response_type` asked for are all there (OIDC Core 3.2.2.5).
+    pub fn check_response_type(&self, response_type: ResponseType) -> Result<(), ValidationError> {
+        if self.id_token.is_none() {
+            return Err(ValidationError::MissingIdToken);
+        }
+        if response_type.includes_access_token() && self.access_token.is_none() {
+            return Err(ValidationError::MissingAccessToken);
+        }
+        Ok(())
+    }
+}
+
+/// Parses `#access_token=…&id_token=…&state=…` (with or without the `#`) as
+/// `application/x-www-form-urlencoded`.
+///
+/// Rejects: an empty or oversized fragment, any repeated parameter (RFC 6749 3.1),
+/// broken percent-encoding, non-UTF-8 values, a non-numeric `expires_in`, an empty
+/// token, and a fragment carrying neither `error` nor any token. An `error` wins over
+/// tokens in the same fragment, so no token of an error response is ever used.
+pub fn parse_fragment(fragment: &str) -> Result<AuthorizationResponse, FragmentError> {
+    if fragment.len() > MAX_FRAGMENT_LEN {
+        return Err(FragmentError::TooLarge);
+    }
+    let fragment = fragment.strip_prefix('#').unwrap_or(fragment);
+    if fragment.is_empty() {
+        return Err(FragmentError::Empty);
+    }
+    let mut params: BTreeMap<String, String> = BTreeMap::new();
+    for pair in fragment.split('&').filter(|p| !p.is_empty()) {
+        let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = decode_form(raw_name)?;
+        let value = decode_form(raw_value)?;
+        if params.contains_key(&name) {
+            return Err(FragmentError::DuplicateParameter {
+                name: truncate(&name, 40),
+            });
+        }
+        params.insert(name, value);
+    }
+
+    let state = params.remove("state").map(State::new);
+    if let Some(error) = params.remove("error") {
+        return Ok(AuthorizationResponse::Error(ErrorResponse {
+            error,
+            error_description: params.remove("error_description"),
+            state,
+        }));
+    }
+
+    let access_token = non_empty(&mut params, "access_token")?.map(AccessToken::new);
+    let id_token = non_empty(&mut params, "id_token")?.map(IdToken::new);
+    if access_token.is_none() && id_token.is_none() {
+        return Err(FragmentError::NoTokens);
+    }
+    let expires_in = match params.remove("expires_in") {
+        None => None,
+        Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(v.parse().map_err(|_| FragmentError::InvalidExpiresIn)?)
+        }
+        Some(_) => return Err(FragmentError::InvalidExpiresIn),
+    };
+    Ok(AuthorizationResponse::Success(TokenResponse {
+        access_token,
+        id_token,
+        token_type: params.remove("token_type"),
+        expires_in,
+        scope: params.remove("scope"),
+        state,
+    }))
+}
+
+/// Whether `fragment` has a `state`, `access_token`, `id_token` or `error` parameter,
+/// i.e. whether it should be handled (and cleared from the address bar) as an
+/// authorization response rather than left to the page as an in-page anchor.
+pub fn looks_like_authorization_response(fragment: &str) -> bool {
+    let fragment = fragment.strip_prefix('#').unwrap_or(fragment);
+    fragment.split('&').any(|pair| {
+        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+        matches!(name, "state" | "access_token" | "id_token" | "error")
+    })
+}
+
+fn non_empty(
+    params: &mut BTreeMap<String, String>,
+    name: &'static str,
+) -> Result<Option<String>, FragmentError> {
+    match params.remove(name) {
+        Some(v) if v.is_empty() => Err(FragmentError::EmptyParameter { name }),
+        other => Ok(other),
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding of one name or value.
+fn decode_form(s: &str) -> Result<String, FragmentError> {
+    fn hex(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b'%' => {
+                let hi = bytes.get(i + 1).copied().and_then(hex);
+                let lo = bytes.get(i + 2).copied().and_then(hex);
+                match (hi, lo) {
+                    (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
+                    _ => return Err(FragmentError::InvalidPercentEncoding),
+                }
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| FragmentError::InvalidUtf8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn success(f: &str) -> TokenResponse {
+        match parse_fragment(f) {
+            Ok(AuthorizationResponse::Success(r)) => r,
+            other => panic!("expected success, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_full_implicit_response_is_parsed() {
+        // RFC 6749 4.2.2 / OIDC Core 3.2.2.5: the response parameters.
+        let r = success("#access_token=at.1&id_token=a.b.c&token_type=Bearer&expires_in=7200&scope=openid%20profile&state=xyz&extra=ignored");
+        assert_eq!(r.access_token.as_ref().unwrap().secret(), "at.1");
+        assert_eq!(r.id_token.as_ref().unwrap().secret(), "a.b.c");
+        assert_eq!(r.token_type.as_deref(), Some("Bearer"));
+        assert_eq!(r.expires_in, Some(7200));
+        assert_eq!(r.scope.as_deref(), Some("openid profile"));
+        assert_eq!(r.state.as_ref().unwrap().secret(), "xyz");
+    }
+
+    #[test]
+    fn the_leading_hash_is_optional() {
+        // Both location.hash ("#…") and a hash handed over by postMessage must work.
+        assert_eq!(
+            success("id_token=a.b.c&state=s"),
+            success("#id_token=a.b.c&state=s")
+        );
+    }
+
+    #[test]
+    fn plus_means_space_and_percent_escapes_are_decoded() {
+        // application/x-www-form-urlencoded: '+' is a space, %XX a byte, UTF-8 decoded.
+        let r = success("id_token=t&scope=openid+profile%20email&state=%C3%A9%2B");
+        assert_eq!(r.scope.as_deref(), Some("openid profile email"));
+        assert_eq!(r.state.unwrap().secret(), "é+");
+    }
+
+    #[test]
+    fn a_repeated_parameter_is_rejected() {
+        // RFC 6749 3.1: parameters must not be included more than once.
+        for f in [
+            "id_token=a&id_token=b&state=s",
+            "id_token=a&state=s&state=t",
+            "id_token=a&st%61te=s&state=s",
+            "id_token=a&x=1&x=1",
+        ] {
+            assert!(
+                matches!(
+                    parse_fragment(f),
+                    Err(FragmentError::DuplicateParameter { .. })
+                ),
+                "{f}"
+            );
+        }
+    }
+
+    #[test]
+    fn broken_percent_encoding_is_rejected() {
+        // No best guess on malformed input.
+        for f in [
+            "id_token=a%&state=s",
+            "id_token=a%4&state=s",
+            "id_token=a%zz",
+            "id_t%oken=a",
+        ] {
+            assert_eq!(
+                parse_fragment(f),
+                Err(FragmentError::InvalidPercentEncoding),
+                "{f}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_rejected() {
+        // Decoded values must be UTF-8 text.
+        assert_eq!(
+            parse_fragment("id_token=%FF%FE"),
+            Err(FragmentError::InvalidUtf8)
+        );
+    }
+
+    #[test]
+    fn a_huge_fragment_is_rejected_before_parsing() {
+        // Bounded work on hostile input.
+        let huge = format!("id_token={}", "a".repeat(MAX_FRAGMENT_LEN));
+        assert_eq!(parse_fragment(&huge), Err(FragmentError::TooLarge));
+        let just_fits = format!("#id_token={}", "a".repeat(MAX_FRAGMENT_LEN - 10));
+        assert!(parse_fragment(&just_fits).is_ok());
+    }
+
+    #[test]
+    fn an_empty_fragment_is_rejected() {
+        // Nothing to handle is an error, not a silent success.
+        assert_eq!(parse_fragment(""), Err(FragmentError::Empty));
+        assert_eq!(parse_fragment("#"), Err(FragmentError::Empty));
+    }
+
+    #[test]
+    fn a_fragment_without_tokens_or_error_is_rejected() {
+        // A response must carry tokens or an error.
+        assert_eq!(
+            parse_fragment("#state=s&token_type=Bearer"),
+            Err(FragmentError::NoTokens)
+        );
+        assert_eq!(parse_fragment("#section-2"), Err(FragmentError::NoTokens));
+    }
+
+    #[test]
+    fn an_empty_token_is_rejected() {
+        // An empty token can never validate; say so precisely.
+        assert_eq!(
+            parse_fragment("id_token=&state=s"),
+            Err(FragmentError::EmptyParameter { name: "id_token" })
+        );
+    }
+
+    #[test]
+    fn a_non_numeric_expires_in_is_rejected() {
+        // RFC 6749 4.2.2: expires_in is a number of seconds.
+        for v in ["abc", "-5", "1.5", "", "99999999999999999999999"] {
+            let f = format!("access_token=a&expires_in={v}");
+            assert_eq!(
+                parse_fragment(&f),
+                Err(FragmentError::InvalidExpiresIn),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_response_is_parsed_and_wins_over_tokens() {
+        // RFC 6749 4.2.2.1: error, error_description, state.
+        let r = parse_fragment(
+            "#error=access_denied&error_description=User+said+no&state=s&access_token=leak",
+        )
+        .unwrap();
+        match r {
+            AuthorizationResponse::Error(e) => {
+                assert_eq!(e.error, "access_denied");
+                assert_eq!(e.error_description.as_deref(), Some("User said no"));
+                assert_eq!(e.state.unwrap().secret(), "s");
+            }
+            other => panic!("expected error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_state_is_reported_as_none_for_the_transaction_check_to_refuse() {
+        // OIDC Core 3.2.2.5: state is required when sent; the transaction store refuses None.
+        let r = parse_fragment("id_token=a.b.c").unwrap();
+        assert!(r.state().is_none());
+    }
+
+    #[test]
+    fn token_type_must_be_bearer_when_an_access_token_is_present() {
+        // RFC 6749 4.2.2 / 5.1: token_type is required and case-insensitive.
+        assert_eq!(
+            success("access_token=a&token_type=bearer").check_token_type(),
+            Ok(())
+        );
+        assert_eq!(
+            success("access_token=a&token_type=mac").check_token_type(),
+            Err(ValidationError::TokenType)
+        );
+        assert_eq!(
+            success("access_token=a").check_token_type(),
+            Err(ValidationError::TokenType)
+        );
+        assert_eq!(success("id_token=a").check_token_type(), Ok(()));
+    }
+
+    #[test]
+    fn the_tokens_asked_for_must_all_be_present() {
+        // OIDC Core 3.2.2.5: id_token always; access_token for `id_token token`.
+        let only_at = success("access_token=a&token_type=Bearer");
+        assert_eq!(
+            only_at.check_response_type(ResponseType::IdTokenToken),
+            Err(ValidationError::MissingIdToken)
+        );
+        let only_id = success("id_token=a");
+        assert_eq!(
+            only_id.check_response_type(ResponseType::IdTokenToken),
+            Err(ValidationError::MissingAccessToken)
+        );
+        assert_eq!(only_id.check_response_type(ResponseType::IdToken), Ok(()));
+    }
+
+    #[test]
+    fn authorization_responses_are_told_apart_from_anchors() {
+        // Issue 4: only real responses are consumed and cleared from the address bar.
+        assert!(looks_like_authorization_response("#access_token=x"));
+        assert!(looks_like_authorization_response(
+            "a=1&error=login_required"
+        ));
+        assert!(looks_like_authorization_response("#state=x"));
+        assert!(looks_like_authorization_response("id_token"));
+        assert!(!looks_like_authorization_response("#top"));
+        assert!(!looks_like_authorization_response(
+            "#my_state=1&xid_token=2"
+        ));
+        assert!(!looks_like_authorization_response(""));
+    }
+}

@@ -1,0 +1,199 @@
+//! Pending logins: what the SPA remembers (in sessionStorage, because the redirect reloads
+//! the page) between sending the browser to `/authorize` and handling the response.
+//!
+//! Each transaction is single-use: taking it removes it, so a replayed response finds
+//! nothing. Stale ones expire, and at most [`TransactionStore::MAX_ENTRIES`] are kept.
+
+use crate::error::TransactionError;
+use crate::secret::{ct_eq, Nonce, State};
+use serde::{Deserialize, Serialize};
+
+/// One login attempt in flight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transaction {
+    /// The `state` sent to the provider.
+    pub state: State,
+    /// The `nonce` sent to the provider.
+    pub nonce: Nonce,
+    /// Where to go after login (already sanitized).
+    pub return_to: String,
+    /// When the attempt started, unix seconds.
+    pub created_at: i64,
+    /// Whether this is a silent (`prompt=none`) attempt.
+    pub silent: bool,
+}
+
+/// The pending transactions; serialize it whole into sessionStorage.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransactionStore {
+    /// Pending transactions, oldest first.
+    #[serde(default)]
+    pub entries: Vec<Transaction>,
+}
+
+impl TransactionStore {
+    /// Most transactions kept; more means abandoned attempts, and the oldest go first.
+    pub const MAX_ENTRIES: usize = 10;
+    /// A reasonable `max_age` for [`Self::take`] and [`Self::prune`]: ten minutes to log in.
+    pub const DEFAULT_MAX_AGE_SECS: i64 = 600;
+
+    /// Adds a transaction, dropping the oldest beyond [`Self::MAX_ENTRIES`].
+    pub fn insert(&mut self, tx: Transaction) {
+        self.entries.push(tx);
+        while self.entries.len() > Self::MAX_ENTRIES {
+            let oldest = self
+                .entries
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, t)| t.created_at)
+                .map(|(i, _)| i);
+            match oldest {
+                Some(i) => {
+                    self.entries.remove(i);
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// Removes and returns the transaction whose state equals `state` (constant-time
+    /// comparison). Unknown state → [`TransactionError::UnknownState`]; older than
+    /// `max_age` seconds → [`TransactionError::Expired`], and it is removed all the same.
+    pub fn take(
+        &mut self,
+        state: &str,
+        now: i64,
+        max_age: i64,
+    ) -> Result<Transaction, TransactionError> {
+        if state.is_empty() {
+            return Err(TransactionError::UnknownState);
+        }
+        let position = self
+            .entries
+            .iter()
+            .position(|t| ct_eq(t.state.secret().as_bytes(), state.as_bytes()))
+            .ok_or(TransactionError::UnknownState)?;
+        let tx = self.entries.remove(position);
+        if is_expired(&tx, now, max_age) {
+            return Err(TransactionError::Expired);
+        }
+        Ok(tx)
+    }
+
+    /// Drops every transaction older than `max_age` seconds.
+    pub fn prune(&mut self, now: i64, max_age: i64) {
+        self.entries.retain(|t| !is_expired(t, now, max_age));
+    }
+}
+
+fn is_expired(tx: &Transaction, now: i64, max_age: i64) -> bool {
+    now.saturating_sub(tx.created_at) > max_age
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tx(state: &str, created_at: i64) -> Transaction {
+        Transaction {
+            state: State::new(state.into()),
+            nonce: Nonce::new(format!("nonce-{state}")),
+            return_to: "/profile".into(),
+            created_at,
+            silent: false,
+        }
+    }
+
+    #[test]
+    fn a_transaction_can_be_taken_exactly_once() {
+        // Issue 4: the transaction is single-use (replayed responses are refused).
+        let mut store = TransactionStore::default();
+        store.insert(tx("s1", 100));
+        store.insert(tx("s2", 100));
+        let taken = store.take("s1", 110, 600).unwrap();
+        assert_eq!(taken.nonce.secret(), "nonce-s1");
+        assert_eq!(taken.return_to, "/profile");
+        assert_eq!(
+            store.take("s1", 110, 600),
+            Err(TransactionError::UnknownState)
+        );
+        assert_eq!(store.entries.len(), 1);
+    }
+
+    #[test]
+    fn an_unknown_or_empty_state_is_refused() {
+        // OIDC Core 3.2.2.5 / RFC 6749 10.12: state must match a request we made.
+        let mut store = TransactionStore::default();
+        store.insert(tx("s1", 100));
+        assert_eq!(
+            store.take("s2", 100, 600),
+            Err(TransactionError::UnknownState)
+        );
+        assert_eq!(
+            store.take("S1", 100, 600),
+            Err(TransactionError::UnknownState)
+        );
+        assert_eq!(
+            store.take("", 100, 600),
+            Err(TransactionError::UnknownState)
+        );
+        assert_eq!(store.entries.len(), 1);
+    }
+
+    #[test]
+    fn an_expired_transaction_is_refused_and_removed() {
+        // Issue 4: stale transactions expire.
+        let mut store = TransactionStore::default();
+        store.insert(tx("s1", 100));
+        assert_eq!(store.take("s1", 701, 600), Err(TransactionError::Expired));
+        assert!(store.entries.is_empty());
+        store.insert(tx("s2", 100));
+        assert!(store.take("s2", 700, 600).is_ok());
+    }
+
+    #[test]
+    fn prune_drops_only_stale_transactions() {
+        // Issue 4: stale transactions expire.
+        let mut store = TransactionStore::default();
+        store.insert(tx("old", 0));
+        store.insert(tx("new", 500));
+        store.prune(700, 600);
+        assert_eq!(store.entries.len(), 1);
+        assert_eq!(store.entries[0].state.secret(), "new");
+    }
+
+    #[test]
+    fn at_most_ten_transactions_are_kept_dropping_the_oldest() {
+        // Abandoned attempts must not pile up in sessionStorage.
+        let mut store = TransactionStore::default();
+        for i in 0..12 {
+            store.insert(tx(&format!("s{i}"), 1000 + i));
+        }
+        assert_eq!(store.entries.len(), TransactionStore::MAX_ENTRIES);
+        assert_eq!(
+            store.take("s0", 1012, 600),
+            Err(TransactionError::UnknownState)
+        );
+        assert_eq!(
+            store.take("s1", 1012, 600),
+            Err(TransactionError::UnknownState)
+        );
+        assert!(store.take("s2", 1012, 600).is_ok());
+        assert!(store.take("s11", 1012, 600).is_ok());
+    }
+
+    #[test]
+    fn the_store_round_trips_through_json() {
+        // The store lives in sessionStorage across the redirect.
+        let mut store = TransactionStore::default();
+        let mut silent = tx("s1", 1);
+        silent.silent = true;
+        store.insert(silent);
+        let json = serde_json::to_string(&store).unwrap();
+        let back: TransactionStore = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, store);
+        assert!(back.entries[0].silent);
+        let empty: TransactionStore = serde_json::from_str("{}").unwrap();
+        assert!(empty.entries.is_empty());
+    }
+}
