@@ -208,6 +208,7 @@ pub async fn serve_with_shutdown(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -7,10 +7,10 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{middleware, Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::auth::scopes::{ReadMessages, WriteMessages};
 use crate::auth::{refuse_token_in_form_body, Claims, RequireScope};
@@ -39,9 +39,11 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .max_age(PREFLIGHT_MAX_AGE);
     // Only method and path: the query may hold a (refused) token, and headers hold real ones.
-    let trace = TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
-        tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
-    });
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &axum::extract::Request| {
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+        })
+        .on_response(DefaultOnResponse::new().level(Level::INFO));
     Router::new()
         .route("/api/public", get(public))
         .route("/api/private", get(private))
@@ -87,24 +89,24 @@ async fn list_messages(
     Ok(Json(json!({ "messages": messages })))
 }
 
-/// Body of `POST /api/messages`.
-#[derive(Deserialize)]
-struct NewMessage {
-    text: String,
-}
-
 /// `axum::Json`, answering its rejections as [`AppError`] JSON.
 #[derive(FromRequest)]
 #[from_request(via(Json), rejection(AppError))]
 struct AppJson<T>(T);
 
-/// `POST /api/messages`: stores a message for the caller; 201 once it is durable.
+/// `POST /api/messages` with `{"text": "..."}`: stores a message for the caller; 201 once
+/// it is durable.
 async fn post_message(
     State(state): State<AppState>,
     claims: RequireScope<WriteMessages>,
-    AppJson(body): AppJson<NewMessage>,
+    AppJson(body): AppJson<Map<String, Value>>,
 ) -> Result<impl IntoResponse> {
-    let text = validate_text(&body.text)?;
+    // Read as a map, not a derived struct: serde would also accept `["text"]` as a struct.
+    let text = body
+        .get("text")
+        .and_then(Value::as_str)
+        .ok_or(AppError::InvalidBody)?;
+    let text = validate_text(text)?;
     let message: Message = state.messages.add(&claims.sub, &text).await?;
     Ok((
         StatusCode::CREATED,

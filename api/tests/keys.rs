@@ -20,7 +20,11 @@ async fn the_api_starts_while_the_provider_is_unreachable_and_answers_503_until_
     let state = AppState::new(settings(&closed_issuer, dir.path())).unwrap();
     let router = app(state);
     let token = KEY_A.mint(&access_claims(&closed_issuer, "alice", ""));
-    let answer = send(&router, get_with("/api/private", &format!("Bearer {token}"))).await;
+    let answer = send(
+        &router,
+        get_with("/api/private", &format!("Bearer {token}")),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
     assert_eq!(answer.header("retry-after"), Some("5"));
     assert_eq!(answer.body["error"], "temporarily_unavailable");
@@ -35,9 +39,16 @@ async fn keys_are_fetched_on_first_use_once_the_provider_comes_up() {
     let provider = FakeProvider::start(&[&KEY_A]).await;
     provider.set_down(true);
     let api = TestApi::with_provider(provider, |_| {}).await;
-    assert_eq!(api.provider.jwks_hits() + api.provider.discovery_hits(), 0, "lazy");
+    assert_eq!(
+        api.provider.jwks_hits() + api.provider.discovery_hits(),
+        0,
+        "lazy"
+    );
     let token = api.token("alice", "");
-    assert_eq!(api.get("/api/private", &token).await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        api.get("/api/private", &token).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     api.provider.set_down(false);
     assert_eq!(api.get("/api/private", &token).await.status, StatusCode::OK);
     // Cached: more requests fetch nothing.
@@ -62,12 +73,20 @@ async fn a_discovery_document_naming_another_issuer_is_not_trusted() {
 #[tokio::test]
 async fn a_rotated_key_is_picked_up_by_refetching_on_its_unknown_kid() {
     let api = TestApi::start().await;
-    assert_eq!(api.get("/api/private", &api.token("alice", "")).await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/private", &api.token("alice", ""))
+            .await
+            .status,
+        StatusCode::OK
+    );
     assert_eq!(api.provider.jwks_hits(), 1);
 
     api.provider.publish(&[&KEY_A, &KEY_B]);
     let new_token = api.provider.token(&KEY_B, "alice", "");
-    assert_eq!(api.get("/api/private", &new_token).await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/private", &new_token).await.status,
+        StatusCode::OK
+    );
     assert_eq!(api.provider.jwks_hits(), 2);
     // Discovery is not repeated while jwks_uri works.
     assert_eq!(api.provider.discovery_hits(), 1);
@@ -87,43 +106,73 @@ async fn unknown_kids_refetch_at_most_once_per_interval() {
         s.jwks_min_refresh_interval = Duration::from_secs(30);
     })
     .await;
-    assert_eq!(api.get("/api/private", &api.token("alice", "")).await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/private", &api.token("alice", ""))
+            .await
+            .status,
+        StatusCode::OK
+    );
     // Someone floods us with made-up kids: the provider is not hammered.
     for i in 0..10 {
         let claims = access_claims(&api.provider.issuer, "mallory", "");
-        let token = KEY_EVIL.sign(&serde_json::json!({ "alg": "RS256", "kid": format!("made-up-{i}") }), &claims);
+        let token = KEY_EVIL.sign(
+            &serde_json::json!({ "alg": "RS256", "kid": format!("made-up-{i}") }),
+            &claims,
+        );
         assert_invalid_token(&api.get("/api/private", &token).await, &token);
     }
     assert_eq!(api.provider.jwks_hits(), 1);
     // The cached key still works meanwhile.
-    assert_eq!(api.get("/api/private", &api.token("alice", "")).await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/private", &api.token("alice", ""))
+            .await
+            .status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
 async fn cached_keys_keep_working_while_the_provider_is_down_and_unknown_kids_get_401() {
     let api = TestApi::start().await;
     let token = api.token("alice", "read:messages");
-    assert_eq!(api.get("/api/private-scoped", &token).await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/private-scoped", &token).await.status,
+        StatusCode::OK
+    );
 
     api.provider.set_down(true);
-    assert_eq!(api.get("/api/private-scoped", &token).await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/private-scoped", &token).await.status,
+        StatusCode::OK
+    );
     let rotated = api.provider.token(&KEY_B, "alice", "read:messages");
     let answer = api.get("/api/private-scoped", &rotated).await;
     assert_invalid_token(&answer, &rotated);
     assert!(api.provider.jwks_hits() >= 2, "a refetch was attempted");
     // The failed refetch did not drop the cached key.
-    assert_eq!(api.get("/api/private-scoped", &token).await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/private-scoped", &token).await.status,
+        StatusCode::OK
+    );
 
     api.provider.set_down(false);
     api.provider.publish(&[&KEY_A, &KEY_B]);
-    assert_eq!(api.get("/api/private-scoped", &rotated).await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/private-scoped", &rotated).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
 async fn concurrent_requests_with_an_unknown_kid_share_one_jwks_fetch() {
     // Single-flight: with no rate limit at all, N waiters still cause one refetch.
     let api = TestApi::start().await;
-    assert_eq!(api.get("/api/private", &api.token("alice", "")).await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/private", &api.token("alice", ""))
+            .await
+            .status,
+        StatusCode::OK
+    );
     assert_eq!(api.provider.jwks_hits(), 1);
 
     api.provider.publish(&[&KEY_A, &KEY_B]);
@@ -133,7 +182,12 @@ async fn concurrent_requests_with_an_unknown_kid_share_one_jwks_fetch() {
         let router = api.router.clone();
         let token = token.clone();
         tokio::spawn(async move {
-            send(&router, get_with("/api/private", &format!("Bearer {token}"))).await.status
+            send(
+                &router,
+                get_with("/api/private", &format!("Bearer {token}")),
+            )
+            .await
+            .status
         })
     });
     for request in requests.collect::<Vec<_>>() {
@@ -153,7 +207,12 @@ async fn concurrent_first_requests_share_one_discovery_and_one_jwks_fetch() {
             let router = api.router.clone();
             let token = token.clone();
             tokio::spawn(async move {
-                send(&router, get_with("/api/private", &format!("Bearer {token}"))).await.status
+                send(
+                    &router,
+                    get_with("/api/private", &format!("Bearer {token}")),
+                )
+                .await
+                .status
             })
         })
         .collect();
@@ -175,7 +234,11 @@ async fn the_api_served_over_tcp_answers_and_survives_an_oversized_header() {
     let server = tokio::spawn(hashgate_api::serve(listener, settings));
 
     let client = reqwest::Client::new();
-    let public = client.get(format!("{base}/api/public")).send().await.unwrap();
+    let public = client
+        .get(format!("{base}/api/public"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(public.status(), 200);
     let token = provider.token(&KEY_A, "alice", "");
     let private = client
@@ -190,14 +253,21 @@ async fn the_api_served_over_tcp_answers_and_survives_an_oversized_header() {
 
     let huge = client
         .get(format!("{base}/api/private"))
-        .header("authorization", format!("Bearer {}", "A".repeat(1024 * 1024)))
+        .header(
+            "authorization",
+            format!("Bearer {}", "A".repeat(1024 * 1024)),
+        )
         .send()
         .await;
     if let Ok(response) = huge {
         assert!(response.status().is_client_error(), "{}", response.status());
     }
     // Still serving afterwards.
-    let again = client.get(format!("{base}/api/public")).send().await.unwrap();
+    let again = client
+        .get(format!("{base}/api/public"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 200);
     assert!(!server.is_finished());
     server.abort();

@@ -16,7 +16,9 @@ use support::*;
 #[tokio::test]
 async fn the_public_endpoint_needs_no_token() {
     let api = TestApi::start().await;
-    let answer = api.send(Request::get("/api/public").body(Body::empty()).unwrap()).await;
+    let answer = api
+        .send(Request::get("/api/public").body(Body::empty()).unwrap())
+        .await;
     assert_eq!(answer.status, StatusCode::OK);
     assert!(answer.body["message"].as_str().unwrap().contains("public"));
 }
@@ -24,7 +26,9 @@ async fn the_public_endpoint_needs_no_token() {
 #[tokio::test]
 async fn a_valid_access_token_opens_the_private_endpoint_and_names_the_subject() {
     let api = TestApi::start().await;
-    let answer = api.get("/api/private", &api.token("auth0|alice", "openid")).await;
+    let answer = api
+        .get("/api/private", &api.token("auth0|alice", "openid"))
+        .await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
     assert_eq!(answer.body["sub"], "auth0|alice");
     assert!(answer.body["message"].as_str().unwrap().contains("private"));
@@ -35,7 +39,9 @@ async fn no_credentials_get_a_bare_challenge_without_error_code() {
     // RFC 6750 §3.1: a request without authentication gets no error code.
     let api = TestApi::start().await;
     for path in ["/api/private", "/api/private-scoped", "/api/messages"] {
-        let answer = api.send(Request::get(path).body(Body::empty()).unwrap()).await;
+        let answer = api
+            .send(Request::get(path).body(Body::empty()).unwrap())
+            .await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{path}");
         assert_eq!(answer.challenge(), "Bearer realm=\"hashgate-api\"");
         assert_eq!(answer.body["error"], "unauthorized");
@@ -49,7 +55,9 @@ async fn no_credentials_get_a_bare_challenge_without_error_code() {
 async fn credentials_of_another_scheme_count_as_no_bearer_credentials() {
     // RFC 6750 §3.1: an unsupported authentication method gets no error code.
     let api = TestApi::start().await;
-    let answer = api.send(get_with("/api/private", "Basic YWxpY2U6c2VjcmV0")).await;
+    let answer = api
+        .send(get_with("/api/private", "Basic YWxpY2U6c2VjcmV0"))
+        .await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(answer.challenge(), "Bearer realm=\"hashgate-api\"");
 }
@@ -58,7 +66,14 @@ async fn credentials_of_another_scheme_count_as_no_bearer_credentials() {
 async fn a_malformed_header_or_an_empty_token_is_an_invalid_request() {
     // RFC 6750 §3.1 invalid_request: the request is malformed.
     let api = TestApi::start().await;
-    for header in ["Bearer", "Bearer ", "Bearer    ", "Bearer a b", "Bearer a,b", "Bearer \"abc\""] {
+    for header in [
+        "Bearer",
+        "Bearer ",
+        "Bearer    ",
+        "Bearer a b",
+        "Bearer a,b",
+        "Bearer \"abc\"",
+    ] {
         let answer = api.send(get_with("/api/private", header)).await;
         assert_invalid_request(&answer);
     }
@@ -78,7 +93,9 @@ async fn a_token_in_the_query_is_refused_alone_and_alongside_the_header() {
         .await;
     assert_invalid_request(&alone);
     alone.assert_no_echo(&token);
-    let twice = api.get(&format!("/api/private?access_token={token}"), &token).await;
+    let twice = api
+        .get(&format!("/api/private?access_token={token}"), &token)
+        .await;
     assert_invalid_request(&twice);
     twice.assert_no_echo(&token);
 }
@@ -95,7 +112,11 @@ async fn a_token_in_a_form_body_is_refused_even_with_the_header() {
             request = request.header("authorization", format!("Bearer {token}"));
         }
         let answer = api
-            .send(request.body(Body::from(format!("access_token={token}&text=hi"))).unwrap())
+            .send(
+                request
+                    .body(Body::from(format!("access_token={token}&text=hi")))
+                    .unwrap(),
+            )
             .await;
         assert_invalid_request(&answer);
         answer.assert_no_echo(&token);
@@ -125,7 +146,10 @@ async fn an_unsigned_alg_none_token_is_refused() {
             let token = format!("{}.{}.{signature}", b64_json(&header), b64_json(&claims));
             let answer = api.get("/api/private-scoped", &token).await;
             assert_invalid_token(&answer, &token);
-            assert!(answer.body["error_description"].as_str().unwrap().contains("rs256"));
+            assert!(answer.body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("rs256"));
         }
     }
 }
@@ -149,7 +173,10 @@ async fn hs256_keyed_with_the_public_key_is_refused() {
             let token = encode(&header, &claims, &EncodingKey::from_secret(&secret)).unwrap();
             let answer = api.get("/api/private", &token).await;
             assert_invalid_token(&answer, &token);
-            assert!(answer.body["error_description"].as_str().unwrap().contains("rs256"));
+            assert!(answer.body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("rs256"));
         }
     }
 }
@@ -170,7 +197,10 @@ async fn a_token_from_another_issuer_is_refused() {
         let answer = api.get("/api/private", &token).await;
         assert_invalid_token(&answer, &token);
         assert!(
-            answer.body["error_description"].as_str().unwrap().contains("issuer"),
+            answer.body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("issuer"),
             "{iss}"
         );
     }
@@ -180,7 +210,11 @@ async fn a_token_from_another_issuer_is_refused() {
 async fn a_token_for_another_api_is_refused() {
     // RFC 9068 §4: aud must contain this API's identifier.
     let api = TestApi::start().await;
-    for aud in [json!("https://other-api.example"), json!(["https://other-api.example"]), json!([])] {
+    for aud in [
+        json!("https://other-api.example"),
+        json!(["https://other-api.example"]),
+        json!([]),
+    ] {
         let mut claims = access_claims(&api.provider.issuer, "alice", "");
         claims["aud"] = aud.clone();
         let token = KEY_A.mint(&claims);
@@ -205,7 +239,10 @@ async fn an_id_token_used_as_an_access_token_is_refused() {
     }));
     let answer = api.get("/api/private", &id_token).await;
     assert_invalid_token(&answer, &id_token);
-    assert!(answer.body["error_description"].as_str().unwrap().contains("audience"));
+    assert!(answer.body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("audience"));
 }
 
 #[tokio::test]
@@ -221,7 +258,10 @@ async fn an_expired_token_is_refused_beyond_the_leeway_and_accepted_within_it() 
 
     claims["exp"] = json!(now() - 20);
     let within_leeway = KEY_A.mint(&claims);
-    assert_eq!(api.get("/api/private", &within_leeway).await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/private", &within_leeway).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -233,10 +273,16 @@ async fn a_token_not_yet_valid_is_refused_beyond_the_leeway() {
     let early = KEY_A.mint(&claims);
     let answer = api.get("/api/private", &early).await;
     assert_invalid_token(&answer, &early);
-    assert_eq!(answer.body["error_description"], "the token is not valid yet");
+    assert_eq!(
+        answer.body["error_description"],
+        "the token is not valid yet"
+    );
 
     claims["nbf"] = json!(now() + 20);
-    assert_eq!(api.get("/api/private", &KEY_A.mint(&claims)).await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/private", &KEY_A.mint(&claims)).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -248,7 +294,10 @@ async fn a_token_without_sub_or_exp_is_refused() {
         let token = KEY_A.mint(&claims);
         let answer = api.get("/api/private", &token).await;
         assert_invalid_token(&answer, &token);
-        assert!(answer.body["error_description"].as_str().unwrap().contains(missing));
+        assert!(answer.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains(missing));
     }
 }
 
@@ -266,7 +315,10 @@ async fn a_tampered_or_foreign_signature_is_refused() {
     let foreign = KEY_EVIL.sign(&json!({ "alg": "RS256", "kid": KEY_A.kid }), &claims);
     let answer = api.get("/api/private", &foreign).await;
     assert_invalid_token(&answer, &foreign);
-    assert_eq!(answer.body["error_description"], "the token signature is invalid");
+    assert_eq!(
+        answer.body["error_description"],
+        "the token signature is invalid"
+    );
 }
 
 #[tokio::test]
@@ -284,12 +336,16 @@ async fn garbage_tokens_are_refused_without_a_server_error() {
         "eyJhbGciOiJSUzI1NiIsImtpZCI6ImtleS1hIn0.W10.c2ln",
         "===",
     ] {
-        let answer = api.send(get_with("/api/private", &format!("Bearer {garbage}"))).await;
+        let answer = api
+            .send(get_with("/api/private", &format!("Bearer {garbage}")))
+            .await;
         assert!(
             matches!(answer.status.as_u16(), 400 | 401),
             "{garbage}: {answer:?}"
         );
-        assert!(answer.challenge().starts_with("Bearer realm=\"hashgate-api\", error="));
+        assert!(answer
+            .challenge()
+            .starts_with("Bearer realm=\"hashgate-api\", error="));
     }
 }
 
@@ -303,7 +359,11 @@ async fn non_ascii_and_oversized_authorization_headers_are_invalid_requests() {
     assert_invalid_request(&api.send(non_ascii).await);
     let huge = format!("Bearer {}", "A".repeat(64 * 1024));
     assert_invalid_request(&api.send(get_with("/api/private", &huge)).await);
-    assert_eq!(api.provider.jwks_hits(), 0, "no key fetch for a refused header");
+    assert_eq!(
+        api.provider.jwks_hits(),
+        0,
+        "no key fetch for a refused header"
+    );
 }
 
 #[tokio::test]
@@ -342,7 +402,10 @@ async fn a_missing_scope_is_a_403_naming_the_scope() {
         "Bearer realm=\"hashgate-api\", error=\"insufficient_scope\", scope=\"read:messages\""
     );
     assert_eq!(read.body["error"], "insufficient_scope");
-    assert!(read.body["error_description"].as_str().unwrap().contains("read:messages"));
+    assert!(read.body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("read:messages"));
     read.assert_no_echo(&token);
 
     let write = api.post_message(&token, &json!({ "text": "hi" })).await;
@@ -358,14 +421,20 @@ async fn scopes_come_from_scope_and_from_the_permissions_array() {
     // Auth0 RBAC puts API permissions in `permissions`.
     let api = TestApi::start().await;
     let from_scope = api.token("alice", "openid read:messages");
-    assert_eq!(api.get("/api/private-scoped", &from_scope).await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/private-scoped", &from_scope).await.status,
+        StatusCode::OK
+    );
 
     let mut claims = access_claims(&api.provider.issuer, "alice", "openid");
     claims["permissions"] = json!(["read:messages"]);
     let from_permissions = KEY_A.mint(&claims);
     let answer = api.get("/api/private-scoped", &from_permissions).await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert!(answer.body["message"].as_str().unwrap().contains("read:messages"));
+    assert!(answer.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("read:messages"));
 }
 
 #[tokio::test]
@@ -374,7 +443,10 @@ async fn a_token_without_kid_is_accepted_only_when_the_issuer_has_one_key() {
     let api = TestApi::with_provider(provider, |_| {}).await;
     let claims = access_claims(&api.provider.issuer, "alice", "");
     let no_kid = KEY_A.sign(&json!({ "alg": "RS256" }), &claims);
-    assert_eq!(api.get("/api/private", &no_kid).await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/private", &no_kid).await.status,
+        StatusCode::OK
+    );
 
     api.provider.publish(&[&KEY_A, &KEY_B]);
     let two_keys = TestApi::with_provider(api.provider.clone(), |_| {}).await;

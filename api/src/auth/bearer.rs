@@ -90,6 +90,7 @@ fn is_b64token(token: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use axum::http::Request;

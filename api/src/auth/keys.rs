@@ -346,6 +346,7 @@ fn usable_rsa_key(jwk: &Value) -> Result<DecodingKey, &'static str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

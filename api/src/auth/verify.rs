@@ -134,6 +134,7 @@ fn describe(kind: &ErrorKind) -> &'static str {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

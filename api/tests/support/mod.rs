@@ -82,7 +82,10 @@ impl TestKey {
 
     /// A normal RS256 access token with this key's `kid`.
     pub fn mint(&self, claims: &Value) -> String {
-        self.sign(&json!({ "alg": "RS256", "typ": "JWT", "kid": self.kid }), claims)
+        self.sign(
+            &json!({ "alg": "RS256", "typ": "JWT", "kid": self.kid }),
+            claims,
+        )
     }
 }
 
@@ -93,7 +96,10 @@ pub fn b64_json(value: &Value) -> String {
 
 /// Seconds since the epoch.
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// Claims of a valid access token from `issuer` for `sub`, granting `scope`.
