@@ -74,6 +74,12 @@ impl TokenResponse {
         }
     }
 
+    /// When the access token expires, in unix seconds, for a response received at `now`.
+    pub fn expires_at(&self, now: i64) -> Option<i64> {
+        let secs = i64::try_from(self.expires_in?).unwrap_or(i64::MAX);
+        Some(now.saturating_add(secs))
+    }
+
     /// Checks that the tokens `response_type` asked for are all there (OIDC Core 3.2.2.5).
     pub fn check_response_type(&self, response_type: ResponseType) -> Result<(), ValidationError> {
         if self.id_token.is_none() {
@@ -101,17 +107,41 @@ pub fn parse_fragment(fragment: &str) -> Result<AuthorizationResponse, FragmentE
     if fragment.is_empty() {
         return Err(FragmentError::Empty);
     }
-    let mut params: BTreeMap<String, String> = BTreeMap::new();
+    let mut pairs = Vec::new();
     for pair in fragment.split('&').filter(|p| !p.is_empty()) {
         let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-        let name = decode_form(raw_name)?;
-        let value = decode_form(raw_value)?;
+        pairs.push((decode_form(raw_name)?, decode_form(raw_value)?));
+    }
+    from_pairs(pairs)
+}
+
+/// Builds a response from already-decoded parameters, with the same rules as
+/// [`parse_fragment`] (size, duplicates, tokens, `expires_in`). For silent authentication
+/// with `response_mode=web_message`, where the provider posts the parameters as a
+/// JavaScript object instead of a fragment: the same validation path either way.
+pub fn from_pairs<I, K, V>(pairs: I) -> Result<AuthorizationResponse, FragmentError>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: Into<String>,
+    V: Into<String>,
+{
+    let mut params: BTreeMap<String, String> = BTreeMap::new();
+    let mut total = 0usize;
+    for (name, value) in pairs {
+        let (name, value) = (name.into(), value.into());
+        total = total.saturating_add(name.len() + value.len() + 2);
+        if total > MAX_FRAGMENT_LEN {
+            return Err(FragmentError::TooLarge);
+        }
         if params.contains_key(&name) {
             return Err(FragmentError::DuplicateParameter {
                 name: truncate(&name, 40),
             });
         }
         params.insert(name, value);
+    }
+    if params.is_empty() {
+        return Err(FragmentError::Empty);
     }
 
     let state = params.remove("state").map(State::new);
@@ -392,6 +422,43 @@ mod tests {
             Err(ValidationError::MissingAccessToken)
         );
         assert_eq!(only_id.check_response_type(ResponseType::IdToken), Ok(()));
+    }
+
+    #[test]
+    fn web_message_parameters_go_through_the_same_rules() {
+        // Issue 6: the silent result goes through exactly the same validation code.
+        let r = from_pairs([("id_token", "a.b.c"), ("state", "s"), ("expires_in", "60")]).unwrap();
+        assert_eq!(r.state().unwrap().secret(), "s");
+        assert_eq!(
+            from_pairs([("error", "login_required"), ("state", "s")]),
+            parse_fragment("error=login_required&state=s")
+        );
+        assert!(matches!(
+            from_pairs([("id_token", "a"), ("id_token", "b")]),
+            Err(FragmentError::DuplicateParameter { .. })
+        ));
+        assert_eq!(from_pairs([("state", "s")]), Err(FragmentError::NoTokens));
+        assert_eq!(
+            from_pairs(Vec::<(String, String)>::new()),
+            Err(FragmentError::Empty)
+        );
+        let huge = "a".repeat(MAX_FRAGMENT_LEN);
+        assert_eq!(
+            from_pairs([("id_token", huge)]),
+            Err(FragmentError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn expiry_is_computed_from_expires_in_without_overflow() {
+        // Issue 6: renewal is scheduled from the access token's lifetime.
+        assert_eq!(
+            success("access_token=a&expires_in=7200").expires_at(1000),
+            Some(8200)
+        );
+        assert_eq!(success("access_token=a").expires_at(1000), None);
+        let max = format!("access_token=a&expires_in={}", u64::MAX);
+        assert_eq!(success(&max).expires_at(1000), Some(i64::MAX));
     }
 
     #[test]

@@ -63,3 +63,113 @@ pub use return_to::{default_return_to, sanitize_return_to};
 pub use secret::{ct_eq, AccessToken, IdToken, Nonce, State};
 pub use transaction::{Transaction, TransactionStore};
 pub use urls::{append_query, encode_component, logout_url, origin_of, AuthorizeRequest};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random strings built from the characters parsers trip on.
+    fn hostile_strings(count: usize) -> Vec<String> {
+        const PIECES: &[&str] = &[
+            "%",
+            "%2",
+            "%zz",
+            "%C3",
+            "%A9",
+            "%FF",
+            "+",
+            "&",
+            "=",
+            "#",
+            "?",
+            "/",
+            "\\",
+            "//",
+            ".",
+            "..",
+            ":",
+            "@",
+            "[",
+            "]",
+            "[::1]",
+            ":443",
+            ":0",
+            ":99999",
+            "http://",
+            "https://",
+            "state",
+            "id_token",
+            "access_token",
+            "error",
+            "expires_in",
+            "é",
+            "\u{0}",
+            "\n",
+            " ",
+            "a",
+            "A",
+            "-",
+            "_",
+            "=",
+            "eyJ",
+            "\u{2028}",
+            "localhost",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        (0..count)
+            .map(|_| {
+                let len = (next() % 12) as usize;
+                (0..len)
+                    .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hostile_inputs_never_panic_and_unsafe_ones_are_refused() {
+        // Rule: no panics on any input; no open redirects.
+        let (mut origins, mut paths) = (0, 0);
+        for s in hostile_strings(20_000) {
+            let _ = parse_fragment(&s);
+            let _ = looks_like_authorization_response(&s);
+            let _ = jwt::split(&s);
+            let _ = jwt::dangerous::decode_segment_unverified(&s);
+            let _ = scope::with_openid(&s);
+            let raw = RawAuthConfig {
+                issuer: Some(s.clone()),
+                client_id: Some(s.clone()),
+                api_origin: Some(s.clone()),
+                redirect_path: Some(s.clone()),
+                ..RawAuthConfig::default()
+            };
+            let _ = raw.validate();
+            if let Some(origin) = origin_of(&s) {
+                origins += 1;
+                let (scheme, authority) = origin.split_once("://").unwrap();
+                assert!(scheme == "http" || scheme == "https", "{s:?}");
+                assert!(!authority.is_empty(), "{s:?}");
+                assert!(
+                    !authority.contains(['@', '\\', '/', '?', '#', ' ']),
+                    "{s:?} -> {origin}"
+                );
+            }
+            if let Some(path) = sanitize_return_to(&s) {
+                paths += 1;
+                assert!(path.starts_with('/') && !path.starts_with("//"), "{s:?}");
+                assert!(!path.contains(['\\', '#', ' ', '\n']), "{s:?}");
+            }
+        }
+        // The generator must reach the accepting paths, or the asserts above prove nothing.
+        assert!(
+            origins > 10 && paths > 10,
+            "origins {origins}, paths {paths}"
+        );
+    }
+}
