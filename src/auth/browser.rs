@@ -202,3 +202,36 @@ pub fn json_entries(text: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// True while the page is in a background tab or minimised.
+pub fn document_hidden() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .is_some_and(|d| d.hidden())
+}
+
+/// Posts `message` to the app's other tabs on `channel` (best effort).
+pub fn broadcast(channel: &str, message: &str) {
+    if let Ok(c) = web_sys::BroadcastChannel::new(channel) {
+        let _ = c.post_message(&JsValue::from_str(message));
+        c.close();
+    }
+}
+
+/// Calls `handler` with each string message other tabs post on `channel`, for the page's lifetime.
+pub fn on_broadcast(channel: &str, handler: impl Fn(String) + 'static) {
+    let Ok(c) = web_sys::BroadcastChannel::new(channel) else {
+        return;
+    };
+    let callback = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+        move |event: web_sys::MessageEvent| {
+            if let Some(text) = event.data().as_string() {
+                handler(text);
+            }
+        },
+    );
+    c.set_onmessage(Some(callback.as_ref().unchecked_ref()));
+    // Both live as long as the page: the provider is mounted once.
+    callback.forget();
+    std::mem::forget(c);
+}

@@ -1,5 +1,8 @@
 //! The auth context: reactive state plus `login`, `logout` and `access_token`.
 
+use std::time::Duration;
+
+use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use hashgate_protocol::{
     logout_url, return_to::sanitize_return_to, scope, AccessToken, AuthConfig, AuthorizeRequest,
     Nonce, ProviderMetadata, RawAuthConfig, State, Transaction,
@@ -9,14 +12,19 @@ use leptos::task::spawn_local;
 
 use super::browser;
 use super::error::AuthError;
-use super::session::{Session, User};
+use super::session::{Session, StoredTokens, User};
+use super::silent::silent_authorize;
 use super::storage;
 use super::validate::KeyCache;
 
 /// Where the app's sign-in settings are fetched from (same origin, so deployments change it without a rebuild).
 pub const CONFIG_PATH: &str = "/auth_config.json";
-/// `access_token()` treats a token this close to expiry as expired.
-pub const EXPIRY_MARGIN_SECS: i64 = 60;
+/// Name of the `BroadcastChannel` that tells the app's other tabs about a logout.
+pub const LOGOUT_CHANNEL: &str = "hashgate.auth";
+/// A hidden tab checks again this often instead of renewing in the background.
+const HIDDEN_TAB_RECHECK: Duration = Duration::from_secs(30);
+
+type Renewal = Shared<LocalBoxFuture<'static, Result<Session, AuthError>>>;
 
 /// The sign-in state, as pages render it.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,6 +90,10 @@ pub(crate) struct Provider {
 pub struct AuthContext {
     pub(crate) state: RwSignal<AuthState>,
     pub(crate) provider: StoredValue<Provider>,
+    /// The renewal in flight, shared by every caller that needs a fresh token meanwhile.
+    renewal: StoredValue<Option<Renewal>, LocalStorage>,
+    /// The one scheduled renewal timer.
+    timer: StoredValue<Option<TimeoutHandle>>,
 }
 
 /// The [`AuthContext`] from the nearest `<AuthProvider>`.
@@ -102,6 +114,8 @@ impl AuthContext {
         AuthContext {
             state: RwSignal::new(AuthState::Loading),
             provider: StoredValue::new(Provider::default()),
+            renewal: StoredValue::new_local(None),
+            timer: StoredValue::new(None),
         }
     }
 
@@ -154,18 +168,109 @@ impl AuthContext {
         self.provider.with_value(|p| p.config.clone())
     }
 
-    /// A valid access token for the API, or [`AuthError::LoginRequired`].
+    /// A valid access token for the API. A token that has expired or is about to is renewed
+    /// silently first (concurrent callers share one renewal); [`AuthError::LoginRequired`] when
+    /// nobody is signed in.
     pub async fn access_token(&self) -> Result<AccessToken, AuthError> {
         let session = self.state.with_untracked(|s| match s {
             AuthState::Authenticated(session) => Some(session.clone()),
             _ => None,
         });
-        match session {
-            Some(s) if !s.access_token_expiring(browser::now_secs(), EXPIRY_MARGIN_SECS) => {
-                s.access_token.ok_or(AuthError::LoginRequired)
+        let session = match session {
+            None => return Err(AuthError::LoginRequired),
+            Some(s) if s.needs_renewal(browser::now_secs()) => self.renew().await?,
+            Some(s) => s,
+        };
+        session.access_token.ok_or(AuthError::LoginRequired)
+    }
+
+    /// Renews the session with a silent `prompt=none` request. On `login_required` (and the like)
+    /// the user is signed out here too; on other failures the error is shown.
+    pub async fn renew(&self) -> Result<Session, AuthError> {
+        let running = self.renewal.with_value(|r| r.clone());
+        let renewal = match running {
+            Some(renewal) => renewal,
+            None => {
+                let this = *self;
+                let renewal = async move {
+                    let result = this.renew_once().await;
+                    this.renewal.set_value(None);
+                    result
+                }
+                .boxed_local()
+                .shared();
+                self.renewal.set_value(Some(renewal.clone()));
+                renewal
             }
-            _ => Err(AuthError::LoginRequired),
+        };
+        renewal.await
+    }
+
+    async fn renew_once(&self) -> Result<Session, AuthError> {
+        let (config, metadata) = self.ready().await?;
+        match silent_authorize(*self, &config, &metadata).await {
+            Ok(session) => {
+                self.accept_session(session.clone());
+                Ok(session)
+            }
+            Err(e) => {
+                self.forget_session();
+                self.state.set(if e.needs_interaction() {
+                    AuthState::Anonymous
+                } else {
+                    AuthState::Error(e.clone())
+                });
+                Err(e)
+            }
         }
+    }
+
+    /// Makes `session` current: persists it if configured, and schedules its renewal.
+    pub(crate) fn accept_session(&self, session: Session) {
+        if let Some(config) = self.config() {
+            storage::save_tokens(config.cache_location, &StoredTokens::from(&session));
+        }
+        let renew_at = session.renew_at();
+        self.state.set(AuthState::Authenticated(session));
+        self.schedule_renewal(renew_at);
+    }
+
+    /// Drops the session here (timer, storage); the caller sets the new state.
+    pub(crate) fn forget_session(&self) {
+        if let Some(handle) = self.timer.try_update_value(|t| t.take()).flatten() {
+            handle.clear();
+        }
+        storage::clear_tokens();
+    }
+
+    fn schedule_renewal(&self, at: i64) {
+        if let Some(handle) = self.timer.try_update_value(|t| t.take()).flatten() {
+            handle.clear();
+        }
+        let delay = Duration::from_secs(u64::try_from(at - browser::now_secs()).unwrap_or(0).max(1));
+        let this = *self;
+        let handle = set_timeout_with_handle(
+            move || {
+                this.timer.set_value(None);
+                if !this.is_authenticated_untracked() {
+                    return;
+                }
+                // A hidden tab does not renew in the background; it looks again later (one timer).
+                if browser::document_hidden() {
+                    this.schedule_renewal(browser::now_secs() + HIDDEN_TAB_RECHECK.as_secs() as i64);
+                    return;
+                }
+                spawn_local(async move {
+                    let _ = this.renew().await;
+                });
+            },
+            delay,
+        );
+        self.timer.set_value(handle.ok());
+    }
+
+    fn is_authenticated_untracked(&self) -> bool {
+        self.state.with_untracked(|s| matches!(s, AuthState::Authenticated(_)))
     }
 
     /// Starts a login: stores a single-use transaction and leaves for the provider's `/authorize`.
@@ -222,9 +327,13 @@ impl AuthContext {
 
     /// Signs out: forgets the session here, then ends the provider's session and returns to the app.
     pub fn logout(&self) {
-        let session = self.session();
-        storage::clear_tokens();
+        let session = self.state.with_untracked(|s| match s {
+            AuthState::Authenticated(session) => Some(session.clone()),
+            _ => None,
+        });
+        self.forget_session();
         self.state.set(AuthState::Anonymous);
+        browser::broadcast(LOGOUT_CHANNEL, "logout");
         let (config, metadata) = self
             .provider
             .with_value(|p| (p.config.clone(), p.metadata.clone()));

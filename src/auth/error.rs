@@ -87,12 +87,22 @@ pub enum AuthError {
     /// There is no signed-in session (or it expired).
     #[error("you are not signed in")]
     LoginRequired,
+    /// A silent sign-in got no answer in time.
+    #[error("the identity provider did not answer the silent sign-in in time; please log in again")]
+    Timeout,
     /// A browser capability is missing.
     #[error("your browser could not complete sign-in: {0}")]
     Browser(&'static str),
 }
 
 impl AuthError {
+    /// True for the answers of `prompt=none` that mean "the user must interact": the normal way a
+    /// silent sign-in ends when the provider has no session for this user.
+    pub fn needs_interaction(&self) -> bool {
+        matches!(self, AuthError::Provider { code, .. }
+            if matches!(code.as_str(), "login_required" | "consent_required" | "interaction_required"))
+    }
+
     /// Builds the error for an OAuth 2.0 error response; the provider's description is shown as text.
     pub fn provider(code: &str, description: Option<&str>) -> Self {
         let mut message = hashgate_protocol::describe_oauth_error(code).to_string();

@@ -27,6 +27,7 @@ mod error;
 mod guard;
 mod provider;
 mod session;
+mod silent;
 mod storage;
 mod validate;
 

@@ -11,9 +11,10 @@ use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 
 use super::browser;
-use super::context::{AuthContext, AuthState};
+use super::context::{AuthContext, AuthState, LOGOUT_CHANNEL};
 use super::error::AuthError;
-use super::session::{Session, StoredTokens};
+use super::session::Session;
+use super::silent::silent_authorize;
 use super::storage;
 use super::validate::{validate_tokens, TokenInput};
 
@@ -35,15 +36,23 @@ pub fn AuthProvider(
     let captured = capture_authorization_response();
     let navigate = use_navigate();
     spawn_local(async move {
-        let next = start(auth, captured).await;
-        match next {
-            Ok((state, return_to)) => {
-                auth.state.set(state);
+        match start(auth, captured).await {
+            Ok(Start::SignedIn(session, return_to)) => {
+                auth.accept_session(session);
                 if let Some(path) = return_to {
                     navigate(&path, NavigateOptions { replace: true, ..Default::default() });
                 }
             }
+            Ok(Start::SignedOut) => auth.state.set(AuthState::Anonymous),
             Err(e) => auth.state.set(AuthState::Error(e)),
+        }
+    });
+
+    // A logout in another tab of the app signs this one out too (no second trip to the provider).
+    browser::on_broadcast(LOGOUT_CHANNEL, move |message| {
+        if message == "logout" {
+            auth.forget_session();
+            auth.state.set(AuthState::Anonymous);
         }
     });
 
@@ -70,23 +79,32 @@ fn capture_authorization_response() -> Option<Captured> {
     Some(Captured { fragment: hash, path: pathname })
 }
 
-async fn start(
-    auth: AuthContext,
-    captured: Option<Captured>,
-) -> Result<(AuthState, Option<String>), AuthError> {
+/// How start-up ended.
+enum Start {
+    /// Signed in; go to the return-to path if there is one.
+    SignedIn(Session, Option<String>),
+    /// Nobody is signed in.
+    SignedOut,
+}
+
+async fn start(auth: AuthContext, captured: Option<Captured>) -> Result<Start, AuthError> {
     let (config, metadata) = auth.ready().await?;
     if let Some(captured) = captured {
         if captured.path == config.redirect_path {
             let (session, return_to) = complete_login(auth, &config, &metadata, &captured.fragment).await?;
-            storage::save_tokens(config.cache_location, &StoredTokens::from(&session));
-            return Ok((AuthState::Authenticated(session), Some(return_to)));
+            return Ok(Start::SignedIn(session, Some(return_to)));
         }
         // A response anywhere else was not asked for: it is dropped unread.
     }
     if let Some(session) = restore_session(auth, &config, &metadata).await {
-        return Ok((AuthState::Authenticated(session), None));
+        return Ok(Start::SignedIn(session, None));
     }
-    Ok((AuthState::Anonymous, None))
+    // Tokens live in memory by default, so a reload has none: one silent attempt restores the
+    // session if the provider still has one. Any failure just means "signed out".
+    match silent_authorize(auth, &config, &metadata).await {
+        Ok(session) => Ok(Start::SignedIn(session, None)),
+        Err(_) => Ok(Start::SignedOut),
+    }
 }
 
 /// Checks an authorization response against its transaction; returns the session and where to go.
@@ -159,7 +177,7 @@ async fn restore_session(
         max_iat_age_secs: Some(i64::MAX / 4),
     };
     match validate_with_cache(auth, config, metadata, input, now).await {
-        Ok(session) if !session.access_token_expiring(now, 0) => Some(session),
+        Ok(session) if session.expires_at() > now => Some(session),
         _ => {
             storage::clear_tokens();
             None

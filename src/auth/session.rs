@@ -20,7 +20,12 @@ pub struct Session {
     pub expires_at: Option<i64>,
     /// The scopes granted, from the response's `scope` (or the requested ones).
     pub scope: String,
+    /// When the app accepted these tokens (Unix seconds).
+    pub received_at: i64,
 }
+
+/// Renew this long before expiry (or at half the lifetime, for short-lived tokens).
+pub const RENEW_MARGIN_SECS: i64 = 60;
 
 impl Session {
     /// The signed-in user as the UI shows them.
@@ -35,13 +40,21 @@ impl Session {
         }
     }
 
-    /// True when the access token is absent or expires within `margin_secs` of `now`.
-    pub fn access_token_expiring(&self, now: i64, margin_secs: i64) -> bool {
-        match (&self.access_token, self.expires_at) {
-            (Some(_), Some(at)) => at - margin_secs <= now,
-            (Some(_), None) => self.claims.exp - margin_secs <= now,
-            (None, _) => true,
-        }
+    /// When the access token (or, without one, the ID token) expires.
+    pub fn expires_at(&self) -> i64 {
+        self.expires_at.unwrap_or(self.claims.exp)
+    }
+
+    /// When to renew: [`RENEW_MARGIN_SECS`] before expiry, or half-way for shorter lifetimes.
+    pub fn renew_at(&self) -> i64 {
+        let expires = self.expires_at();
+        let lifetime = (expires - self.received_at).max(0);
+        expires - RENEW_MARGIN_SECS.min(lifetime / 2)
+    }
+
+    /// True once the token should no longer be used without renewing it.
+    pub fn needs_renewal(&self, now: i64) -> bool {
+        self.access_token.is_some() && now >= self.renew_at()
     }
 }
 

@@ -146,6 +146,7 @@ pub async fn validate_tokens(
         id_token_payload: payload,
         expires_at,
         scope: input.scope.unwrap_or_else(|| config.scope.clone()),
+        received_at: now,
     })
 }
 

@@ -1,0 +1,196 @@
+//! Silent authentication: `/authorize?prompt=none` in a hidden iframe, riding the provider's
+//! session cookie. Used to restore a session on page load and to renew the access token.
+//!
+//! Transport: `response_mode=web_message` (Auth0's postMessage page) when discovery advertises it,
+//! otherwise the fragment goes to `/silent-callback.html`, which hands it to this window. A message
+//! is accepted only from the exact expected origin, from our own iframe, and with this attempt's
+//! `state`; anything else is ignored. The iframe is always removed.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures::channel::oneshot;
+use hashgate_protocol::{
+    fragment::{parse_fragment, AuthorizationResponse},
+    origin_of, scope, urls, AuthConfig, AuthorizeRequest, Nonce, ProviderMetadata, State,
+};
+use js_sys::{Object, Reflect};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::browser;
+use super::context::AuthContext;
+use super::error::AuthError;
+use super::provider::validate_with_cache;
+use super::session::Session;
+use super::validate::TokenInput;
+
+/// How long a silent attempt may take before it ends with [`AuthError::Timeout`].
+pub const SILENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The static page that relays the fragment when the provider has no `web_message`.
+pub const SILENT_CALLBACK_PATH: &str = "/silent-callback.html";
+
+/// One `prompt=none` attempt with its own state and nonce; the result is validated exactly like `/callback`.
+pub async fn silent_authorize(
+    auth: AuthContext,
+    config: &AuthConfig,
+    metadata: &ProviderMetadata,
+) -> Result<Session, AuthError> {
+    let (_, _, _, origin) = browser::location_parts()?;
+    let state = State::from_random(&browser::random_32()?);
+    let nonce = Nonce::from_random(&browser::random_32()?);
+    let web_message = metadata.supports_web_message();
+    let (redirect_uri, expected_origin) = if web_message {
+        let provider_origin = origin_of(&metadata.authorization_endpoint)
+            .ok_or(AuthError::Browser("the authorization endpoint has no origin"))?;
+        (format!("{origin}{}", config.redirect_path), provider_origin)
+    } else {
+        (format!("{origin}{SILENT_CALLBACK_PATH}"), origin.clone())
+    };
+    let scope = scope::with_openid(&config.scope);
+    let url = AuthorizeRequest {
+        authorization_endpoint: &metadata.authorization_endpoint,
+        response_type: config.response_type.as_str(),
+        client_id: &config.client_id,
+        redirect_uri: &redirect_uri,
+        scope: &scope,
+        audience: config.audience.as_deref(),
+        state: &state,
+        nonce: &nonce,
+        prompt: Some("none"),
+        login_hint: None,
+        response_mode: web_message.then_some("web_message"),
+    }
+    .to_url();
+
+    let fragment = run_iframe(&url, &expected_origin, &state).await?;
+    let now = browser::now_secs();
+    match parse_fragment(&fragment)? {
+        AuthorizationResponse::Error(err) => Err(AuthError::provider(&err.error, err.error_description.as_deref())),
+        AuthorizationResponse::Success(response) => {
+            let input = TokenInput {
+                access_token: response.access_token,
+                token_type: response.token_type,
+                id_token: response.id_token,
+                expires_in: response.expires_in,
+                scope: response.scope,
+                nonce,
+                expires_at: None,
+                max_iat_age_secs: None,
+            };
+            validate_with_cache(auth, config, metadata, input, now).await
+        }
+    }
+}
+
+/// Loads `url` in a hidden iframe and waits for the matching authorization response (as a fragment string).
+async fn run_iframe(url: &str, expected_origin: &str, state: &State) -> Result<String, AuthError> {
+    let window = browser::window()?;
+    let document = window.document().ok_or(AuthError::Browser("no document"))?;
+    let body = document.body().ok_or(AuthError::Browser("no document body"))?;
+    let iframe: web_sys::HtmlIFrameElement = document
+        .create_element("iframe")
+        .and_then(|e| e.dyn_into().map_err(JsValue::from))
+        .map_err(|_| AuthError::Browser("cannot create an iframe"))?;
+    let _ = iframe.set_attribute("hidden", "");
+    let _ = iframe.set_attribute("aria-hidden", "true");
+    let _ = iframe.set_attribute("tabindex", "-1");
+    let _ = iframe.set_attribute("title", "silent sign-in");
+    iframe.set_src(url);
+
+    let (sender, receiver) = oneshot::channel::<Result<String, AuthError>>();
+    let sender = Rc::new(RefCell::new(Some(sender)));
+
+    let on_message = {
+        let sender = sender.clone();
+        let iframe = iframe.clone();
+        let expected_origin = expected_origin.to_string();
+        let state = state.secret().to_string();
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            // Only our own iframe, only from the exact origin we sent it to, only this attempt.
+            if event.origin() != expected_origin {
+                return;
+            }
+            let from_our_iframe = match (event.source(), iframe.content_window()) {
+                (Some(source), Some(frame)) => Object::is(&source, &frame),
+                _ => false,
+            };
+            if !from_our_iframe {
+                return;
+            }
+            let Some(fragment) = message_fragment(&event.data()) else {
+                return;
+            };
+            let matches_state = matches!(
+                parse_fragment(&fragment).ok().as_ref().and_then(|r| r.state()),
+                Some(s) if hashgate_protocol::ct_eq(s.secret().as_bytes(), state.as_bytes())
+            );
+            if !matches_state {
+                return;
+            }
+            if let Some(tx) = sender.borrow_mut().take() {
+                let _ = tx.send(Ok(fragment));
+            }
+        })
+    };
+    let on_timeout = {
+        let sender = sender.clone();
+        Closure::<dyn FnMut()>::new(move || {
+            if let Some(tx) = sender.borrow_mut().take() {
+                let _ = tx.send(Err(AuthError::Timeout));
+            }
+        })
+    };
+
+    let _ = window.add_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
+    let timer = window
+        .set_timeout_with_callback_and_timeout_and_arguments_0(
+            on_timeout.as_ref().unchecked_ref(),
+            SILENT_TIMEOUT.as_millis() as i32,
+        )
+        .ok();
+    let appended = body.append_child(&iframe).map_err(|_| AuthError::Browser("cannot add an iframe"));
+
+    let result = match appended {
+        Ok(_) => receiver.await.unwrap_or(Err(AuthError::Timeout)),
+        Err(e) => Err(e),
+    };
+
+    // Always clean up: listener, timer, iframe.
+    let _ = window.remove_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
+    if let Some(id) = timer {
+        window.clear_timeout_with_handle(id);
+    }
+    iframe.remove();
+    drop(on_message);
+    drop(on_timeout);
+    result
+}
+
+/// Turns a postMessage payload into fragment form: Auth0's `{type, response: {…}}` (web_message)
+/// or our `{type, fragment: "#…"}` (silent-callback.html). Anything else is `None`.
+fn message_fragment(data: &JsValue) -> Option<String> {
+    let kind = Reflect::get(data, &"type".into()).ok()?.as_string()?;
+    if kind != "authorization_response" {
+        return None;
+    }
+    if let Some(fragment) = Reflect::get(data, &"fragment".into()).ok()?.as_string() {
+        return Some(fragment);
+    }
+    let response = Reflect::get(data, &"response".into()).ok()?;
+    let object = response.dyn_ref::<Object>()?;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for entry in Object::entries(object).iter() {
+        let pair = entry.dyn_into::<js_sys::Array>().ok()?;
+        let key = pair.get(0).as_string()?;
+        let value = pair.get(1);
+        let value = value
+            .as_string()
+            .or_else(|| value.as_f64().map(|n| format!("{n}")))?;
+        pairs.push((key, value));
+    }
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    // `append_query` form-encodes; the fragment parser decodes the same way.
+    Some(urls::append_query("", &pairs).trim_start_matches('?').to_string())
+}
