@@ -1,0 +1,315 @@
+//! Test harness: an in-process provider on a temp data dir, driven through
+//! `tower::ServiceExt::oneshot`, and a tiny cookie-keeping "browser".
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use hashgate_idp::{AppState, Config, Settings};
+use http_body_util::BodyExt as _;
+use tower::ServiceExt as _;
+
+pub const ISSUER: &str = "http://localhost:3000/";
+pub const CLIENT: &str = "hashgate-spa";
+pub const CALLBACK: &str = "http://localhost:8080/callback";
+pub const API: &str = "https://api.hashgate.local";
+
+/// One RSA key per test process: key generation is the slow part of start-up.
+pub fn key_pem() -> String {
+    static KEY: OnceLock<String> = OnceLock::new();
+    KEY.get_or_init(|| hashgate_idp::generate_signing_key_pem().unwrap())
+        .clone()
+}
+
+/// The demo config with password hashes computed once per process.
+pub fn demo_config() -> Config {
+    static HASHES: OnceLock<Vec<String>> = OnceLock::new();
+    let mut config = Config::demo();
+    let hashes = HASHES.get_or_init(|| {
+        config
+            .users
+            .iter()
+            .map(|u| hashgate_idp::state::hash_password(u.password.as_deref().unwrap()).unwrap())
+            .collect()
+    });
+    for (u, h) in config.users.iter_mut().zip(hashes) {
+        u.password = None;
+        u.password_hash = Some(h.clone());
+    }
+    config
+}
+
+pub struct Idp {
+    pub state: AppState,
+    pub app: Router,
+    pub dir: tempfile::TempDir,
+}
+
+impl Idp {
+    pub fn new() -> Self {
+        Self::with_config(|_| {})
+    }
+
+    pub fn with_config(edit: impl FnOnce(&mut Config)) -> Self {
+        let mut config = demo_config();
+        edit(&mut config);
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::new(Settings::new(ISSUER, dir.path(), config).with_signing_key_pem(key_pem())).unwrap();
+        Self {
+            app: hashgate_idp::app(state.clone()),
+            state,
+            dir,
+        }
+    }
+
+    /// A new provider on the same data directory (a restart).
+    pub fn restart(self) -> Self {
+        let config = self.state.config().clone();
+        let state = AppState::new(Settings::new(ISSUER, self.dir.path(), config)).unwrap();
+        Self {
+            app: hashgate_idp::app(state.clone()),
+            state,
+            dir: self.dir,
+        }
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser {
+            app: self.app.clone(),
+            jar: HashMap::new(),
+            set_cookies: Vec::new(),
+        }
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        send(&self.app, req).await
+    }
+
+    pub async fn get(&self, uri: &str) -> Resp {
+        self.send(Request::get(uri).body(Body::empty()).unwrap()).await
+    }
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    pub fn location(&self) -> String {
+        self.header("location")
+            .unwrap_or_else(|| panic!("no location; status {} body {}", self.status, self.body))
+    }
+
+    /// The parameters in the Location header's fragment.
+    pub fn fragment(&self) -> HashMap<String, String> {
+        let loc = self.location();
+        let (_, frag) = loc.split_once('#').unwrap_or_else(|| panic!("no fragment in {loc}"));
+        url::form_urlencoded::parse(frag.as_bytes())
+            .into_owned()
+            .collect()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap()
+    }
+
+    /// The value of a hidden input in the page.
+    pub fn hidden(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {name} in {}", self.body))
+            + marker.len();
+        let end = self.body[start..].find('"').unwrap() + start;
+        self.body[start..end].to_owned()
+    }
+
+    /// The JSON of a web_message page.
+    pub fn web_message(&self) -> serde_json::Value {
+        let marker = "id=\"authorization-response\">";
+        let start = self.body.find(marker).expect("no web_message json") + marker.len();
+        let end = self.body[start..].find("</script>").unwrap() + start;
+        serde_json::from_str(&self.body[start..end]).unwrap()
+    }
+}
+
+pub async fn send(app: &Router, req: Request<Body>) -> Resp {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    Resp {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// Builds `/authorize?...`.
+pub fn authorize_uri(params: &[(&str, &str)]) -> String {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        ser.append_pair(k, v);
+    }
+    format!("/authorize?{}", ser.finish())
+}
+
+/// A typical SPA request: id_token token, profile, email and both API scopes.
+pub fn spa_params<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut p = vec![
+        ("client_id", CLIENT),
+        ("redirect_uri", CALLBACK),
+        ("response_type", "id_token token"),
+        ("scope", "openid profile email read:messages write:messages"),
+        ("audience", API),
+        ("nonce", "n-0S6_WzA2Mj"),
+        ("state", "af0ifjsldkj"),
+    ];
+    for (k, v) in extra {
+        p.retain(|(pk, _)| pk != k);
+        if !v.is_empty() {
+            p.push((k, v));
+        }
+    }
+    p
+}
+
+/// A client that keeps cookies and sends what a browser sends with form posts.
+pub struct Browser {
+    pub app: Router,
+    pub jar: HashMap<String, String>,
+    /// Every Set-Cookie header seen, in order.
+    pub set_cookies: Vec<String>,
+}
+
+impl Browser {
+    fn cookie_header(&self) -> String {
+        self.jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn run(&mut self, req: Request<Body>) -> Resp {
+        let res = send(&self.app, req).await;
+        for v in res.headers.get_all(header::SET_COOKIE) {
+            let v = v.to_str().unwrap().to_owned();
+            let (pair, attrs) = v.split_once(';').unwrap_or((&v, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                self.jar.remove(name);
+            } else {
+                self.jar.insert(name.to_owned(), value.to_owned());
+            }
+            self.set_cookies.push(v.clone());
+        }
+        res
+    }
+
+    pub async fn get(&mut self, uri: &str) -> Resp {
+        let uri = uri.strip_prefix("http://localhost:3000").unwrap_or(uri).to_owned();
+        let req = Request::get(uri)
+            .header(header::COOKIE, self.cookie_header())
+            .body(Body::empty())
+            .unwrap();
+        self.run(req).await
+    }
+
+    /// A same-origin form post, as the browser sends it from our pages.
+    pub async fn post(&mut self, uri: &str, form: &[(&str, &str)]) -> Resp {
+        self.post_with(uri, form, &[("origin", "http://localhost:3000"), ("sec-fetch-site", "same-origin")])
+            .await
+    }
+
+    pub async fn post_with(&mut self, uri: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Resp {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in form {
+            ser.append_pair(k, v);
+        }
+        let mut req = Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, self.cookie_header());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.run(req.body(Body::from(ser.finish())).unwrap()).await
+    }
+
+    /// Starts an authorization and follows to the login page.
+    pub async fn login_page(&mut self, params: &[(&str, &str)]) -> Resp {
+        let res = self.get(&authorize_uri(params)).await;
+        assert_eq!(res.status, StatusCode::FOUND, "{}", res.body);
+        let loc = res.location();
+        assert!(loc.starts_with("/login?tx="), "{loc}");
+        let page = self.get(&loc).await;
+        assert_eq!(page.status, StatusCode::OK);
+        page
+    }
+
+    /// Submits the login form on `page`.
+    pub async fn submit_login(&mut self, page: &Resp, username: &str, password: &str) -> Resp {
+        let (tx, csrf) = (page.hidden("tx"), page.hidden("csrf"));
+        self.post(
+            "/login",
+            &[("tx", &tx), ("csrf", &csrf), ("username", username), ("password", password)],
+        )
+        .await
+    }
+
+    /// Answers the consent page that `res` redirects to.
+    pub async fn consent(&mut self, res: &Resp, decision: &str) -> Resp {
+        let loc = res.location();
+        assert!(loc.starts_with("/consent?tx="), "{loc}");
+        let page = self.get(&loc).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let (tx, csrf) = (page.hidden("tx"), page.hidden("csrf"));
+        self.post("/consent", &[("tx", &tx), ("csrf", &csrf), ("decision", decision)])
+            .await
+    }
+
+    /// A full interactive login with consent allowed; returns the final redirect.
+    pub async fn log_in(&mut self, params: &[(&str, &str)], username: &str, password: &str) -> Resp {
+        let page = self.login_page(params).await;
+        let res = self.submit_login(&page, username, password).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        if res.location().starts_with("/consent") {
+            self.consent(&res, "allow").await
+        } else {
+            res
+        }
+    }
+}
+
+/// Verifies a JWT with jsonwebtoken against the provider's published JWKS.
+pub async fn verify(idp: &Idp, token: &str, audience: &str) -> serde_json::Value {
+    let jwks = idp.get("/.well-known/jwks.json").await.json();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    let kid = header.kid.expect("kid set");
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .expect("kid in jwks");
+    let key = jsonwebtoken::DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap())
+        .unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.set_issuer(&[ISSUER]);
+    v.set_audience(&[audience]);
+    jsonwebtoken::decode::<serde_json::Value>(token, &key, &v)
+        .unwrap()
+        .claims
+}
