@@ -14,8 +14,17 @@ pub fn Alert(
 ) -> impl IntoView {
     view! {
         <div class="alert" role="alert">
-            <p class="alert-message">{move || message.get()}</p>
+            <p class="alert-message">{move || sentence(&message.get())}</p>
             {children.map(|c| c())}
         </div>
+    }
+}
+
+/// Error messages are written lowercase (Rust style); on screen they start a sentence.
+fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
