@@ -30,6 +30,7 @@
 //! }
 //! ```
 
+#![warn(missing_docs)]
 // Tests may unwrap: a panic there is a failing test, which is the point.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
