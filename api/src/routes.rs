@@ -37,6 +37,8 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         .allow_origin(AllowOrigin::list(state.allowed_origins.iter().cloned()))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        // The browser app reads the missing scope from the RFC 6750 challenge of a 403.
+        .expose_headers([header::WWW_AUTHENTICATE])
         .max_age(PREFLIGHT_MAX_AGE);
     // Only method and path: the query may hold a (refused) token, and headers hold real ones.
     let trace = TraceLayer::new_for_http()

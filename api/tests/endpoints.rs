@@ -254,6 +254,11 @@ async fn a_listed_origin_may_call_the_api_with_authorization_and_json() {
         actual.header("access-control-allow-origin"),
         Some(ALLOWED_ORIGIN)
     );
+    // The page reads the missing scope of a 403 from the RFC 6750 challenge.
+    assert_eq!(
+        actual.header("access-control-expose-headers"),
+        Some("www-authenticate")
+    );
 
     // Errors are readable by the page too, so it can show the 401/403.
     let refused = api

@@ -85,7 +85,7 @@ impl CacheLocation {
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthConfig {
-    /// The issuer URL; always ends with `/`.
+    /// The issuer URL, exactly as configured (compared exactly with `iss`).
     pub issuer: String,
     /// The SPA's client id.
     pub client_id: String,
@@ -111,7 +111,8 @@ impl AuthConfig {
 
     /// `{issuer}.well-known/openid-configuration`.
     pub fn discovery_url(&self) -> String {
-        format!("{}.well-known/openid-configuration", self.issuer)
+        // OIDC Discovery 4.1: remove any terminating '/', then append the well-known path.
+        format!("{}/.well-known/openid-configuration", self.issuer.trim_end_matches('/'))
     }
 
     /// The `redirect_uri` for an app served at `origin` (e.g. `http://localhost:8080`).
@@ -287,7 +288,8 @@ impl RawAuthConfig {
     }
 }
 
-/// Checks an issuer URL and makes it end with `/`.
+/// Checks an issuer URL. It is kept exactly as written: OIDC Core 3.1.3.7 compares `iss` by
+/// exact string, and providers differ (Auth0 ends with `/`, Keycloak and Okta do not).
 fn validate_issuer(issuer: &str) -> Result<String, ConfigError> {
     let parsed = parse_http_url(issuer).ok_or(ConfigError::Invalid {
         field: "issuer",
@@ -306,11 +308,7 @@ fn validate_issuer(issuer: &str) -> Result<String, ConfigError> {
             reason: "must use https (http only for localhost)",
         });
     }
-    let mut issuer = issuer.to_owned();
-    if !issuer.ends_with('/') {
-        issuer.push('/');
-    }
-    Ok(issuer)
+    Ok(issuer.to_owned())
 }
 
 /// `tenant.eu.auth0.com` → `https://tenant.eu.auth0.com/`.
@@ -387,7 +385,13 @@ mod tests {
         }))
         .validate()
         .unwrap();
-        assert_eq!(c.issuer, "https://id.example/");
+        // OIDC Core 3.1.3.7 step 2: `iss` is compared exactly, so the issuer is kept as written
+        // (Keycloak and Okta issuers have no trailing slash) and discovery still finds its document.
+        assert_eq!(c.issuer, "https://id.example");
+        assert_eq!(
+            c.discovery_url(),
+            "https://id.example/.well-known/openid-configuration"
+        );
         assert_eq!(c.audience.as_deref(), Some("https://api.example"));
         assert_eq!(c.scope, "openid read:messages profile");
         assert_eq!(c.response_type, ResponseType::IdToken);

@@ -371,7 +371,7 @@ impl AuthContext {
         let metadata = match self.provider.with_value(|p| p.metadata.clone()) {
             Some(metadata) => metadata,
             None => {
-                let url = format!("{}.well-known/openid-configuration", config.issuer);
+                let url = config.discovery_url();
                 let metadata: ProviderMetadata =
                     browser::fetch_json(&url, "identity provider's discovery document").await?;
                 // OIDC Discovery §4.3: the issuer in the document must be exactly the one we trust.
