@@ -483,7 +483,10 @@ fn tx_user_session(
 ) -> Result<Current, Box<Response>> {
     match web::current_session(state, headers) {
         Ok(Some(c)) if tx.user_id.as_deref() == Some(c.user.user_id.as_str()) => Ok(c),
-        Ok(_) => Err(Box::new(web::redirect(&state.path(&format!("login?tx={id}")), post))),
+        Ok(_) => Err(Box::new(web::redirect(
+            &state.path(&format!("login?tx={id}")),
+            post,
+        ))),
         Err(e) => Err(Box::new(web::internal_error(state, &e))),
     }
 }

@@ -9,7 +9,10 @@ use common::*;
 
 fn assert_error_page(res: &Resp) {
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
-    assert!(res.header("location").is_none(), "an error page never redirects");
+    assert!(
+        res.header("location").is_none(),
+        "an error page never redirects"
+    );
     assert!(res.body.contains("role=\"alert\""));
     assert_eq!(res.header("x-frame-options").as_deref(), Some("DENY"));
 }
@@ -30,7 +33,9 @@ async fn hostile_redirect_uris_get_an_error_page_not_a_redirect() {
         "http://LOCALHOST:8080/callback",
         "javascript:alert(1)//localhost:8080/callback",
     ] {
-        let res = idp.get(&authorize_uri(&spa_params(&[("redirect_uri", hostile)]))).await;
+        let res = idp
+            .get(&authorize_uri(&spa_params(&[("redirect_uri", hostile)])))
+            .await;
         assert_error_page(&res);
         assert!(res.body.contains("Callback URL mismatch"), "{hostile}");
     }
@@ -40,7 +45,10 @@ async fn hostile_redirect_uris_get_an_error_page_not_a_redirect() {
 async fn an_unknown_client_gets_an_error_page_with_its_id_escaped() {
     let idp = Idp::new();
     let res = idp
-        .get(&authorize_uri(&spa_params(&[("client_id", "<script>alert(1)</script>")])))
+        .get(&authorize_uri(&spa_params(&[(
+            "client_id",
+            "<script>alert(1)</script>",
+        )])))
         .await;
     assert_error_page(&res);
     assert!(!res.body.contains("<script>alert(1)"));
@@ -51,7 +59,10 @@ async fn an_unknown_client_gets_an_error_page_with_its_id_escaped() {
 async fn a_reflected_redirect_uri_is_escaped_on_the_error_page() {
     let idp = Idp::new();
     let res = idp
-        .get(&authorize_uri(&spa_params(&[("redirect_uri", "https://evil.example/\"><img src=x>")])))
+        .get(&authorize_uri(&spa_params(&[(
+            "redirect_uri",
+            "https://evil.example/\"><img src=x>",
+        )])))
         .await;
     assert_error_page(&res);
     assert!(!res.body.contains("<img src=x>"));
@@ -61,8 +72,14 @@ async fn a_reflected_redirect_uri_is_escaped_on_the_error_page() {
 #[tokio::test]
 async fn missing_client_id_or_redirect_uri_gets_an_error_page() {
     let idp = Idp::new();
-    assert_error_page(&idp.get(&authorize_uri(&spa_params(&[("client_id", "")]))).await);
-    assert_error_page(&idp.get(&authorize_uri(&spa_params(&[("redirect_uri", "")]))).await);
+    assert_error_page(
+        &idp.get(&authorize_uri(&spa_params(&[("client_id", "")])))
+            .await,
+    );
+    assert_error_page(
+        &idp.get(&authorize_uri(&spa_params(&[("redirect_uri", "")])))
+            .await,
+    );
     assert_error_page(&idp.get("/authorize").await);
 }
 
@@ -93,7 +110,9 @@ async fn other_duplicated_parameters_are_invalid_request_with_state() {
         let f = res.fragment();
         assert_eq!(f["error"], "invalid_request", "{dup}");
         assert_eq!(f["state"], "af0ifjsldkj");
-        assert!(res.location().starts_with("http://localhost:8080/callback#"));
+        assert!(res
+            .location()
+            .starts_with("http://localhost:8080/callback#"));
     }
 }
 
@@ -111,7 +130,9 @@ async fn a_duplicated_state_is_invalid_request_without_echoing_either_value() {
 async fn oversized_parameters_and_queries_are_refused_cleanly() {
     let idp = Idp::new();
     let big = "a".repeat(2049);
-    let res = idp.get(&authorize_uri(&spa_params(&[("state", &big)]))).await;
+    let res = idp
+        .get(&authorize_uri(&spa_params(&[("state", &big)])))
+        .await;
     assert_error_page(&res);
     assert!(res.body.contains("too long"));
 
@@ -129,7 +150,13 @@ async fn oversized_parameters_and_queries_are_refused_cleanly() {
 #[tokio::test]
 async fn response_type_code_is_unsupported_response_type() {
     let idp = Idp::new();
-    for rt in ["code", "code id_token", "id_token code token", "none", "token token2"] {
+    for rt in [
+        "code",
+        "code id_token",
+        "id_token code token",
+        "none",
+        "token token2",
+    ] {
         let f = idp
             .get(&authorize_uri(&spa_params(&[("response_type", rt)])))
             .await
@@ -150,7 +177,10 @@ async fn a_missing_nonce_is_refused_whenever_an_id_token_is_requested() {
     let idp = Idp::new();
     for rt in ["id_token", "id_token token", "token id_token"] {
         let f = idp
-            .get(&authorize_uri(&spa_params(&[("response_type", rt), ("nonce", "")])))
+            .get(&authorize_uri(&spa_params(&[
+                ("response_type", rt),
+                ("nonce", ""),
+            ])))
             .await
             .fragment();
         assert_eq!(f["error"], "invalid_request", "{rt}");
@@ -159,7 +189,10 @@ async fn a_missing_nonce_is_refused_whenever_an_id_token_is_requested() {
     }
     // A pure OAuth token request needs no nonce: it proceeds to the login page.
     let res = idp
-        .get(&authorize_uri(&spa_params(&[("response_type", "token"), ("nonce", "")])))
+        .get(&authorize_uri(&spa_params(&[
+            ("response_type", "token"),
+            ("nonce", ""),
+        ])))
         .await;
     assert!(res.location().starts_with("/login?tx="));
 }
@@ -168,7 +201,10 @@ async fn a_missing_nonce_is_refused_whenever_an_id_token_is_requested() {
 async fn unknown_scopes_and_id_tokens_without_openid_are_invalid_scope() {
     let idp = Idp::new();
     let f = idp
-        .get(&authorize_uri(&spa_params(&[("scope", "openid delete:everything")])))
+        .get(&authorize_uri(&spa_params(&[(
+            "scope",
+            "openid delete:everything",
+        )])))
         .await
         .fragment();
     assert_eq!(f["error"], "invalid_scope");
@@ -189,7 +225,10 @@ async fn unknown_scopes_and_id_tokens_without_openid_are_invalid_scope() {
 async fn an_unknown_audience_is_invalid_request() {
     let idp = Idp::new();
     let f = idp
-        .get(&authorize_uri(&spa_params(&[("audience", "https://evil.example")])))
+        .get(&authorize_uri(&spa_params(&[(
+            "audience",
+            "https://evil.example",
+        )])))
         .await
         .fragment();
     assert_eq!(f["error"], "invalid_request");
@@ -202,12 +241,21 @@ async fn reflected_state_with_html_is_percent_encoded_and_round_trips() {
     let idp = Idp::new();
     let hostile = "<script>alert('x')</script>&error=forged#frag%20 +";
     let res = idp
-        .get(&authorize_uri(&spa_params(&[("state", hostile), ("response_type", "code")])))
+        .get(&authorize_uri(&spa_params(&[
+            ("state", hostile),
+            ("response_type", "code"),
+        ])))
         .await;
     let loc = res.location();
     let frag = loc.split_once('#').unwrap().1;
-    assert!(!frag.contains('<') && !frag.contains('>') && !frag.contains(' ') && !frag.contains('#'));
-    assert_eq!(frag.matches("error=").count(), 1, "a forged parameter must not appear: {frag}");
+    assert!(
+        !frag.contains('<') && !frag.contains('>') && !frag.contains(' ') && !frag.contains('#')
+    );
+    assert_eq!(
+        frag.matches("error=").count(),
+        1,
+        "a forged parameter must not appear: {frag}"
+    );
     let f = res.fragment();
     assert_eq!(f["state"], hostile);
     assert_eq!(f["error"], "unsupported_response_type");
@@ -221,7 +269,10 @@ async fn error_descriptions_are_encoded_in_the_fragment() {
         .await;
     let loc = res.location();
     assert!(!loc.contains('<'));
-    assert_eq!(res.fragment()["error_description"], "unknown scope <b>x</b>");
+    assert_eq!(
+        res.fragment()["error_description"],
+        "unknown scope <b>x</b>"
+    );
 }
 
 #[tokio::test]
@@ -236,7 +287,10 @@ async fn unsupported_response_mode_and_prompt_values_are_invalid_request() {
         ("max_age", "-1"),
         ("max_age", "soon"),
     ] {
-        let f = idp.get(&authorize_uri(&spa_params(&[(k, v)]))).await.fragment();
+        let f = idp
+            .get(&authorize_uri(&spa_params(&[(k, v)])))
+            .await
+            .fragment();
         assert_eq!(f["error"], "invalid_request", "{k}={v}");
         assert_eq!(f["state"], "af0ifjsldkj");
     }
@@ -252,7 +306,10 @@ async fn request_objects_are_not_supported() {
         .fragment();
     assert_eq!(f["error"], "request_not_supported");
     let f = idp
-        .get(&authorize_uri(&spa_params(&[("request_uri", "https://evil.example/r")])))
+        .get(&authorize_uri(&spa_params(&[(
+            "request_uri",
+            "https://evil.example/r",
+        )])))
         .await
         .fragment();
     assert_eq!(f["error"], "request_uri_not_supported");
@@ -284,7 +341,9 @@ async fn an_access_token_needs_an_audience_or_openid() {
 async fn prompt_none_without_a_session_is_login_required_with_state() {
     // OIDC Core 3.1.2.6: prompt=none must not show UI.
     let idp = Idp::new();
-    let res = idp.get(&authorize_uri(&spa_params(&[("prompt", "none")]))).await;
+    let res = idp
+        .get(&authorize_uri(&spa_params(&[("prompt", "none")])))
+        .await;
     assert_eq!(res.status, StatusCode::FOUND);
     let f = res.fragment();
     assert_eq!(f["error"], "login_required");
@@ -301,7 +360,11 @@ async fn a_valid_request_without_a_session_goes_to_the_login_page() {
     // The pending request stays server-side: only an opaque id is in the URL.
     assert!(!res.location().contains("nonce") && !res.location().contains("af0ifjsldkj"));
     let csrf = res.header("set-cookie").unwrap();
-    assert!(csrf.starts_with("hashgate_csrf_") && csrf.contains("HttpOnly") && csrf.contains("SameSite=Lax"));
+    assert!(
+        csrf.starts_with("hashgate_csrf_")
+            && csrf.contains("HttpOnly")
+            && csrf.contains("SameSite=Lax")
+    );
 }
 
 #[tokio::test]
@@ -311,23 +374,45 @@ async fn discovery_advertises_only_what_is_implemented() {
     assert_eq!(res.status, StatusCode::OK);
     let d = res.json();
     assert_eq!(d["issuer"], ISSUER);
-    assert_eq!(d["authorization_endpoint"], "http://localhost:3000/authorize");
+    assert_eq!(
+        d["authorization_endpoint"],
+        "http://localhost:3000/authorize"
+    );
     assert_eq!(d["jwks_uri"], "http://localhost:3000/.well-known/jwks.json");
     assert_eq!(d["userinfo_endpoint"], "http://localhost:3000/userinfo");
-    assert_eq!(d["end_session_endpoint"], "http://localhost:3000/oidc/logout");
-    assert_eq!(d["response_modes_supported"], serde_json::json!(["fragment", "web_message"]));
-    assert_eq!(d["response_types_supported"], serde_json::json!(["token", "id_token", "id_token token"]));
-    assert_eq!(d["id_token_signing_alg_values_supported"], serde_json::json!(["RS256"]));
-    assert!(d.get("token_endpoint").is_none(), "no token endpoint exists");
+    assert_eq!(
+        d["end_session_endpoint"],
+        "http://localhost:3000/oidc/logout"
+    );
+    assert_eq!(
+        d["response_modes_supported"],
+        serde_json::json!(["fragment", "web_message"])
+    );
+    assert_eq!(
+        d["response_types_supported"],
+        serde_json::json!(["token", "id_token", "id_token token"])
+    );
+    assert_eq!(
+        d["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256"])
+    );
+    assert!(
+        d.get("token_endpoint").is_none(),
+        "no token endpoint exists"
+    );
     assert_eq!(d["request_uri_parameter_supported"], false);
-    assert!(d["scopes_supported"].as_array().unwrap().contains(&"read:messages".into()));
+    assert!(d["scopes_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&"read:messages".into()));
 }
 
 #[tokio::test]
 async fn an_issuer_with_a_path_serves_endpoints_under_it() {
     let dir = tempfile::tempdir().unwrap();
     let state = hashgate_idp::AppState::new(
-        hashgate_idp::Settings::new("http://localhost:3000/tenant", dir.path(), demo_config()).with_signing_key_pem(key_pem()),
+        hashgate_idp::Settings::new("http://localhost:3000/tenant", dir.path(), demo_config())
+            .with_signing_key_pem(key_pem()),
     )
     .unwrap();
     assert_eq!(state.issuer(), "http://localhost:3000/tenant/");
@@ -335,12 +420,20 @@ async fn an_issuer_with_a_path_serves_endpoints_under_it() {
     let get = |uri: &str| {
         common::send(
             &app,
-            axum::http::Request::get(uri).body(axum::body::Body::empty()).unwrap(),
+            axum::http::Request::get(uri)
+                .body(axum::body::Body::empty())
+                .unwrap(),
         )
     };
     let d = get("/tenant/.well-known/openid-configuration").await.json();
-    assert_eq!(d["authorization_endpoint"], "http://localhost:3000/tenant/authorize");
+    assert_eq!(
+        d["authorization_endpoint"],
+        "http://localhost:3000/tenant/authorize"
+    );
     let res = get(&format!("/tenant{}", authorize_uri(&spa_params(&[])))).await;
     assert!(res.location().starts_with("/tenant/login?tx="));
-    assert_eq!(get("/.well-known/openid-configuration").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get("/.well-known/openid-configuration").await.status,
+        StatusCode::NOT_FOUND
+    );
 }

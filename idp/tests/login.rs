@@ -14,8 +14,14 @@ async fn the_login_page_has_labelled_fields_a_button_and_the_client_name() {
     let page = b.login_page(&spa_params(&[])).await;
     assert!(page.body.contains("<h1>Log in</h1>"));
     assert!(page.body.contains("Hashgate Demo"));
-    assert!(page.body.contains("<label for=\"username\">") && page.body.contains("id=\"username\" name=\"username\""));
-    assert!(page.body.contains("<label for=\"password\">") && page.body.contains("id=\"password\" name=\"password\""));
+    assert!(
+        page.body.contains("<label for=\"username\">")
+            && page.body.contains("id=\"username\" name=\"username\"")
+    );
+    assert!(
+        page.body.contains("<label for=\"password\">")
+            && page.body.contains("id=\"password\" name=\"password\"")
+    );
     assert!(page.body.contains(">Log in</button>"));
     assert!(page.body.contains("href=\"/assets/idp.css\""));
 }
@@ -47,22 +53,38 @@ async fn logging_in_and_allowing_returns_tokens_and_state_to_the_callback() {
     let page = b.login_page(&spa_params(&[])).await;
     let res = b.submit_login(&page, "alice", "alice-password").await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
-    assert!(res.location().starts_with("/consent?tx="), "first authorization asks for consent");
+    assert!(
+        res.location().starts_with("/consent?tx="),
+        "first authorization asks for consent"
+    );
     let consent = b.get(&res.location()).await;
     assert!(consent.body.contains("Read your messages") && consent.body.contains("Post messages"));
     assert!(consent.body.contains(">Allow</button>") && consent.body.contains(">Deny</button>"));
     assert!(consent.body.contains("Hashgate Demo"));
-    assert!(consent.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+    assert!(consent
+        .header("content-security-policy")
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
     let (tx, csrf) = (consent.hidden("tx"), consent.hidden("csrf"));
-    let done = b.post("/consent", &[("tx", &tx), ("csrf", &csrf), ("decision", "allow")]).await;
+    let done = b
+        .post(
+            "/consent",
+            &[("tx", &tx), ("csrf", &csrf), ("decision", "allow")],
+        )
+        .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
-    assert!(done.location().starts_with("http://localhost:8080/callback#"));
+    assert!(done
+        .location()
+        .starts_with("http://localhost:8080/callback#"));
     let f = done.fragment();
     assert_eq!(f["state"], "af0ifjsldkj");
     assert_eq!(f["token_type"], "Bearer");
     assert_eq!(f["expires_in"], "7200");
     assert!(f.contains_key("access_token") && f.contains_key("id_token"));
-    assert_eq!(f["scope"], "openid profile email read:messages write:messages");
+    assert_eq!(
+        f["scope"],
+        "openid profile email read:messages write:messages"
+    );
 }
 
 #[tokio::test]
@@ -85,7 +107,8 @@ async fn the_session_cookie_is_httponly_lax_and_not_secure_on_http() {
 async fn cookies_are_secure_when_the_issuer_is_https() {
     let dir = tempfile::tempdir().unwrap();
     let state = hashgate_idp::AppState::new(
-        hashgate_idp::Settings::new("https://idp.example/", dir.path(), demo_config()).with_signing_key_pem(key_pem()),
+        hashgate_idp::Settings::new("https://idp.example/", dir.path(), demo_config())
+            .with_signing_key_pem(key_pem()),
     )
     .unwrap();
     let app = hashgate_idp::app(state);
@@ -108,7 +131,9 @@ async fn unknown_user_and_wrong_password_get_the_same_message() {
     let unknown = b.submit_login(&page, "mallory", "alice-password").await;
     for res in [&wrong, &unknown] {
         assert_eq!(res.status, StatusCode::UNAUTHORIZED);
-        assert!(res.body.contains("role=\"alert\">Wrong username or password.</p>"));
+        assert!(res
+            .body
+            .contains("role=\"alert\">Wrong username or password.</p>"));
     }
     assert!(!b.jar.keys().any(|k| k.starts_with("hashgate_session_")));
     // The username is kept, the password is not echoed back.
@@ -149,29 +174,63 @@ async fn a_cross_site_post_without_the_csrf_cookie_is_refused() {
     let mut victim = idp.browser();
     let page = victim.login_page(&spa_params(&[])).await;
     let (tx, csrf) = (page.hidden("tx"), page.hidden("csrf"));
-    let form = [("tx", tx.as_str()), ("csrf", csrf.as_str()), ("username", "alice"), ("password", "alice-password")];
+    let form = [
+        ("tx", tx.as_str()),
+        ("csrf", csrf.as_str()),
+        ("username", "alice"),
+        ("password", "alice-password"),
+    ];
 
     // An attacker's page posting the form: SameSite=Lax keeps the cookie home.
     let mut attacker = idp.browser();
     let res = attacker
-        .post_with("/login", &form, &[("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")])
+        .post_with(
+            "/login",
+            &form,
+            &[
+                ("origin", "https://evil.example"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+        )
         .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     // Even with the cookie, a foreign Origin or Sec-Fetch-Site is refused.
-    let res = victim.post_with("/login", &form, &[("origin", "https://evil.example")]).await;
+    let res = victim
+        .post_with("/login", &form, &[("origin", "https://evil.example")])
+        .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
-    let res = victim.post_with("/login", &form, &[("sec-fetch-site", "same-site")]).await;
+    let res = victim
+        .post_with("/login", &form, &[("sec-fetch-site", "same-site")])
+        .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     // Without the hidden token, or with another one, the post fails too.
     let res = victim
-        .post("/login", &[("tx", &tx), ("username", "alice"), ("password", "alice-password")])
+        .post(
+            "/login",
+            &[
+                ("tx", &tx),
+                ("username", "alice"),
+                ("password", "alice-password"),
+            ],
+        )
         .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     let res = victim
-        .post("/login", &[("tx", &tx), ("csrf", &"A".repeat(43)), ("username", "alice"), ("password", "alice-password")])
+        .post(
+            "/login",
+            &[
+                ("tx", &tx),
+                ("csrf", &"A".repeat(43)),
+                ("username", "alice"),
+                ("password", "alice-password"),
+            ],
+        )
         .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
-    assert!(!victim.jar.keys().any(|k| k.starts_with("hashgate_session_")));
+    assert!(!victim
+        .jar
+        .keys()
+        .any(|k| k.starts_with("hashgate_session_")));
     // The real form still works.
     let res = victim.submit_login(&page, "alice", "alice-password").await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
@@ -185,8 +244,14 @@ async fn a_cross_site_consent_post_is_refused() {
     let res = b.submit_login(&page, "alice", "alice-password").await;
     let consent = b.get(&res.location()).await;
     let (tx, csrf) = (consent.hidden("tx"), consent.hidden("csrf"));
-    let form = [("tx", tx.as_str()), ("csrf", csrf.as_str()), ("decision", "allow")];
-    let res = b.post_with("/consent", &form, &[("origin", "https://evil.example")]).await;
+    let form = [
+        ("tx", tx.as_str()),
+        ("csrf", csrf.as_str()),
+        ("decision", "allow"),
+    ];
+    let res = b
+        .post_with("/consent", &form, &[("origin", "https://evil.example")])
+        .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     let mut other = idp.browser();
     let res = other.post("/consent", &form).await;
@@ -205,7 +270,11 @@ async fn a_forged_or_used_transaction_id_shows_an_expired_page() {
     b.log_in(&spa_params(&[]), "alice", "alice-password").await;
     // Completing a login consumes its own transaction; reuse another finished one.
     let res = b.submit_login(&page, "alice", "alice-password").await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER, "the first page's transaction is still pending");
+    assert_eq!(
+        res.status,
+        StatusCode::SEE_OTHER,
+        "the first page's transaction is still pending"
+    );
     let again = b.submit_login(&page, "alice", "alice-password").await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST, "{tx} used twice");
 }
@@ -215,7 +284,9 @@ async fn consent_is_remembered_so_the_next_authorization_is_immediate() {
     let idp = Idp::new();
     let mut b = idp.browser();
     b.log_in(&spa_params(&[]), "alice", "alice-password").await;
-    let res = b.get(&authorize_uri(&spa_params(&[("state", "second")]))).await;
+    let res = b
+        .get(&authorize_uri(&spa_params(&[("state", "second")])))
+        .await;
     assert_eq!(res.status, StatusCode::FOUND);
     let f = res.fragment();
     assert_eq!(f["state"], "second");
@@ -228,10 +299,18 @@ async fn consent_for_fewer_scopes_covers_a_later_subset_but_not_a_superset() {
     let mut b = idp.browser();
     let read_only = spa_params(&[("scope", "openid profile read:messages")]);
     b.log_in(&read_only, "alice", "alice-password").await;
-    let res = b.get(&authorize_uri(&spa_params(&[("scope", "openid read:messages")]))).await;
+    let res = b
+        .get(&authorize_uri(&spa_params(&[(
+            "scope",
+            "openid read:messages",
+        )])))
+        .await;
     assert!(res.fragment().contains_key("access_token"));
     let res = b.get(&authorize_uri(&spa_params(&[]))).await;
-    assert!(res.location().starts_with("/consent?tx="), "new scopes need new consent");
+    assert!(
+        res.location().starts_with("/consent?tx="),
+        "new scopes need new consent"
+    );
 }
 
 #[tokio::test]
@@ -255,7 +334,9 @@ async fn prompt_consent_asks_again_even_after_consent() {
     let idp = Idp::new();
     let mut b = idp.browser();
     b.log_in(&spa_params(&[]), "alice", "alice-password").await;
-    let res = b.get(&authorize_uri(&spa_params(&[("prompt", "consent")]))).await;
+    let res = b
+        .get(&authorize_uri(&spa_params(&[("prompt", "consent")])))
+        .await;
     assert!(res.location().starts_with("/consent?tx="));
 }
 
@@ -264,7 +345,9 @@ async fn prompt_login_shows_the_login_page_despite_a_session() {
     let idp = Idp::new();
     let mut b = idp.browser();
     b.log_in(&spa_params(&[]), "alice", "alice-password").await;
-    let res = b.get(&authorize_uri(&spa_params(&[("prompt", "login")]))).await;
+    let res = b
+        .get(&authorize_uri(&spa_params(&[("prompt", "login")])))
+        .await;
     assert!(res.location().starts_with("/login?tx="));
 }
 
@@ -273,7 +356,12 @@ async fn prompt_none_with_a_session_and_consent_returns_tokens() {
     let idp = Idp::new();
     let mut b = idp.browser();
     b.log_in(&spa_params(&[]), "alice", "alice-password").await;
-    let res = b.get(&authorize_uri(&spa_params(&[("prompt", "none"), ("state", "silent")]))).await;
+    let res = b
+        .get(&authorize_uri(&spa_params(&[
+            ("prompt", "none"),
+            ("state", "silent"),
+        ])))
+        .await;
     let f = res.fragment();
     assert_eq!(f["state"], "silent");
     assert!(f.contains_key("access_token") && f.contains_key("id_token"));
@@ -300,14 +388,22 @@ async fn prompt_none_with_max_age_exceeded_is_login_required() {
     let mut b = idp.browser();
     b.log_in(&spa_params(&[]), "alice", "alice-password").await;
     let f = b
-        .get(&authorize_uri(&spa_params(&[("prompt", "none"), ("max_age", "0")])))
+        .get(&authorize_uri(&spa_params(&[
+            ("prompt", "none"),
+            ("max_age", "0"),
+        ])))
         .await
         .fragment();
     assert_eq!(f["error"], "login_required");
-    let res = b.get(&authorize_uri(&spa_params(&[("max_age", "0")]))).await;
+    let res = b
+        .get(&authorize_uri(&spa_params(&[("max_age", "0")])))
+        .await;
     assert!(res.location().starts_with("/login?tx="));
     let f = b
-        .get(&authorize_uri(&spa_params(&[("prompt", "none"), ("max_age", "3600")])))
+        .get(&authorize_uri(&spa_params(&[
+            ("prompt", "none"),
+            ("max_age", "3600"),
+        ])))
         .await
         .fragment();
     assert!(f.contains_key("access_token"));
@@ -319,12 +415,18 @@ async fn prompt_none_for_another_user_hint_is_interaction_required() {
     let mut b = idp.browser();
     b.log_in(&spa_params(&[]), "alice", "alice-password").await;
     let f = b
-        .get(&authorize_uri(&spa_params(&[("prompt", "none"), ("login_hint", "bob")])))
+        .get(&authorize_uri(&spa_params(&[
+            ("prompt", "none"),
+            ("login_hint", "bob"),
+        ])))
         .await
         .fragment();
     assert_eq!(f["error"], "interaction_required");
     let f = b
-        .get(&authorize_uri(&spa_params(&[("prompt", "none"), ("login_hint", "alice@example.com")])))
+        .get(&authorize_uri(&spa_params(&[
+            ("prompt", "none"),
+            ("login_hint", "alice@example.com"),
+        ])))
         .await
         .fragment();
     assert!(f.contains_key("access_token"));
@@ -334,8 +436,12 @@ async fn prompt_none_for_another_user_hint_is_interaction_required() {
 async fn login_hint_prefills_the_username_escaped() {
     let idp = Idp::new();
     let mut b = idp.browser();
-    let page = b.login_page(&spa_params(&[("login_hint", "\"><script>x</script>")])).await;
-    assert!(page.body.contains("value=\"&quot;&gt;&lt;script&gt;x&lt;/script&gt;\""));
+    let page = b
+        .login_page(&spa_params(&[("login_hint", "\"><script>x</script>")]))
+        .await;
+    assert!(page
+        .body
+        .contains("value=\"&quot;&gt;&lt;script&gt;x&lt;/script&gt;\""));
     assert!(!page.body.contains("<script>x"));
 }
 
@@ -345,7 +451,9 @@ async fn a_skip_consent_client_goes_straight_back_after_login() {
     let mut b = idp.browser();
     let page = b.login_page(&spa_params(&[])).await;
     let res = b.submit_login(&page, "alice", "alice-password").await;
-    assert!(res.location().starts_with("http://localhost:8080/callback#"));
+    assert!(res
+        .location()
+        .starts_with("http://localhost:8080/callback#"));
 }
 
 #[tokio::test]
@@ -365,15 +473,37 @@ async fn a_second_login_replaces_the_session() {
     let idp = Idp::new();
     let mut b = idp.browser();
     b.log_in(&spa_params(&[]), "alice", "alice-password").await;
-    let first = b.jar.iter().find(|(k, _)| k.starts_with("hashgate_session_")).unwrap().1.clone();
+    let first = b
+        .jar
+        .iter()
+        .find(|(k, _)| k.starts_with("hashgate_session_"))
+        .unwrap()
+        .1
+        .clone();
     let page = b.login_page(&spa_params(&[("prompt", "login")])).await;
     b.submit_login(&page, "bob", "bob-password").await;
-    let second = b.jar.iter().find(|(k, _)| k.starts_with("hashgate_session_")).unwrap().1.clone();
+    let second = b
+        .jar
+        .iter()
+        .find(|(k, _)| k.starts_with("hashgate_session_"))
+        .unwrap()
+        .1
+        .clone();
     assert_ne!(first, second, "a new session id on every login");
     let mut stale = idp.browser();
     stale.jar = b.jar.clone();
-    stale.jar.insert(b.jar.keys().find(|k| k.starts_with("hashgate_session_")).unwrap().clone(), first);
-    let f = stale.get(&authorize_uri(&spa_params(&[("prompt", "none")]))).await.fragment();
+    stale.jar.insert(
+        b.jar
+            .keys()
+            .find(|k| k.starts_with("hashgate_session_"))
+            .unwrap()
+            .clone(),
+        first,
+    );
+    let f = stale
+        .get(&authorize_uri(&spa_params(&[("prompt", "none")])))
+        .await
+        .fragment();
     assert_eq!(f["error"], "login_required", "the old session ended");
 }
 
@@ -381,13 +511,24 @@ async fn a_second_login_replaces_the_session() {
 async fn a_restart_keeps_users_sessions_consents_and_keys() {
     let idp = Idp::new();
     let mut b = idp.browser();
-    let first = b.log_in(&spa_params(&[]), "alice", "alice-password").await.fragment();
-    let kid = jsonwebtoken::decode_header(&first["access_token"]).unwrap().kid;
+    let first = b
+        .log_in(&spa_params(&[]), "alice", "alice-password")
+        .await
+        .fragment();
+    let kid = jsonwebtoken::decode_header(&first["access_token"])
+        .unwrap()
+        .kid;
     let idp = idp.restart();
     b.app = idp.app.clone();
-    let f = b.get(&authorize_uri(&spa_params(&[("prompt", "none")]))).await.fragment();
+    let f = b
+        .get(&authorize_uri(&spa_params(&[("prompt", "none")])))
+        .await
+        .fragment();
     assert!(f.contains_key("access_token"), "{f:?}");
-    assert_eq!(jsonwebtoken::decode_header(&f["access_token"]).unwrap().kid, kid);
+    assert_eq!(
+        jsonwebtoken::decode_header(&f["access_token"]).unwrap().kid,
+        kid
+    );
 }
 
 #[tokio::test]
@@ -399,5 +540,12 @@ async fn logins_are_counted_in_the_database() {
         b.submit_login(&page, "alice", "alice-password").await;
     }
     let store = hashgate_idp::store::Store::open(idp.dir.path()).unwrap();
-    assert_eq!(store.user_by_username("alice").unwrap().unwrap().logins_count, 2);
+    assert_eq!(
+        store
+            .user_by_username("alice")
+            .unwrap()
+            .unwrap()
+            .logins_count,
+        2
+    );
 }

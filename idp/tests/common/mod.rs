@@ -57,7 +57,10 @@ impl Idp {
         let mut config = demo_config();
         edit(&mut config);
         let dir = tempfile::tempdir().unwrap();
-        let state = AppState::new(Settings::new(ISSUER, dir.path(), config).with_signing_key_pem(key_pem())).unwrap();
+        let state = AppState::new(
+            Settings::new(ISSUER, dir.path(), config).with_signing_key_pem(key_pem()),
+        )
+        .unwrap();
         Self {
             app: hashgate_idp::app(state.clone()),
             state,
@@ -89,7 +92,8 @@ impl Idp {
     }
 
     pub async fn get(&self, uri: &str) -> Resp {
-        self.send(Request::get(uri).body(Body::empty()).unwrap()).await
+        self.send(Request::get(uri).body(Body::empty()).unwrap())
+            .await
     }
 }
 
@@ -114,7 +118,9 @@ impl Resp {
     /// The parameters in the Location header's fragment.
     pub fn fragment(&self) -> HashMap<String, String> {
         let loc = self.location();
-        let (_, frag) = loc.split_once('#').unwrap_or_else(|| panic!("no fragment in {loc}"));
+        let (_, frag) = loc
+            .split_once('#')
+            .unwrap_or_else(|| panic!("no fragment in {loc}"));
         url::form_urlencoded::parse(frag.as_bytes())
             .into_owned()
             .collect()
@@ -220,7 +226,10 @@ impl Browser {
     }
 
     pub async fn get(&mut self, uri: &str) -> Resp {
-        let uri = uri.strip_prefix("http://localhost:3000").unwrap_or(uri).to_owned();
+        let uri = uri
+            .strip_prefix("http://localhost:3000")
+            .unwrap_or(uri)
+            .to_owned();
         let req = Request::get(uri)
             .header(header::COOKIE, self.cookie_header())
             .body(Body::empty())
@@ -230,11 +239,23 @@ impl Browser {
 
     /// A same-origin form post, as the browser sends it from our pages.
     pub async fn post(&mut self, uri: &str, form: &[(&str, &str)]) -> Resp {
-        self.post_with(uri, form, &[("origin", "http://localhost:3000"), ("sec-fetch-site", "same-origin")])
-            .await
+        self.post_with(
+            uri,
+            form,
+            &[
+                ("origin", "http://localhost:3000"),
+                ("sec-fetch-site", "same-origin"),
+            ],
+        )
+        .await
     }
 
-    pub async fn post_with(&mut self, uri: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Resp {
+    pub async fn post_with(
+        &mut self,
+        uri: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in form {
             ser.append_pair(k, v);
@@ -264,7 +285,12 @@ impl Browser {
         let (tx, csrf) = (page.hidden("tx"), page.hidden("csrf"));
         self.post(
             "/login",
-            &[("tx", &tx), ("csrf", &csrf), ("username", username), ("password", password)],
+            &[
+                ("tx", &tx),
+                ("csrf", &csrf),
+                ("username", username),
+                ("password", password),
+            ],
         )
         .await
     }
@@ -276,12 +302,20 @@ impl Browser {
         let page = self.get(&loc).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         let (tx, csrf) = (page.hidden("tx"), page.hidden("csrf"));
-        self.post("/consent", &[("tx", &tx), ("csrf", &csrf), ("decision", decision)])
-            .await
+        self.post(
+            "/consent",
+            &[("tx", &tx), ("csrf", &csrf), ("decision", decision)],
+        )
+        .await
     }
 
     /// A full interactive login with consent allowed; returns the final redirect.
-    pub async fn log_in(&mut self, params: &[(&str, &str)], username: &str, password: &str) -> Resp {
+    pub async fn log_in(
+        &mut self,
+        params: &[(&str, &str)],
+        username: &str,
+        password: &str,
+    ) -> Resp {
         let page = self.login_page(params).await;
         let res = self.submit_login(&page, username, password).await;
         assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
@@ -304,8 +338,11 @@ pub async fn verify(idp: &Idp, token: &str, audience: &str) -> serde_json::Value
         .iter()
         .find(|k| k["kid"] == kid.as_str())
         .expect("kid in jwks");
-    let key = jsonwebtoken::DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap())
-        .unwrap();
+    let key = jsonwebtoken::DecodingKey::from_rsa_components(
+        jwk["n"].as_str().unwrap(),
+        jwk["e"].as_str().unwrap(),
+    )
+    .unwrap();
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     v.set_issuer(&[ISSUER]);
     v.set_audience(&[audience]);
