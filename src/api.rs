@@ -89,19 +89,24 @@ impl ApiClient {
                 request = request.header("Authorization", &format!("Bearer {}", token.secret()));
             }
             let sent = match &json {
-                Some(body) => request
-                    .header("Content-Type", "application/json")
-                    .body(body.clone())
-                    .map_err(|_| ApiError::Network(origin.clone()))?
-                    .send()
-                    .await,
+                Some(body) => {
+                    request
+                        .header("Content-Type", "application/json")
+                        .body(body.clone())
+                        .map_err(|_| ApiError::Network(origin.clone()))?
+                        .send()
+                        .await
+                }
                 None => request.send().await,
             };
             let response = sent.map_err(|_| ApiError::Network(origin.clone()))?;
             let status = response.status();
             let challenge = response.headers().get("www-authenticate");
             let text = response.text().await.unwrap_or_default();
-            let answer = ApiResponse { status, body: pretty_json(&text) };
+            let answer = ApiResponse {
+                status,
+                body: pretty_json(&text),
+            };
             match status {
                 // RFC 6750 §3.1 invalid_token: the user has to sign in again.
                 401 if with_token => Err(ApiError::Unauthorized(answer)),
@@ -110,7 +115,10 @@ impl ApiClient {
                         .as_deref()
                         .and_then(|c| challenge_param(c, "scope"))
                         .or_else(|| body_scope(&text));
-                    Err(ApiError::Forbidden { scope, response: answer })
+                    Err(ApiError::Forbidden {
+                        scope,
+                        response: answer,
+                    })
                 }
                 _ => Ok(answer),
             }

@@ -8,8 +8,8 @@ use crate::auth::{use_auth, AuthProvider, Protected};
 use crate::components::alert::Alert;
 use crate::components::header::Header;
 use crate::pages::{
-    callback::CallbackPage, external_api::ExternalApiPage, home::HomePage,
-    not_found::NotFoundPage, profile::ProfilePage,
+    callback::CallbackPage, external_api::ExternalApiPage, home::HomePage, not_found::NotFoundPage,
+    profile::ProfilePage,
 };
 
 /// The whole app: an [`AuthProvider`] around the header and the routed pages.

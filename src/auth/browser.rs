@@ -22,7 +22,8 @@ pub fn now_secs() -> i64 {
 /// 32 bytes from the browser's CSPRNG (`crypto.getRandomValues`).
 pub fn random_32() -> Result<[u8; 32], AuthError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|_| AuthError::Browser("no secure random number generator"))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|_| AuthError::Browser("no secure random number generator"))?;
     Ok(bytes)
 }
 
@@ -42,32 +43,44 @@ pub fn to_json<T: Serialize>(value: &T) -> Option<String> {
 pub fn pretty_json(text: &str) -> String {
     JSON::parse(text)
         .ok()
-        .and_then(|v| JSON::stringify_with_replacer_and_space(&v, &JsValue::NULL, &JsValue::from(2)).ok())
+        .and_then(|v| {
+            JSON::stringify_with_replacer_and_space(&v, &JsValue::NULL, &JsValue::from(2)).ok()
+        })
         .and_then(|s| s.as_string())
         .unwrap_or_else(|| text.to_string())
 }
 
 /// GETs `url` and parses the JSON body; `what` names the document in error messages.
-pub async fn fetch_json<T: DeserializeOwned>(url: &str, what: &'static str) -> Result<T, AuthError> {
+pub async fn fetch_json<T: DeserializeOwned>(
+    url: &str,
+    what: &'static str,
+) -> Result<T, AuthError> {
     let response = gloo_net::http::Request::get(url)
         .send()
         .await
-        .map_err(|_| AuthError::Unreachable { what, url: url.to_string() })?;
+        .map_err(|_| AuthError::Unreachable {
+            what,
+            url: url.to_string(),
+        })?;
     if !response.ok() {
         return Err(AuthError::BadDocument {
             what,
             reason: format!("the server answered HTTP {}", response.status()),
         });
     }
-    let text = response
-        .text()
-        .await
-        .map_err(|_| AuthError::Unreachable { what, url: url.to_string() })?;
+    let text = response.text().await.map_err(|_| AuthError::Unreachable {
+        what,
+        url: url.to_string(),
+    })?;
     parse_json(&text).map_err(|reason| AuthError::BadDocument { what, reason })
 }
 
 /// Verifies an RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signature with WebCrypto.
-pub async fn verify_rs256(key: &RsaPublicJwk, signing_input: &[u8], signature: &[u8]) -> Result<bool, AuthError> {
+pub async fn verify_rs256(
+    key: &RsaPublicJwk,
+    signing_input: &[u8],
+    signature: &[u8],
+) -> Result<bool, AuthError> {
     let subtle = subtle()?;
     let jwk = Object::new();
     set(&jwk, "kty", "RSA")?;
@@ -90,9 +103,16 @@ pub async fn verify_rs256(key: &RsaPublicJwk, signing_input: &[u8], signature: &
         .dyn_into()
         .map_err(|_| AuthError::UnusableKey)?;
     let promise = subtle
-        .verify_with_str_and_u8_array_and_u8_array("RSASSA-PKCS1-v1_5", &crypto_key, signature, signing_input)
+        .verify_with_str_and_u8_array_and_u8_array(
+            "RSASSA-PKCS1-v1_5",
+            &crypto_key,
+            signature,
+            signing_input,
+        )
         .map_err(|_| AuthError::Browser("webcrypto verify"))?;
-    let verdict = JsFuture::from(promise).await.map_err(|_| AuthError::Browser("webcrypto verify"))?;
+    let verdict = JsFuture::from(promise)
+        .await
+        .map_err(|_| AuthError::Browser("webcrypto verify"))?;
     Ok(verdict.as_bool() == Some(true))
 }
 
@@ -101,14 +121,18 @@ pub async fn sha256(data: &[u8]) -> Result<Vec<u8>, AuthError> {
     let promise = subtle()?
         .digest_with_str_and_u8_array("SHA-256", data)
         .map_err(|_| AuthError::Browser("webcrypto digest"))?;
-    let buffer = JsFuture::from(promise).await.map_err(|_| AuthError::Browser("webcrypto digest"))?;
+    let buffer = JsFuture::from(promise)
+        .await
+        .map_err(|_| AuthError::Browser("webcrypto digest"))?;
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
 fn subtle() -> Result<web_sys::SubtleCrypto, AuthError> {
     Ok(window()?
         .crypto()
-        .map_err(|_| AuthError::Browser("no WebCrypto (the app must be served over https or from localhost)"))?
+        .map_err(|_| {
+            AuthError::Browser("no WebCrypto (the app must be served over https or from localhost)")
+        })?
         .subtle())
 }
 
@@ -121,7 +145,8 @@ fn set(target: &Object, key: &str, value: impl Into<JsValue>) -> Result<(), Auth
 /// The current location's `hash` (with its `#`), `pathname` and `origin`.
 pub fn location_parts() -> Result<(String, String, String, String), AuthError> {
     let location = window()?.location();
-    let get = |r: Result<String, JsValue>| r.map_err(|_| AuthError::Browser("cannot read the location"));
+    let get =
+        |r: Result<String, JsValue>| r.map_err(|_| AuthError::Browser("cannot read the location"));
     Ok((
         get(location.hash())?,
         get(location.pathname())?,

@@ -33,8 +33,8 @@ pub enum AuthState {
     Loading,
     /// Nobody is signed in.
     Anonymous,
-    /// A validated session.
-    Authenticated(Session),
+    /// A validated session (boxed: it is far larger than the other states).
+    Authenticated(Box<Session>),
     /// The last sign-in step failed; the error is a sentence for the user.
     Error(AuthError),
 }
@@ -100,6 +100,7 @@ pub struct AuthContext {
 ///
 /// # Panics
 /// When called outside an `<AuthProvider>` (a programming error); use [`try_use_auth`] to check.
+#[allow(clippy::expect_used)] // documented panic, like leptos' own `expect_context`
 pub fn use_auth() -> AuthContext {
     try_use_auth().expect("use_auth() must be called inside <AuthProvider>")
 }
@@ -142,7 +143,7 @@ impl AuthContext {
     /// The validated session, if signed in (reactive).
     pub fn session(&self) -> Option<Session> {
         self.state.with(|s| match s {
-            AuthState::Authenticated(session) => Some(session.clone()),
+            AuthState::Authenticated(session) => Some(session.as_ref().clone()),
             _ => None,
         })
     }
@@ -173,7 +174,7 @@ impl AuthContext {
     /// nobody is signed in.
     pub async fn access_token(&self) -> Result<AccessToken, AuthError> {
         let session = self.state.with_untracked(|s| match s {
-            AuthState::Authenticated(session) => Some(session.clone()),
+            AuthState::Authenticated(session) => Some(session.as_ref().clone()),
             _ => None,
         });
         let session = match session {
@@ -231,7 +232,7 @@ impl AuthContext {
             storage::save_tokens(config.cache_location, &StoredTokens::from(&session));
         }
         let renew_at = session.renew_at();
-        self.state.set(AuthState::Authenticated(session));
+        self.state.set(AuthState::Authenticated(Box::new(session)));
         self.schedule_renewal(renew_at);
     }
 
@@ -247,7 +248,8 @@ impl AuthContext {
         if let Some(handle) = self.timer.try_update_value(|t| t.take()).flatten() {
             handle.clear();
         }
-        let delay = Duration::from_secs(u64::try_from(at - browser::now_secs()).unwrap_or(0).max(1));
+        let delay =
+            Duration::from_secs(u64::try_from(at - browser::now_secs()).unwrap_or(0).max(1));
         let this = *self;
         let handle = set_timeout_with_handle(
             move || {
@@ -257,7 +259,9 @@ impl AuthContext {
                 }
                 // A hidden tab does not renew in the background; it looks again later (one timer).
                 if browser::document_hidden() {
-                    this.schedule_renewal(browser::now_secs() + HIDDEN_TAB_RECHECK.as_secs() as i64);
+                    this.schedule_renewal(
+                        browser::now_secs() + HIDDEN_TAB_RECHECK.as_secs() as i64,
+                    );
                     return;
                 }
                 spawn_local(async move {
@@ -270,7 +274,8 @@ impl AuthContext {
     }
 
     fn is_authenticated_untracked(&self) -> bool {
-        self.state.with_untracked(|s| matches!(s, AuthState::Authenticated(_)))
+        self.state
+            .with_untracked(|s| matches!(s, AuthState::Authenticated(_)))
     }
 
     /// Starts a login: stores a single-use transaction and leaves for the provider's `/authorize`.
@@ -328,7 +333,7 @@ impl AuthContext {
     /// Signs out: forgets the session here, then ends the provider's session and returns to the app.
     pub fn logout(&self) {
         let session = self.state.with_untracked(|s| match s {
-            AuthState::Authenticated(session) => Some(session.clone()),
+            AuthState::Authenticated(session) => Some(session.as_ref().clone()),
             _ => None,
         });
         self.forget_session();
@@ -360,11 +365,13 @@ impl AuthContext {
         let config = match self.provider.with_value(|p| p.config.clone()) {
             Some(config) => config,
             None => {
-                let raw: RawAuthConfig = browser::fetch_json(CONFIG_PATH, "configuration file /auth_config.json")
-                    .await
-                    .map_err(|e| AuthError::Config(e.to_string()))?;
+                let raw: RawAuthConfig =
+                    browser::fetch_json(CONFIG_PATH, "configuration file /auth_config.json")
+                        .await
+                        .map_err(|e| AuthError::Config(e.to_string()))?;
                 let config = raw.validate()?;
-                self.provider.update_value(|p| p.config = Some(config.clone()));
+                self.provider
+                    .update_value(|p| p.config = Some(config.clone()));
                 config
             }
         };
@@ -376,7 +383,8 @@ impl AuthContext {
                     browser::fetch_json(&url, "identity provider's discovery document").await?;
                 // OIDC Discovery §4.3: the issuer in the document must be exactly the one we trust.
                 metadata.check(&config.issuer)?;
-                self.provider.update_value(|p| p.metadata = Some(metadata.clone()));
+                self.provider
+                    .update_value(|p| p.metadata = Some(metadata.clone()));
                 metadata
             }
         };

@@ -56,7 +56,9 @@ pub enum AuthError {
     #[error("the sign-in response is malformed: {0}")]
     Fragment(String),
     /// No pending login matches the response (unsolicited, replayed or expired).
-    #[error("this sign-in response was not started here or was already used ({0}); please log in again")]
+    #[error(
+        "this sign-in response was not started here or was already used ({0}); please log in again"
+    )]
     Transaction(String),
     /// The ID token is not a well-formed JWT or uses a forbidden header.
     #[error("the ID token is malformed: {0}")]
@@ -88,7 +90,9 @@ pub enum AuthError {
     #[error("you are not signed in")]
     LoginRequired,
     /// A silent sign-in got no answer in time.
-    #[error("the identity provider did not answer the silent sign-in in time; please log in again")]
+    #[error(
+        "the identity provider did not answer the silent sign-in in time; please log in again"
+    )]
     Timeout,
     /// A browser capability is missing.
     #[error("your browser could not complete sign-in: {0}")]
@@ -112,6 +116,9 @@ impl AuthError {
             message.push_str(&d);
             message.push('”');
         }
-        AuthError::Provider { code: code.to_string(), message }
+        AuthError::Provider {
+            code: code.to_string(),
+            message,
+        }
     }
 }

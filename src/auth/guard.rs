@@ -20,7 +20,8 @@ pub fn Protected(
             auth.login(LoginOptions::default());
         }
     });
-    move || match auth.status() {
+    move || {
+        match auth.status() {
         AuthStatus::Authenticated => children().into_any(),
         AuthStatus::Loading | AuthStatus::Anonymous => view! {
             <p class="muted" aria-live="polite">"Taking you to the login page…"</p>
@@ -34,5 +35,6 @@ pub fn Protected(
             </section>
         }
         .into_any(),
+    }
     }
 }

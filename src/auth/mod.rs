@@ -31,9 +31,9 @@ mod silent;
 mod storage;
 mod validate;
 
+pub use browser::{json_entries, now_secs, parse_json, pretty_json, to_json};
 pub use context::{try_use_auth, use_auth, AuthContext, AuthState, AuthStatus, LoginOptions};
 pub use error::AuthError;
 pub use guard::Protected;
 pub use provider::AuthProvider;
-pub use browser::{json_entries, now_secs, parse_json, pretty_json, to_json};
 pub use session::{Session, User};

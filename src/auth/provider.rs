@@ -38,9 +38,15 @@ pub fn AuthProvider(
     spawn_local(async move {
         match start(auth, captured).await {
             Ok(Start::SignedIn(session, return_to)) => {
-                auth.accept_session(session);
+                auth.accept_session(*session);
                 if let Some(path) = return_to {
-                    navigate(&path, NavigateOptions { replace: true, ..Default::default() });
+                    navigate(
+                        &path,
+                        NavigateOptions {
+                            replace: true,
+                            ..Default::default()
+                        },
+                    );
                 }
             }
             Ok(Start::SignedOut) => auth.state.set(AuthState::Anonymous),
@@ -76,13 +82,16 @@ fn capture_authorization_response() -> Option<Captured> {
     }
     // If the address bar cannot be rewritten the response is not used at all.
     browser::replace_url(&format!("{pathname}{search}")).ok()?;
-    Some(Captured { fragment: hash, path: pathname })
+    Some(Captured {
+        fragment: hash,
+        path: pathname,
+    })
 }
 
 /// How start-up ended.
 enum Start {
     /// Signed in; go to the return-to path if there is one.
-    SignedIn(Session, Option<String>),
+    SignedIn(Box<Session>, Option<String>),
     /// Nobody is signed in.
     SignedOut,
 }
@@ -91,18 +100,19 @@ async fn start(auth: AuthContext, captured: Option<Captured>) -> Result<Start, A
     let (config, metadata) = auth.ready().await?;
     if let Some(captured) = captured {
         if captured.path == config.redirect_path {
-            let (session, return_to) = complete_login(auth, &config, &metadata, &captured.fragment).await?;
-            return Ok(Start::SignedIn(session, Some(return_to)));
+            let (session, return_to) =
+                complete_login(auth, &config, &metadata, &captured.fragment).await?;
+            return Ok(Start::SignedIn(Box::new(session), Some(return_to)));
         }
         // A response anywhere else was not asked for: it is dropped unread.
     }
     if let Some(session) = restore_session(auth, &config, &metadata).await {
-        return Ok(Start::SignedIn(session, None));
+        return Ok(Start::SignedIn(Box::new(session), None));
     }
     // Tokens live in memory by default, so a reload has none: one silent attempt restores the
     // session if the provider still has one. Any failure just means "signed out".
     match silent_authorize(auth, &config, &metadata).await {
-        Ok(session) => Ok(Start::SignedIn(session, None)),
+        Ok(session) => Ok(Start::SignedIn(Box::new(session), None)),
         Err(_) => Ok(Start::SignedOut),
     }
 }
@@ -119,12 +129,21 @@ async fn complete_login(
         AuthorizationResponse::Error(err) => {
             // RFC 6749 §10.12: an error is only believed for a login we started; either way the
             // transaction is used up, so the same response cannot be replayed.
-            let state = err.state.as_ref().ok_or(AuthError::Incomplete("it has no state"))?;
+            let state = err
+                .state
+                .as_ref()
+                .ok_or(AuthError::Incomplete("it has no state"))?;
             storage::take_transaction(state.secret(), now)?;
-            Err(AuthError::provider(&err.error, err.error_description.as_deref()))
+            Err(AuthError::provider(
+                &err.error,
+                err.error_description.as_deref(),
+            ))
         }
         AuthorizationResponse::Success(response) => {
-            let state = response.state.as_ref().ok_or(AuthError::Incomplete("it has no state"))?;
+            let state = response
+                .state
+                .as_ref()
+                .ok_or(AuthError::Incomplete("it has no state"))?;
             let transaction = storage::take_transaction(state.secret(), now)?;
             let input = TokenInput {
                 access_token: response.access_token,
@@ -137,7 +156,8 @@ async fn complete_login(
                 max_iat_age_secs: None,
             };
             let session = validate_with_cache(auth, config, metadata, input, now).await?;
-            let return_to = sanitize_return_to(&transaction.return_to).unwrap_or_else(|| "/".into());
+            let return_to =
+                sanitize_return_to(&transaction.return_to).unwrap_or_else(|| "/".into());
             Ok((session, return_to))
         }
     }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use futures::channel::oneshot;
 use hashgate_protocol::{
-    fragment::{parse_fragment, AuthorizationResponse},
-    origin_of, scope, urls, AuthConfig, AuthorizeRequest, Nonce, ProviderMetadata, State,
+    fragment::{from_pairs, parse_fragment, AuthorizationResponse},
+    origin_of, scope, AuthConfig, AuthorizeRequest, FragmentError, Nonce, ProviderMetadata, State,
 };
 use js_sys::{Object, Reflect};
 use wasm_bindgen::closure::Closure;
@@ -42,8 +42,9 @@ pub async fn silent_authorize(
     let nonce = Nonce::from_random(&browser::random_32()?);
     let web_message = metadata.supports_web_message();
     let (redirect_uri, expected_origin) = if web_message {
-        let provider_origin = origin_of(&metadata.authorization_endpoint)
-            .ok_or(AuthError::Browser("the authorization endpoint has no origin"))?;
+        let provider_origin = origin_of(&metadata.authorization_endpoint).ok_or(
+            AuthError::Browser("the authorization endpoint has no origin"),
+        )?;
         (format!("{origin}{}", config.redirect_path), provider_origin)
     } else {
         (format!("{origin}{SILENT_CALLBACK_PATH}"), origin.clone())
@@ -64,10 +65,13 @@ pub async fn silent_authorize(
     }
     .to_url();
 
-    let fragment = run_iframe(&url, &expected_origin, &state).await?;
+    let response = run_iframe(&url, &expected_origin, &state).await?;
     let now = browser::now_secs();
-    match parse_fragment(&fragment)? {
-        AuthorizationResponse::Error(err) => Err(AuthError::provider(&err.error, err.error_description.as_deref())),
+    match response {
+        AuthorizationResponse::Error(err) => Err(AuthError::provider(
+            &err.error,
+            err.error_description.as_deref(),
+        )),
         AuthorizationResponse::Success(response) => {
             let input = TokenInput {
                 access_token: response.access_token,
@@ -84,11 +88,17 @@ pub async fn silent_authorize(
     }
 }
 
-/// Loads `url` in a hidden iframe and waits for the matching authorization response (as a fragment string).
-async fn run_iframe(url: &str, expected_origin: &str, state: &State) -> Result<String, AuthError> {
+/// Loads `url` in a hidden iframe and waits for the authorization response carrying `state`.
+async fn run_iframe(
+    url: &str,
+    expected_origin: &str,
+    state: &State,
+) -> Result<AuthorizationResponse, AuthError> {
     let window = browser::window()?;
     let document = window.document().ok_or(AuthError::Browser("no document"))?;
-    let body = document.body().ok_or(AuthError::Browser("no document body"))?;
+    let body = document
+        .body()
+        .ok_or(AuthError::Browser("no document body"))?;
     let iframe: web_sys::HtmlIFrameElement = document
         .create_element("iframe")
         .and_then(|e| e.dyn_into().map_err(JsValue::from))
@@ -99,7 +109,7 @@ async fn run_iframe(url: &str, expected_origin: &str, state: &State) -> Result<S
     let _ = iframe.set_attribute("title", "silent sign-in");
     iframe.set_src(url);
 
-    let (sender, receiver) = oneshot::channel::<Result<String, AuthError>>();
+    let (sender, receiver) = oneshot::channel::<Result<AuthorizationResponse, AuthError>>();
     let sender = Rc::new(RefCell::new(Some(sender)));
 
     let on_message = {
@@ -119,18 +129,19 @@ async fn run_iframe(url: &str, expected_origin: &str, state: &State) -> Result<S
             if !from_our_iframe {
                 return;
             }
-            let Some(fragment) = message_fragment(&event.data()) else {
+            // A malformed or foreign message is ignored, so it cannot cut a genuine attempt short.
+            let Some(Ok(response)) = parse_message(&event.data()) else {
                 return;
             };
             let matches_state = matches!(
-                parse_fragment(&fragment).ok().as_ref().and_then(|r| r.state()),
+                response.state(),
                 Some(s) if hashgate_protocol::ct_eq(s.secret().as_bytes(), state.as_bytes())
             );
             if !matches_state {
                 return;
             }
             if let Some(tx) = sender.borrow_mut().take() {
-                let _ = tx.send(Ok(fragment));
+                let _ = tx.send(Ok(response));
             }
         })
     };
@@ -150,7 +161,9 @@ async fn run_iframe(url: &str, expected_origin: &str, state: &State) -> Result<S
             SILENT_TIMEOUT.as_millis() as i32,
         )
         .ok();
-    let appended = body.append_child(&iframe).map_err(|_| AuthError::Browser("cannot add an iframe"));
+    let appended = body
+        .append_child(&iframe)
+        .map_err(|_| AuthError::Browser("cannot add an iframe"));
 
     let result = match appended {
         Ok(_) => receiver.await.unwrap_or(Err(AuthError::Timeout)),
@@ -158,7 +171,8 @@ async fn run_iframe(url: &str, expected_origin: &str, state: &State) -> Result<S
     };
 
     // Always clean up: listener, timer, iframe.
-    let _ = window.remove_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
+    let _ =
+        window.remove_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
     if let Some(id) = timer {
         window.clear_timeout_with_handle(id);
     }
@@ -168,15 +182,16 @@ async fn run_iframe(url: &str, expected_origin: &str, state: &State) -> Result<S
     result
 }
 
-/// Turns a postMessage payload into fragment form: Auth0's `{type, response: {…}}` (web_message)
-/// or our `{type, fragment: "#…"}` (silent-callback.html). Anything else is `None`.
-fn message_fragment(data: &JsValue) -> Option<String> {
+/// Reads a postMessage payload: Auth0's `{type, response: {…}}` (web_message) or our
+/// `{type, fragment: "#…"}` (silent-callback.html). Both go through the protocol crate's parser
+/// rules. `None` when the message is not an authorization response at all.
+fn parse_message(data: &JsValue) -> Option<Result<AuthorizationResponse, FragmentError>> {
     let kind = Reflect::get(data, &"type".into()).ok()?.as_string()?;
     if kind != "authorization_response" {
         return None;
     }
     if let Some(fragment) = Reflect::get(data, &"fragment".into()).ok()?.as_string() {
-        return Some(fragment);
+        return Some(parse_fragment(&fragment));
     }
     let response = Reflect::get(data, &"response".into()).ok()?;
     let object = response.dyn_ref::<Object>()?;
@@ -185,12 +200,11 @@ fn message_fragment(data: &JsValue) -> Option<String> {
         let pair = entry.dyn_into::<js_sys::Array>().ok()?;
         let key = pair.get(0).as_string()?;
         let value = pair.get(1);
+        // Auth0 posts `expires_in` as a number; everything else is a string.
         let value = value
             .as_string()
             .or_else(|| value.as_f64().map(|n| format!("{n}")))?;
         pairs.push((key, value));
     }
-    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    // `append_query` form-encodes; the fragment parser decodes the same way.
-    Some(urls::append_query("", &pairs).trim_start_matches('?').to_string())
+    Some(from_pairs(pairs))
 }

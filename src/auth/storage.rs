@@ -22,7 +22,8 @@ fn load_transactions() -> TransactionStore {
 }
 
 fn save_transactions(store: &TransactionStore) -> Result<(), AuthError> {
-    let text = browser::to_json(store).ok_or(AuthError::Browser("cannot save the login transaction"))?;
+    let text =
+        browser::to_json(store).ok_or(AuthError::Browser("cannot save the login transaction"))?;
     browser::storage_set(Area::Session, TRANSACTIONS_KEY, &text)
 }
 

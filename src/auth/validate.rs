@@ -26,14 +26,19 @@ pub struct KeyCache {
 
 impl KeyCache {
     async fn fetch(&mut self, jwks_uri: &str) -> Result<(), AuthError> {
-        let set: JwkSet = browser::fetch_json(jwks_uri, "identity provider's key set (JWKS)").await?;
+        let set: JwkSet =
+            browser::fetch_json(jwks_uri, "identity provider's key set (JWKS)").await?;
         self.keys = set.usable_rsa_keys();
         self.fetched_at_ms = Some(js_sys::Date::now());
         Ok(())
     }
 
     /// The key for `kid`: from the cache, or after one (rate-limited) refetch for key rotation.
-    pub async fn key_for(&mut self, jwks_uri: &str, kid: Option<&str>) -> Result<RsaPublicJwk, AuthError> {
+    pub async fn key_for(
+        &mut self,
+        jwks_uri: &str,
+        kid: Option<&str>,
+    ) -> Result<RsaPublicJwk, AuthError> {
         let fresh = match self.fetched_at_ms {
             None => {
                 self.fetch(jwks_uri).await?;
@@ -86,7 +91,9 @@ pub async fn validate_tokens(
     input: TokenInput,
     now: i64,
 ) -> Result<Session, AuthError> {
-    let id_token = input.id_token.ok_or(AuthError::Incomplete("it has no ID token"))?;
+    let id_token = input
+        .id_token
+        .ok_or(AuthError::Incomplete("it has no ID token"))?;
     let access_token = match config.response_type {
         ResponseType::IdTokenToken => {
             let token = input
@@ -111,7 +118,9 @@ pub async fn validate_tokens(
     let parts = jwt::split(id_token.secret())?;
     let header: JwtHeader = parse_segment(&parts.header_json)?;
     check_header(&header, ALLOWED_ALGS)?;
-    let key = keys.key_for(&metadata.jwks_uri, header.kid.as_deref()).await?;
+    let key = keys
+        .key_for(&metadata.jwks_uri, header.kid.as_deref())
+        .await?;
     if !browser::verify_rs256(&key, parts.signing_input.as_bytes(), &parts.signature).await? {
         return Err(AuthError::BadSignature);
     }
@@ -151,6 +160,7 @@ pub async fn validate_tokens(
 }
 
 fn parse_segment<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, AuthError> {
-    let text = std::str::from_utf8(json).map_err(|_| AuthError::Jwt("a segment is not UTF-8".into()))?;
+    let text =
+        std::str::from_utf8(json).map_err(|_| AuthError::Jwt("a segment is not UTF-8".into()))?;
     browser::parse_json(text).map_err(AuthError::Jwt)
 }

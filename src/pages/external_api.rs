@@ -70,7 +70,11 @@ fn Endpoint(
     let call = move |_| {
         result.set(CallResult::Pending);
         spawn_local(async move {
-            let answer = if public { api.get_public(path).await } else { api.get(path).await };
+            let answer = if public {
+                api.get_public(path).await
+            } else {
+                api.get(path).await
+            };
             result.set(answer.into());
         });
     };
@@ -91,7 +95,9 @@ fn ResultPanel(
 ) -> impl IntoView {
     move || match result.get() {
         CallResult::Idle => ().into_any(),
-        CallResult::Pending => view! { <p class="muted" aria-live="polite">"Calling…"</p> }.into_any(),
+        CallResult::Pending => {
+            view! { <p class="muted" aria-live="polite">"Calling…"</p> }.into_any()
+        }
         CallResult::Done(r) => view! {
             <div class="result">
                 <p class="status" data-status=r.status>"HTTP " {r.status}</p>

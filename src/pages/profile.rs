@@ -7,9 +7,26 @@ use crate::auth::{json_entries, now_secs, pretty_json, use_auth, Session};
 
 /// Claims every OpenID Connect provider sends; anything else is a custom claim.
 const STANDARD_CLAIMS: &[&str] = &[
-    "iss", "sub", "aud", "exp", "iat", "nbf", "auth_time", "nonce", "at_hash", "azp", "sid",
-    "name", "nickname", "given_name", "family_name", "email", "email_verified", "picture",
-    "updated_at", "locale",
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "azp",
+    "sid",
+    "name",
+    "nickname",
+    "given_name",
+    "family_name",
+    "email",
+    "email_verified",
+    "picture",
+    "updated_at",
+    "locale",
 ];
 
 /// The signed-in user's profile and a token inspector.
@@ -67,7 +84,10 @@ fn TokenInspector(
     session: Session,
 ) -> impl IntoView {
     let now = RwSignal::new(now_secs());
-    if let Ok(handle) = set_interval_with_handle(move || now.set(now_secs()), std::time::Duration::from_secs(1)) {
+    if let Ok(handle) = set_interval_with_handle(
+        move || now.set(now_secs()),
+        std::time::Duration::from_secs(1),
+    ) {
         on_cleanup(move || handle.clear());
     }
     let expires_at = session.expires_at.unwrap_or(session.claims.exp);
@@ -80,7 +100,10 @@ fn TokenInspector(
         }
     };
     let id_token = session.id_token.secret().to_string();
-    let access_token = session.access_token.as_ref().map(|t| t.secret().to_string());
+    let access_token = session
+        .access_token
+        .as_ref()
+        .map(|t| t.secret().to_string());
     view! {
         <section class="card inspector">
             <h2>"Token inspector"</h2>
