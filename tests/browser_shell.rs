@@ -1,0 +1,117 @@
+//! End to end, in headless Chromium: the release build's shell renders its pages.
+//!
+//! The SPA is pointed at an issuer nobody listens on (`http://127.0.0.1:9/`): the shell
+//! must render without a reachable identity provider.
+//!
+//! Run with `cargo xtask test`, or after `trunk build --release --offline`:
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_shell`.
+//! Screenshots land in `target/screenshots/`.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use support::{auth_config, App, Browser, SpaServer};
+
+const UNREACHABLE_ISSUER: &str = "http://127.0.0.1:9/";
+
+async fn start() -> (SpaServer, Browser) {
+    let spa = SpaServer::start(auth_config(UNREACHABLE_ISSUER)).await;
+    let browser = Browser::launch().await;
+    (spa, browser)
+}
+
+// Issue 2 / contract §2-3: `/` says what the app is and offers `Log in`; exactly one
+// element carries data-auth-state.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_home_page_renders_the_shell_with_a_log_in_button() {
+    let (spa, browser) = start().await;
+    let app = App::open(&browser, &spa, "/").await;
+
+    app.wait_for_heading("Hashgate").await;
+    let log_in = app.log_in_button().await;
+    assert!(
+        log_in.is_displayed().await.unwrap_or(false),
+        "the Log in button exists but is not visible"
+    );
+    for name in ["Home", "Profile", "External API"] {
+        app.nav_link(name).await;
+    }
+    let state = browser.auth_state().await;
+    assert!(
+        ["loading", "anonymous", "authenticated", "error"].contains(&state.as_str()),
+        "data-auth-state has a value outside the contract: {state:?}"
+    );
+    assert_ne!(
+        state, "authenticated",
+        "a fresh browser cannot be signed in"
+    );
+
+    browser.screenshot("shell-home").await;
+    browser.close().await;
+}
+
+// Issue 2 / contract §2: anything that is not a route shows a not-found page, inside the
+// shell, and the header still leads home.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_path_shows_the_not_found_page_and_the_nav_leads_home() {
+    let (spa, browser) = start().await;
+    let app = App::open(&browser, &spa, "/no-such-page").await;
+
+    app.wait_for_heading("Page not found").await;
+    browser.auth_state().await;
+    browser.screenshot("shell-not-found").await;
+
+    app.follow_nav("Home").await;
+    app.wait_for_heading("Hashgate").await;
+    assert_eq!(app.current_path().await.as_deref(), Some("/"));
+
+    browser.close().await;
+}
+
+// Issue 2 / contract §2: `/profile` is the profile page, or, for a signed-out visitor,
+// the start of a login. With an unreachable issuer the login either leaves for it or
+// cannot start and says so in an alert; it must never be the not-found page or blank.
+#[tokio::test(flavor = "multi_thread")]
+async fn profile_shows_the_profile_page_or_starts_a_login() {
+    let (spa, browser) = start().await;
+    browser.goto(&spa.url("/profile")).await;
+
+    let app_origin = spa.origin().to_owned();
+    browser
+        .wait_until(
+            "/profile shows the Profile heading, leaves for the issuer, or shows an error",
+            || {
+                let app_origin = app_origin.clone();
+                let browser = &browser;
+                async move {
+                    let url = browser.current_url().await;
+                    if !url.starts_with(&app_origin) {
+                        return true;
+                    }
+                    let heading = browser.try_text_of("main h1").await;
+                    heading.as_deref().map(str::trim) == Some("Profile")
+                        || browser.try_alert_text().await.is_some()
+                }
+            },
+        )
+        .await;
+
+    let url = browser.current_url().await;
+    if url.starts_with(spa.origin()) {
+        browser.screenshot("shell-profile").await;
+        let heading = browser.try_text_of("main h1").await;
+        if heading.as_deref().map(str::trim) != Some("Profile") {
+            // Contract §3: an error is shown as text in role="alert", with the auth state.
+            assert_eq!(browser.auth_state().await, "error");
+            let alert = browser.alert_text().await;
+            assert!(!alert.trim().is_empty(), "the alert is empty");
+        }
+    } else {
+        assert!(
+            url.starts_with(UNREACHABLE_ISSUER) || url.starts_with("chrome-error://"),
+            "/profile left the app for {url}, not for the configured issuer {UNREACHABLE_ISSUER}"
+        );
+    }
+
+    browser.close().await;
+}

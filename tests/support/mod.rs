@@ -1,0 +1,36 @@
+//! The browser end-to-end test harness: a real headless Chromium driven over WebDriver
+//! (chromedriver + fantoccini), the release build of the SPA served from `$HASHGATE_DIST`,
+//! and page objects for the steps journeys repeat. No mocks: a test passes only in a real
+//! browser against the real build.
+//!
+//! Run through `cargo xtask test`, which installs Chromium and chromedriver if needed,
+//! builds `dist/` and sets `HASHGATE_DIST`. By hand:
+//!
+//! ```text
+//! trunk build --release --offline
+//! HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_shell
+//! ```
+//!
+//! Tests run on a multi-threaded tokio runtime:
+//!
+//! ```ignore
+//! #[tokio::test(flavor = "multi_thread")]
+//! async fn the_home_page_renders() {
+//!     let spa = SpaServer::start(auth_config("http://127.0.0.1:9/")).await;
+//!     let browser = Browser::launch().await;
+//!     let app = App::open(&browser, &spa, "/").await;
+//!     assert_eq!(app.heading().await, "Hashgate");
+//!     browser.close().await;
+//! }
+//! ```
+
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code, unused_imports)]
+
+mod app;
+mod browser;
+mod spa;
+
+pub use app::App;
+pub use browser::{xpath_literal, Browser, DEFAULT_TIMEOUT};
+pub use spa::{auth_config, dist_dir, screenshot_dir, AuthConfigFile, SpaServer};
