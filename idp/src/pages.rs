@@ -93,7 +93,7 @@ pub fn layout(css_href: &str, title: &str, main: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"referrer\" content=\"no-referrer\">\n\
+         <meta name=\"referrer\" content=\"same-origin\">\n\
          <title>{title}</title>\n<link rel=\"stylesheet\" href=\"{css}\">\n</head>\n<body>\n\
          <main class=\"card\">\n<p class=\"brand\"><span class=\"logo\" aria-hidden=\"true\">#</span> Hashgate</p>\n\
          {main}\n</main>\n<footer>hashgate-idp &middot; local development identity provider</footer>\n</body>\n</html>\n",
@@ -245,7 +245,7 @@ pub fn web_message(css: &str, script: &str, json: &str) -> String {
         .replace('&', "\\u0026");
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"referrer\" content=\"no-referrer\">\n<title>Authorization response</title>\n\
+         <meta name=\"referrer\" content=\"same-origin\">\n<title>Authorization response</title>\n\
          <link rel=\"stylesheet\" href=\"{css}\">\n</head>\n<body>\n\
          <script type=\"application/json\" id=\"authorization-response\">{safe}</script>\n\
          <p class=\"hint\">Returning to the application&hellip;</p>\n\
