@@ -42,7 +42,10 @@ async fn the_login_page_is_not_frameable_and_allows_no_inline_code() {
     assert_eq!(page.header("cache-control").as_deref(), Some("no-store"));
     // `no-referrer` would make browsers send `Origin: null` with the form, which the
     // same-origin check refuses: real logins would fail.
-    assert_eq!(page.header("referrer-policy").as_deref(), Some("same-origin"));
+    assert_eq!(
+        page.header("referrer-policy").as_deref(),
+        Some("same-origin")
+    );
     assert!(!page.body.contains("content=\"no-referrer\""));
     assert!(!page.body.contains("style=\"") && !page.body.contains("<script"));
     let css = idp.get("/assets/idp.css").await;
