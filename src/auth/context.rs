@@ -94,6 +94,9 @@ pub struct AuthContext {
     renewal: StoredValue<Option<Renewal>, LocalStorage>,
     /// The one scheduled renewal timer.
     timer: StoredValue<Option<TimeoutHandle>>,
+    /// Set while the page is leaving for the provider's logout, so that nothing (such as a route
+    /// guard seeing "anonymous") starts a login in between.
+    leaving: StoredValue<bool>,
 }
 
 /// The [`AuthContext`] from the nearest `<AuthProvider>`.
@@ -117,6 +120,7 @@ impl AuthContext {
             provider: StoredValue::new(Provider::default()),
             renewal: StoredValue::new_local(None),
             timer: StoredValue::new(None),
+            leaving: StoredValue::new(false),
         }
     }
 
@@ -280,6 +284,9 @@ impl AuthContext {
 
     /// Starts a login: stores a single-use transaction and leaves for the provider's `/authorize`.
     pub fn login(&self, options: LoginOptions) {
+        if self.leaving.get_value() {
+            return;
+        }
         let this = *self;
         spawn_local(async move {
             if let Err(e) = this.start_login(options).await {
@@ -337,15 +344,14 @@ impl AuthContext {
             _ => None,
         });
         self.forget_session();
-        self.state.set(AuthState::Anonymous);
         browser::broadcast(LOGOUT_CHANNEL, "logout");
         let (config, metadata) = self
             .provider
             .with_value(|p| (p.config.clone(), p.metadata.clone()));
-        let (Some(config), Some(metadata)) = (config, metadata) else {
-            return;
-        };
-        let Ok((_, _, _, origin)) = browser::location_parts() else {
+        let (Some(config), Some(metadata), Ok((_, _, _, origin))) =
+            (config, metadata, browser::location_parts())
+        else {
+            self.state.set(AuthState::Anonymous);
             return;
         };
         let url = logout_url(
@@ -355,7 +361,10 @@ impl AuthContext {
             &format!("{origin}/"),
             session.as_ref().map(|s| &s.id_token),
         );
+        self.leaving.set_value(true);
+        self.state.set(AuthState::Anonymous);
         if let Err(e) = browser::redirect(&url) {
+            self.leaving.set_value(false);
             self.state.set(AuthState::Error(e));
         }
     }
