@@ -29,7 +29,9 @@
 
 mod app;
 mod browser;
+pub mod hostile;
 mod spa;
+pub mod stack;
 
 pub use app::App;
 pub use browser::{xpath_literal, Browser, DEFAULT_TIMEOUT};
