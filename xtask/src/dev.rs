@@ -37,14 +37,23 @@ pub fn run() -> Result<()> {
         lint: false,
         browser: false,
     })?;
+    // The servers read their ports from these variables too (see their --help).
+    let ports = [
+        ("hashgate-idp", env_port("IDP_PORT", 3000)),
+        ("hashgate-api", env_port("API_PORT", 3001)),
+        ("trunk serve", SPA_PORT),
+    ];
+    for (name, port) in ports {
+        if port_open(port) {
+            return Err(Error::Missing(format!(
+                "port {port} ({name}) is already in use (another `cargo xtask dev`?); \
+                 stop whatever listens there and retry"
+            )));
+        }
+    }
+
     // Build first so a compile error stops here, not half-way through start-up.
     cmd::run(cmd::cargo().args(["build", "-p", "hashgate-idp", "-p", "hashgate-api"]))?;
-    let spa = SocketAddr::from(([127, 0, 0, 1], SPA_PORT));
-    if port_open(spa) {
-        return Err(Error::Missing(format!(
-            "port {SPA_PORT} is already in use; stop whatever listens there and retry"
-        )));
-    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let handler_stop = Arc::clone(&stop);
@@ -82,7 +91,7 @@ pub fn run() -> Result<()> {
             eprintln!("\n{name} exited ({status}); stopping the others");
             break Err(Error::Missing(format!("{name} stopped ({status})")));
         }
-        if !announced && port_open(spa) {
+        if !announced && ports.iter().all(|(_, port)| port_open(*port)) {
             println!("\n    Open http://localhost:{SPA_PORT}\n    (Ctrl-C stops everything)\n");
             announced = true;
         }
@@ -92,8 +101,16 @@ pub fn run() -> Result<()> {
     outcome
 }
 
-fn port_open(addr: SocketAddr) -> bool {
+fn port_open(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
+
+fn env_port(variable: &str, default: u16) -> u16 {
+    std::env::var(variable)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Child processes, each the leader of its own process group so that stopping it also
