@@ -430,6 +430,29 @@ pub async fn wait_for_heading(browser: &Browser, text: &str) {
         .await;
 }
 
+/// Clicks the header navigation link named `name` (a client-side navigation: the page is
+/// not reloaded, so the in-memory session stays), like [`App::follow_nav`].
+pub async fn follow_nav(browser: &Browser, name: &str) {
+    let xpath = format!(
+        "//header//nav//a[normalize-space(.)={}]",
+        xpath_literal(name)
+    );
+    let link = browser
+        .wait_for(
+            Locator::XPath(&xpath),
+            &format!("a `{name}` link is in the header nav"),
+        )
+        .await;
+    if let Err(error) = link.click().await {
+        panic!(
+            "{}",
+            browser
+                .describe(&format!("clicking the `{name}` nav link failed: {error}"))
+                .await
+        );
+    }
+}
+
 /// The signed-in user's name in the header, if one is shown right now.
 pub async fn header_user(browser: &Browser) -> Option<String> {
     browser
@@ -549,14 +572,17 @@ impl<'a> ExternalApi<'a> {
         .await
     }
 
-    /// Clicks `Load messages` and returns the result.
-    pub async fn load_messages(&self) -> CallResult {
-        self.click_and_read(
-            "section.messages",
-            "//section[contains(@class,'messages')]//button[normalize-space(.)='Load messages']",
-            "Load messages",
-        )
-        .await
+    /// Clicks `Load messages` and waits for a result with HTTP `status`. Loading shows no
+    /// progress state, so the previous result cannot be told apart by anything else.
+    pub async fn load_messages(&self, status: u16) -> CallResult {
+        self.browser.click_button("Load messages").await;
+        self.browser
+            .wait_for_css(&format!(
+                "section.messages .result p.status[data-status=\"{status}\"]"
+            ))
+            .await;
+        self.wait_for_result("section.messages", "Load messages")
+            .await
     }
 
     /// The texts of the listed messages right now.
@@ -604,7 +630,8 @@ impl<'a> ExternalApi<'a> {
             );
         }
         if let Some(old) = old {
-            // The click replaces the previous result; wait until it is gone so it is not read.
+            // The click shows "Calling…" in place of the previous result; wait until that is
+            // gone so it is not read again.
             self.browser
                 .wait_until(&format!("the previous `{what}` result is replaced"), || {
                     let old = old.clone();
