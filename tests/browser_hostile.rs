@@ -1,0 +1,766 @@
+//! End to end, in headless Chromium: the SPA against a hostile identity provider of our own
+//! ([`support::hostile`]). Each test makes the provider tamper with one thing in the
+//! authorization response and proves that the app refuses it, says so in a `role="alert"`,
+//! clears the fragment from the address bar, stays signed out, and never sends the rejected
+//! token anywhere (the provider doubles as the API and records every request it gets).
+//! The valid control tests prove the fixture itself is right.
+//!
+//! Issue 4 ("Tests", third bullet) and issue 6 (forged postMessage, provider that never
+//! answers `prompt=none`).
+//!
+//! Run with `cargo xtask test`, or after `trunk build --release --offline`:
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_hostile -- --test-threads=2`.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+use serde_json::{json, Value};
+use support::hostile::{HostileProvider, Issued, Silent, Tamper, HTML_DESCRIPTION};
+use support::{App, AuthConfigFile, Browser, SpaServer};
+
+/// The app, the hostile provider (also the API) and a browser, wired together.
+struct Hostile {
+    spa: SpaServer,
+    idp: HostileProvider,
+    browser: Browser,
+}
+
+async fn hostile(tamper: Tamper, silent: Silent) -> Hostile {
+    // The provider must know the SPA's origin (CORS, redirect URIs) and the SPA's config must
+    // name the provider, so the config is filled in once both listen.
+    let spa = SpaServer::start(json!({})).await;
+    let idp = HostileProvider::start(spa.origin()).await;
+    idp.set_tamper(tamper);
+    idp.set_silent(silent);
+    spa.set_auth_config(AuthConfigFile::Json(idp.auth_config()));
+    let browser = Browser::launch().await;
+    Hostile { spa, idp, browser }
+}
+
+impl Hostile {
+    /// Opens `/`, waits for the start-up silent attempt to end signed out, clicks `Log in`,
+    /// and waits until the app has decided about the response (error or authenticated).
+    async fn log_in(&self) -> App<'_> {
+        let app = App::open(&self.browser, &self.spa, "/").await;
+        self.browser.wait_for_auth_state("anonymous").await;
+        app.log_in().await;
+        self.browser
+            .wait_until(
+                "the provider answered the login and the app decided",
+                || async move {
+                    if self.idp.logins().is_empty() {
+                        return false;
+                    }
+                    let url = self.browser.current_url().await;
+                    if !url.starts_with(self.spa.origin()) {
+                        return false;
+                    }
+                    matches!(
+                        self.current_state().await.as_deref(),
+                        Some("error" | "authenticated")
+                    )
+                },
+            )
+            .await;
+        app
+    }
+
+    /// The auth state right now, if the page has one.
+    async fn current_state(&self) -> Option<String> {
+        let element = self
+            .browser
+            .client()
+            .find(Locator::Css("[data-auth-state]"))
+            .await
+            .ok()?;
+        element.attr("data-auth-state").await.ok().flatten()
+    }
+
+    /// Goes to the External API page inside the app and, if `Call private` is offered, clicks
+    /// it and waits for its answer: the way a rejected token would leak to the API.
+    async fn try_calling_the_private_api(&self, app: &App<'_>) {
+        app.follow_nav("External API").await;
+        let call_private = "//button[normalize-space(.)='Call private']";
+        self.browser
+            .wait_until(
+                "the External API page or the sign-in-needed card is shown",
+                || async move {
+                    let heading = self.browser.try_text_of("main h1").await;
+                    let heading = heading.as_deref().map(str::trim);
+                    matches!(heading, Some("External API" | "Sign-in needed"))
+                        || self
+                            .browser
+                            .client()
+                            .find(Locator::XPath(call_private))
+                            .await
+                            .is_ok()
+                },
+            )
+            .await;
+        let Ok(button) = self
+            .browser
+            .client()
+            .find(Locator::XPath(call_private))
+            .await
+        else {
+            return;
+        };
+        if button.click().await.is_err() {
+            return;
+        }
+        let answered = "[data-endpoint='/api/private'] .result";
+        self.browser
+            .wait_until("the private call has an answer", || async move {
+                self.browser.try_text_of(answered).await.is_some()
+            })
+            .await;
+    }
+
+    /// Problems if any recorded request, resource URL or storage entry carries a token of
+    /// `issued`, or if any request to the provider/API carried an `Authorization` header.
+    async fn leaks(&self, issued: &[Issued]) -> Vec<String> {
+        let mut problems = Vec::new();
+        let tokens: Vec<&str> = issued.iter().flat_map(Issued::tokens).collect();
+        for request in self.idp.requests() {
+            if request.authorization().is_some() {
+                problems.push(format!(
+                    "{} {} carried an Authorization header",
+                    request.method,
+                    request.path()
+                ));
+            }
+            if tokens.iter().any(|token| request.mentions(token)) {
+                problems.push(format!(
+                    "{} {} carried a rejected token in its URL or headers",
+                    request.method,
+                    request.path()
+                ));
+            }
+        }
+        let seen = self.page_urls_and_storage().await;
+        if tokens.iter().any(|token| seen.contains(token)) {
+            problems.push(
+                "a rejected token is in a resource URL the page loaded or in web storage".into(),
+            );
+        }
+        problems
+    }
+
+    /// Every resource URL the current page loaded, plus session and local storage, as text.
+    async fn page_urls_and_storage(&self) -> String {
+        let script = "return JSON.stringify({ \
+            resources: performance.getEntriesByType('resource').map(function (e) { return e.name; }), \
+            session: Object.entries(sessionStorage), local: Object.entries(localStorage) });";
+        match self.browser.client().execute(script, vec![]).await {
+            Ok(Value::String(text)) => text,
+            Ok(other) => other.to_string(),
+            Err(error) => panic!("cannot read the page's resources and storage: {error}"),
+        }
+    }
+}
+
+/// Logs in against a provider tampering as `tamper` and checks everything a rejection must
+/// do. `reason` is a word the alert must contain (case-insensitive), so the test knows the
+/// response was refused for the right reason. Returns the setup for further checks.
+async fn assert_login_rejected(tamper: Tamper, reason: &str) -> Hostile {
+    let h = hostile(tamper, Silent::LoginRequired).await;
+    let app = h.log_in().await;
+    let mut problems = Vec::new();
+
+    let state = h.browser.auth_state().await;
+    if state != "error" {
+        problems.push(format!(
+            "data-auth-state is {state:?} after the login, not \"error\""
+        ));
+    }
+    let url = h.browser.current_url().await;
+    if url.contains('#') {
+        problems.push(format!("the fragment is still in the address bar: {url}"));
+    }
+    match h.browser.try_alert_text().await {
+        None => problems.push("no role=alert is shown".into()),
+        Some(alert) if !alert.to_lowercase().contains(&reason.to_lowercase()) => {
+            problems.push(format!("the alert does not mention {reason:?}: {alert:?}"))
+        }
+        Some(_) => {}
+    }
+    // Errors are shown as escaped text: markup from the provider never becomes elements.
+    let elements = h
+        .browser
+        .find_all_css("[role=alert] img, [role=alert] script")
+        .await;
+    if !elements.is_empty() {
+        problems.push(format!(
+            "the alert contains {} injected element(s)",
+            elements.len()
+        ));
+    }
+    // Security rules: never keys from a `jku` header, so the attacker's JWKS is never fetched.
+    if !h.idp.requests_to("/attacker/jwks.json").is_empty() {
+        problems.push("the app fetched the attacker's JWKS named by the token".into());
+    }
+    h.browser
+        .screenshot(&format!("hostile-{tamper:?}").to_lowercase())
+        .await;
+
+    h.try_calling_the_private_api(&app).await;
+    let state = h.browser.auth_state().await;
+    if state == "authenticated" {
+        problems.push("the app is signed in on the External API page".into());
+    }
+    problems.extend(h.leaks(&h.idp.logins()).await);
+
+    if !problems.is_empty() {
+        let description = h.browser.describe("").await;
+        panic!(
+            "tamper mode {tamper:?} was not rejected safely:\n  - {}\n{description}",
+            problems.join("\n  - ")
+        );
+    }
+    h
+}
+
+/// Logs in against a provider answering as `tamper` and expects success, then calls the
+/// private API and expects the recorder to see exactly the issued access token.
+async fn assert_login_succeeds(tamper: Tamper) {
+    let h = hostile(tamper, Silent::LoginRequired).await;
+    let app = h.log_in().await;
+    assert_eq!(
+        h.browser.auth_state().await,
+        "authenticated",
+        "tamper mode {tamper:?} should sign in; {}",
+        h.browser.describe("").await
+    );
+    let url = h.browser.current_url().await;
+    assert!(
+        !url.contains('#'),
+        "the fragment stayed in the address bar: {url}"
+    );
+    assert_eq!(app.current_path().await.as_deref(), Some("/"));
+
+    let logins = h.idp.logins();
+    let access_token = logins[0]
+        .access_token
+        .clone()
+        .unwrap_or_else(|| panic!("{tamper:?} issues an access token"));
+    // Contract §3: with cacheLocation memory, tokens are never in storage.
+    assert!(
+        !h.page_urls_and_storage().await.contains(&access_token),
+        "the access token is in web storage or a resource URL"
+    );
+
+    h.try_calling_the_private_api(&app).await;
+    let expected = format!("Bearer {access_token}");
+    let calls = h.idp.requests_to("/api/private");
+    assert!(
+        calls
+            .iter()
+            .any(|call| call.authorization() == Some(expected.as_str())),
+        "the recorder never saw `Authorization: Bearer <the issued token>` on /api/private \
+         (requests: {:?}); {}",
+        h.idp
+            .requests()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path()))
+            .collect::<Vec<_>>(),
+        h.browser.describe("").await
+    );
+    h.browser.close().await;
+}
+
+// Control: a correct provider signs in and the API gets the token, so the fixture, the
+// recorder and the negative assertions below are all meaningful.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_valid_response_signs_in_and_the_api_receives_its_token() {
+    assert_login_succeeds(Tamper::Valid).await;
+}
+
+// Issue 4: unusable keys in the JWKS are skipped, not fatal.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jwks_with_a_garbage_key_next_to_the_good_one_still_signs_in() {
+    assert_login_succeeds(Tamper::GarbageKeyInJwks).await;
+}
+
+// OIDC Core 3.1.3.7 step 6: the signature must verify with the provider's key.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_token_with_one_flipped_signature_byte_is_rejected() {
+    assert_login_rejected(Tamper::BadSignature, "signature")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// Security rules: never `alg: none`.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unsigned_alg_none_id_token_is_rejected() {
+    assert_login_rejected(Tamper::AlgNone, "ID token")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// Security rules: never HS* keyed with the provider's public key (key confusion).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_hs256_id_token_keyed_with_the_rsa_public_key_is_rejected() {
+    assert_login_rejected(Tamper::Hs256WithPublicKey, "algorithm")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// Security rules: never a key named by a `jku` header. The attacker's JWKS is never fetched.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_token_whose_jku_header_points_at_an_attacker_key_is_rejected() {
+    assert_login_rejected(Tamper::JkuAttackerKey, "jku")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// Security rules: never a key embedded in a `jwk` header.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_token_carrying_the_attacker_key_in_a_jwk_header_is_rejected() {
+    assert_login_rejected(Tamper::JwkAttackerKey, "jwk")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// Issue 4: a `kid` that is not in the JWKS (even after a refetch) is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_token_signed_under_an_unknown_kid_is_rejected() {
+    assert_login_rejected(Tamper::UnknownKid, "key")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// OIDC Core 3.1.3.7 step 2: `iss` must equal the configured issuer exactly.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_token_from_another_issuer_is_rejected() {
+    assert_login_rejected(Tamper::WrongIssuer, "issuer")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// OIDC Core 3.1.3.7 step 3: `aud` must contain the client id.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_token_for_another_client_is_rejected() {
+    assert_login_rejected(Tamper::WrongAudience, "audience")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// OIDC Core 3.1.3.7 step 3: `aud` must not contain untrusted audiences.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_token_with_an_extra_untrusted_audience_is_rejected() {
+    assert_login_rejected(Tamper::ExtraUntrustedAudience, "audience")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// OIDC Core 3.1.3.7 step 9: an expired ID token is refused (60 s leeway).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_id_token_is_rejected() {
+    assert_login_rejected(Tamper::Expired, "expired")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// OIDC Core 3.1.3.7 step 10: `iat` in the future is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_token_issued_an_hour_in_the_future_is_rejected() {
+    assert_login_rejected(Tamper::IatInFuture, "future")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// OIDC Core 3.1.3.7 step 10: `iat` older than 600 s (plus leeway) is a replay.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_token_issued_an_hour_ago_is_rejected() {
+    assert_login_rejected(Tamper::IatTooOld, "too old")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// OIDC Core 2: `sub` is required.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_token_without_sub_is_rejected() {
+    assert_login_rejected(Tamper::MissingSub, "sub")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// OIDC Core 3.2.2.11: the nonce must equal the one we sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_token_with_another_nonce_is_rejected() {
+    assert_login_rejected(Tamper::WrongNonce, "nonce")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// OIDC Core 3.2.2.11: the nonce is required in the implicit flow.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_token_without_nonce_is_rejected() {
+    assert_login_rejected(Tamper::MissingNonce, "nonce")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// OIDC Core 3.2.2.9: at_hash binds the access token to the ID token.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_access_token_that_does_not_match_at_hash_is_rejected() {
+    assert_login_rejected(Tamper::WrongAtHash, "at_hash")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// OIDC Core 3.2.2.10: at_hash is required when an access token is returned.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_token_without_at_hash_next_to_an_access_token_is_rejected() {
+    assert_login_rejected(Tamper::MissingAtHash, "at_hash")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// RFC 6749 7.1 / OIDC Core 3.2.2.5: only Bearer tokens are used.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_response_whose_token_type_is_not_bearer_is_rejected() {
+    assert_login_rejected(Tamper::TokenTypeNotBearer, "bearer")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// OIDC Core 3.2.2.5: `id_token token` must return both tokens.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_response_without_the_access_token_is_rejected() {
+    assert_login_rejected(Tamper::MissingAccessToken, "access token")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// RFC 6749 10.12: `state` must match a login started here.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_response_with_another_state_is_rejected() {
+    assert_login_rejected(Tamper::StateMismatch, "state")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// RFC 6749 3.1: a repeated parameter is an error, never a guess.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_response_repeating_the_state_parameter_is_rejected() {
+    assert_login_rejected(Tamper::DuplicateState, "state")
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// Issue 4: the provider's error is shown as escaped text; markup never becomes elements.
+#[tokio::test(flavor = "multi_thread")]
+async fn html_in_error_description_is_shown_as_text() {
+    // The alert check of assert_login_rejected also looks for elements inside the alert.
+    assert_login_rejected(Tamper::HtmlErrorDescription, HTML_DESCRIPTION)
+        .await
+        .browser
+        .close()
+        .await;
+}
+
+// OIDC Discovery 4.3: a discovery document naming another issuer is refused, and the app
+// never sends the user to that provider's authorization endpoint.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_discovery_document_for_another_issuer_stops_login_before_the_redirect() {
+    let h = hostile(Tamper::DiscoveryIssuerMismatch, Silent::LoginRequired).await;
+    let app = App::open(&h.browser, &h.spa, "/").await;
+    h.browser.wait_for_auth_state("error").await;
+    let alert = h.browser.alert_text().await;
+    assert!(
+        alert.to_lowercase().contains("issuer"),
+        "the alert does not say the issuer is wrong: {alert:?}"
+    );
+
+    let discoveries = h.idp.requests_to("/.well-known/openid-configuration").len();
+    app.log_in().await;
+    // The click loads discovery again; once that has been answered, the app has either
+    // redirected or refused. Watch a short window to see which.
+    let idp = &h.idp;
+    h.browser
+        .wait_until("Log in fetched the discovery document again", || async move {
+            idp.requests_to("/.well-known/openid-configuration").len() > discoveries
+        })
+        .await;
+    let window = Instant::now();
+    while window.elapsed() < Duration::from_millis(1500) {
+        assert!(
+            h.idp.requests_to("/authorize").is_empty(),
+            "the app went to /authorize of a provider whose discovery names another issuer"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        h.browser.current_url().await.starts_with(h.spa.origin()),
+        "the app left for the provider"
+    );
+    assert_eq!(h.browser.auth_state().await, "error");
+    assert!(
+        h.browser.try_alert_text().await.is_some(),
+        "no alert after Log in"
+    );
+    h.browser.close().await;
+}
+
+// Issue 4: the transaction is single-use, so the same response visited again is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replayed_callback_url_is_rejected() {
+    let h = hostile(Tamper::Valid, Silent::LoginRequired).await;
+    let app = h.log_in().await;
+    assert_eq!(
+        h.browser.auth_state().await,
+        "authenticated",
+        "the first, genuine use must succeed; {}",
+        h.browser.describe("").await
+    );
+    let logins = h.idp.logins();
+    let saved = logins[0]
+        .callback_url
+        .clone()
+        .unwrap_or_else(|| panic!("the login was a redirect"));
+
+    // A full page load of the saved URL, as an attacker replaying it in this tab would.
+    h.browser.goto("about:blank").await;
+    h.browser.goto(&saved).await;
+    h.browser.wait_for_auth_state("error").await;
+    let url = h.browser.current_url().await;
+    assert!(
+        !url.contains('#'),
+        "the fragment stayed in the address bar: {url}"
+    );
+    let alert = h.browser.alert_text().await;
+    assert!(
+        alert.contains("already used") || alert.contains("state"),
+        "the alert does not say the response was already used: {alert:?}"
+    );
+    h.try_calling_the_private_api(&app).await;
+    assert_ne!(h.browser.auth_state().await, "authenticated");
+    // The genuine login never called the API, so no request may carry its token.
+    let leaks = h.leaks(&logins).await;
+    assert!(leaks.is_empty(), "replayed tokens leaked: {leaks:?}");
+    h.browser.close().await;
+}
+
+// RFC 6749 10.12: a response for a login nobody started (login CSRF) is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unsolicited_response_is_rejected() {
+    let h = hostile(Tamper::Valid, Silent::LoginRequired).await;
+    let fragment = h
+        .idp
+        .valid_fragment("never-sent-state-0123456789abcdef", "never-sent-nonce");
+    let app = App::open(&h.browser, &h.spa, &format!("/callback#{fragment}")).await;
+    h.browser.wait_for_auth_state("error").await;
+    let url = h.browser.current_url().await;
+    assert!(
+        !url.contains('#'),
+        "the fragment stayed in the address bar: {url}"
+    );
+    let alert = h.browser.alert_text().await;
+    assert!(
+        alert.contains("state"),
+        "the alert does not say the response was not started here: {alert:?}"
+    );
+    h.try_calling_the_private_api(&app).await;
+    assert_ne!(h.browser.auth_state().await, "authenticated");
+    let leaks = h.leaks(&h.idp.issued()).await;
+    assert!(leaks.is_empty(), "unsolicited tokens leaked: {leaks:?}");
+    h.browser.close().await;
+}
+
+// Issue 4: the fragment leaves the address bar before anything else, i.e. while the
+// signature is still being checked (the JWKS answer is held back).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fragment_is_gone_from_the_address_bar_before_validation_finishes() {
+    let h = hostile(Tamper::BadSignature, Silent::LoginRequired).await;
+    let app = App::open(&h.browser, &h.spa, "/").await;
+    h.browser.wait_for_auth_state("anonymous").await;
+    h.idp.set_jwks_delay(Duration::from_secs(3));
+    app.log_in().await;
+    let idp = &h.idp;
+    h.browser
+        .wait_until("the app asked for the JWKS", || async move {
+            !idp.requests_to("/.well-known/jwks.json").is_empty()
+        })
+        .await;
+    let url = h.browser.current_url().await;
+    let state = h.current_state().await;
+    assert_eq!(
+        state.as_deref(),
+        Some("loading"),
+        "validation should still be waiting for the JWKS"
+    );
+    assert!(
+        url.starts_with(&h.spa.url("/callback")) && !url.contains('#'),
+        "while the callback is validated the address bar must be /callback without the \
+         fragment, not {url}"
+    );
+    h.browser.wait_for_auth_state("error").await;
+    h.browser.close().await;
+}
+
+/// Opens `/` with the provider answering silent attempts as `silent` and waits until the
+/// start-up attempt has ended; returns how long that took after the app became visible.
+async fn start_up_with(silent: Silent) -> (Hostile, Duration) {
+    let mut h = hostile(Tamper::Valid, silent).await;
+    h.browser.set_timeout(Duration::from_secs(25));
+    let _app = App::open(&h.browser, &h.spa, "/").await;
+    let started = Instant::now();
+    h.browser
+        .wait_until("the start-up silent attempt ended", || {
+            let h = &h;
+            async move {
+                matches!(
+                    h.current_state().await.as_deref(),
+                    Some("anonymous" | "authenticated" | "error")
+                )
+            }
+        })
+        .await;
+    let elapsed = started.elapsed();
+    drop(_app);
+    (h, elapsed)
+}
+
+// Issue 6: a message with another state, even from the provider's origin and with valid
+// tokens, is ignored; the genuine answer that follows is used.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_answer_with_another_state_is_ignored() {
+    let (h, elapsed) = start_up_with(Silent::ForgedStateFirst).await;
+    assert_eq!(
+        h.browser.auth_state().await,
+        "anonymous",
+        "the forged web_message was accepted; {}",
+        h.browser.describe("").await
+    );
+    assert!(
+        elapsed < Duration::from_secs(8),
+        "the genuine login_required after the forged message was not used ({elapsed:?}): \
+         the app timed out instead"
+    );
+    let forged = h.idp.issued();
+    assert_eq!(forged.len(), 1, "the provider posted one forged response");
+    let leaks = h.leaks(&forged).await;
+    assert!(leaks.is_empty(), "forged tokens leaked: {leaks:?}");
+    assert!(
+        h.browser.find_all_css("iframe").await.is_empty(),
+        "the iframe was left behind"
+    );
+    h.browser.close().await;
+}
+
+// Issue 6: a message from another origin, even with the right state and valid tokens, is
+// ignored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_answer_from_another_origin_is_ignored() {
+    let (h, elapsed) = start_up_with(Silent::ForgedOriginFirst).await;
+    assert_eq!(
+        h.browser.auth_state().await,
+        "anonymous",
+        "the web_message from another origin was accepted; {}",
+        h.browser.describe("").await
+    );
+    assert!(
+        !h.idp.requests_to("/silent/login-required").is_empty(),
+        "the forged page on the other origin never ran (it leads to the genuine answer)"
+    );
+    let forged_from = h
+        .idp
+        .requests_to("/silent/forged-origin")
+        .first()
+        .and_then(|r| r.header("host").map(str::to_owned));
+    assert!(
+        forged_from
+            .as_deref()
+            .is_some_and(|host| host.starts_with("localhost:")),
+        "the forged page was not served from the other origin: {forged_from:?}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(8),
+        "the genuine login_required was not used ({elapsed:?}): the app timed out instead"
+    );
+    let leaks = h.leaks(&h.idp.issued()).await;
+    assert!(leaks.is_empty(), "forged tokens leaked: {leaks:?}");
+    assert!(
+        h.browser.find_all_css("iframe").await.is_empty(),
+        "the iframe was left behind"
+    );
+    h.browser.close().await;
+}
+
+// Issue 6: a provider that never answers `prompt=none` hits the 10 s timeout; the app ends
+// signed out (with `Log in`) and the iframe is removed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_that_never_answers_prompt_none_times_out_signed_out() {
+    let mut h = hostile(Tamper::Valid, Silent::Never).await;
+    h.browser.set_timeout(Duration::from_secs(25));
+    let _app = App::open(&h.browser, &h.spa, "/").await;
+    h.browser.wait_for_css("iframe").await;
+    let framed = Instant::now();
+    assert_eq!(h.current_state().await.as_deref(), Some("loading"));
+    let silent = h.idp.requests_to("/authorize");
+    assert!(
+        silent
+            .iter()
+            .any(|r| r.uri.contains("prompt=none") && r.uri.contains("response_mode=web_message")),
+        "the iframe did not load a prompt=none web_message request"
+    );
+
+    h.browser.wait_for_auth_state("anonymous").await;
+    let waited = framed.elapsed();
+    assert!(
+        waited >= Duration::from_secs(8),
+        "signed out after {waited:?}, too soon for the 10 s silent timeout"
+    );
+    assert!(
+        h.browser.find_all_css("iframe").await.is_empty(),
+        "the silent iframe is still in the DOM after the timeout"
+    );
+    h.browser.button("Log in").await;
+    h.browser.close().await;
+}
