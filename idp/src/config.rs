@@ -61,10 +61,14 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Directory of Auth0-style rules. Reserved: rules are not run yet. Relative
-    /// paths are resolved against the config file's directory.
+    /// Directory of Auth0-style rules and Actions (`*.js`, run in file-name order
+    /// on every successful authorization). Relative paths are resolved against the
+    /// config file's directory. `None`: no rules.
     #[serde(default)]
     pub rules_dir: Option<PathBuf>,
+    /// Limits and settings for running rules.
+    #[serde(default)]
+    pub rules: RulesConfig,
     /// Login session settings.
     #[serde(default)]
     pub session: SessionConfig,
@@ -122,6 +126,37 @@ impl Default for ThrottleConfig {
         Self {
             max_failures: default_max_failures(),
             window_secs: default_window(),
+        }
+    }
+}
+
+/// How rules run: limits per rule, an optional separate Actions directory and the
+/// `configuration` object rules read (Auth0 "rules configuration").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Wall-clock limit per rule or Action, in milliseconds (default 2000).
+    #[serde(default = "default_rule_timeout")]
+    pub timeout_ms: u64,
+    /// Memory cap of the JavaScript engine per rule, in bytes (default 32 MiB).
+    #[serde(default = "default_rule_memory")]
+    pub memory_limit_bytes: u64,
+    /// Directory of Auth0 Actions (`exports.onExecutePostLogin`), run after
+    /// everything in `rules_dir`. Relative to the config file. Optional.
+    #[serde(default)]
+    pub actions_dir: Option<PathBuf>,
+    /// The global `configuration` object rules see (string values, like Auth0).
+    #[serde(default)]
+    pub configuration: BTreeMap<String, String>,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        Self {
+            timeout_ms: default_rule_timeout(),
+            memory_limit_bytes: default_rule_memory(),
+            actions_dir: None,
+            configuration: BTreeMap::new(),
         }
     }
 }
@@ -295,6 +330,12 @@ fn default_max_failures() -> u32 {
 fn default_window() -> u64 {
     300
 }
+fn default_rule_timeout() -> u64 {
+    2000
+}
+fn default_rule_memory() -> u64 {
+    32 * 1024 * 1024
+}
 fn default_grace() -> u64 {
     24 * 3600
 }
@@ -338,22 +379,29 @@ impl Config {
             }
         })?;
         config.validate_with_source(path, Some(text))?;
-        if let Some(dir) = &config.rules_dir {
-            if dir.is_relative() {
-                if let Some(parent) = path.parent() {
-                    config.rules_dir = Some(parent.join(dir));
+        let anchor = |dir: &mut Option<PathBuf>| {
+            if let (Some(d), Some(parent)) = (dir.as_mut(), path.parent()) {
+                if d.is_relative() {
+                    *d = parent.join(&*d);
                 }
             }
-        }
+        };
+        anchor(&mut config.rules_dir);
+        anchor(&mut config.rules.actions_dir);
         Ok(config)
     }
 
-    /// The shipped default configuration (demo client, API and users).
+    /// The shipped default configuration (demo client, API, users and the example
+    /// rules in `idp/rules`, found through this crate's source directory).
     pub fn demo() -> Self {
         // The shipped file is checked by a unit test, so this cannot fail at run time
         // unless the file is broken, in which case an empty config is the safe answer.
-        Self::from_toml_str(DEFAULT_CONFIG_TOML, "hashgate-idp.toml").unwrap_or_else(|_| Self {
+        // Anchored at the crate directory so tests and tools started from any working
+        // directory find the example rules.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/hashgate-idp.toml");
+        Self::from_toml_str(DEFAULT_CONFIG_TOML, path).unwrap_or_else(|_| Self {
             rules_dir: None,
+            rules: RulesConfig::default(),
             session: SessionConfig::default(),
             throttle: ThrottleConfig::default(),
             keys: KeysConfig::default(),
@@ -432,6 +480,22 @@ impl Config {
                     "must be positive",
                 ));
             }
+        }
+        if self.rules.timeout_ms == 0 || self.rules.timeout_ms > 60_000 {
+            return Err(invalid(
+                "rules.timeout_ms".into(),
+                "timeout_ms",
+                "must be between 1 and 60000 milliseconds",
+            ));
+        }
+        if self.rules.memory_limit_bytes < 1024 * 1024
+            || self.rules.memory_limit_bytes > 1024 * 1024 * 1024
+        {
+            return Err(invalid(
+                "rules.memory_limit_bytes".into(),
+                "memory_limit_bytes",
+                "must be between 1 MiB and 1 GiB",
+            ));
         }
         let mut apis = HashSet::new();
         for (i, a) in self.apis.iter().enumerate() {
@@ -578,7 +642,9 @@ mod tests {
         assert_eq!(spa.callbacks.len(), 4);
         let api = c.api("https://api.hashgate.local").unwrap();
         assert_eq!(api.token_lifetime_secs, 7200);
-        assert_eq!(c.users.len(), 2);
+        assert_eq!(c.users.len(), 3);
+        assert_eq!(c.rules_dir.as_deref(), Some(Path::new("rules")));
+        assert_eq!(c.rules.timeout_ms, 2000);
         assert_eq!(c.users[0].app_metadata["roles"][0], "admin");
     }
 

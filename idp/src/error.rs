@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::config::ConfigError;
+use crate::rules::RuleError;
 
 /// Result alias for this crate.
 pub type Result<T, E = IdpError> = std::result::Result<T, E>;
@@ -16,6 +17,9 @@ pub enum IdpError {
     /// The configuration file is missing, unreadable or invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A rule could not be read or does not compile.
+    #[error(transparent)]
+    Rules(#[from] RuleError),
     /// The issuer URL is not an absolute http(s) URL.
     #[error("invalid issuer url {issuer:?}: {reason}")]
     Issuer {

@@ -14,6 +14,7 @@ use argon2::Argon2;
 
 use crate::pages::{self, ConsentItem, ConsentView, LoginView, Page};
 use crate::request::{self, AuthRequest};
+use crate::rules::{self, LoginInput, Outcome, Requester};
 use crate::state::AppState;
 use crate::store::{SessionRecord, UserRecord};
 use crate::tokens;
@@ -111,16 +112,38 @@ fn hint_mismatch(req: &AuthRequest, user: &UserRecord) -> bool {
     })
 }
 
-/// Mints tokens and answers the app. The single place where a successful
-/// authorization ends, so later features (rules) hook in here.
-pub fn complete(
+/// Runs the rules, mints tokens and answers the app. The single place where a
+/// successful authorization (interactive or `prompt=none`) ends.
+pub async fn complete(
     state: &AppState,
     req: &AuthRequest,
     user: &UserRecord,
     session: &SessionRecord,
+    from: &Requester,
     post: bool,
 ) -> Response {
-    let issued = match tokens::mint(state, req, user, session, util::now()) {
+    let custom = if state.rules.is_empty() {
+        rules::CustomClaims::default()
+    } else {
+        let input = LoginInput::new(state, req, user, session, from);
+        match state.rules.run(input).await {
+            Outcome::Continue(custom) => custom,
+            Outcome::Deny(message) => {
+                return web::deliver_error(state, &req.reply, "unauthorized", &message, post)
+            }
+            // Logged with the rule's file name by the rules module.
+            Outcome::Failed { .. } => {
+                return web::deliver_error(
+                    state,
+                    &req.reply,
+                    "server_error",
+                    rules::FAILURE_DESCRIPTION,
+                    post,
+                )
+            }
+        }
+    };
+    let issued = match tokens::mint(state, req, user, session, &custom, util::now()) {
         Ok(i) => i,
         Err(e) => {
             tracing::error!(error = %e, "token minting failed");
@@ -165,6 +188,17 @@ pub async fn authorize(
     let fail = |error: &str, description: &str| {
         web::deliver_error(&state, &req.reply, error, description, false)
     };
+    let user_agent: String = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(512)
+        .collect();
+    let from = Requester {
+        ip: ip.clone(),
+        user_agent: user_agent.clone(),
+    };
 
     if req.prompt_none {
         let Some(Current { session, user, .. }) = current else {
@@ -181,7 +215,7 @@ pub async fn authorize(
                 "consent_required",
                 "the user has not consented to this application",
             ),
-            Ok(false) => complete(&state, &req, &user, &session, false),
+            Ok(false) => complete(&state, &req, &user, &session, &from, false).await,
             Err(e) => {
                 tracing::error!(error = %e, "consent lookup failed");
                 fail("server_error", "internal error")
@@ -195,7 +229,7 @@ pub async fn authorize(
         {
             match needs_consent(&state, &req, &c.user) {
                 Ok(false) if !req.prompt_consent => {
-                    return complete(&state, &req, &c.user, &c.session, false)
+                    return complete(&state, &req, &c.user, &c.session, &from, false).await
                 }
                 Ok(_) => ("consent", Some(c.user.user_id.clone())),
                 Err(e) => return web::internal_error(&state, &e),
@@ -207,13 +241,6 @@ pub async fn authorize(
     let csrf = web::cookie(&headers, &state.csrf_cookie)
         .filter(|c| util::is_token_shaped(c))
         .unwrap_or_else(util::random_token);
-    let user_agent: String = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .chars()
-        .take(512)
-        .collect();
     let tx = Transaction {
         request: req,
         csrf: csrf.clone(),
@@ -434,7 +461,11 @@ pub async fn login_submit(
         web::redirect(&state.path(&format!("consent?tx={}", form.tx)), true)
     } else {
         let _ = state.store.delete_transaction(&form.tx);
-        complete(&state, &tx.request, &user, &session, true)
+        let from = Requester {
+            ip: tx.ip.clone(),
+            user_agent: tx.user_agent.clone(),
+        };
+        complete(&state, &tx.request, &user, &session, &from, true).await
     };
     web::add_cookie(&mut res, &cookie);
     res
@@ -571,7 +602,11 @@ pub async fn consent_submit(
                 return web::internal_error(&state, &e);
             }
             let _ = state.store.delete_transaction(&form.tx);
-            complete(&state, req, &current.user, &current.session, true)
+            let from = Requester {
+                ip: tx.ip.clone(),
+                user_agent: tx.user_agent.clone(),
+            };
+            complete(&state, req, &current.user, &current.session, &from, true).await
         }
         "deny" => {
             let _ = state.store.delete_transaction(&form.tx);

@@ -29,6 +29,7 @@ pub mod keys;
 mod logout;
 mod pages;
 mod request;
+pub mod rules;
 pub mod state;
 pub mod store;
 mod throttle;
@@ -53,9 +54,12 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-pub use config::{ApiConfig, ClientConfig, Config, ConfigError, ScopeConfig, UserConfig};
+pub use config::{
+    ApiConfig, ClientConfig, Config, ConfigError, RulesConfig, ScopeConfig, UserConfig,
+};
 pub use error::{IdpError, Result};
 pub use keys::generate_signing_key_pem;
+pub use rules::{RuleError, Rules};
 pub use state::{AppState, Settings};
 
 /// The router with every endpoint, mounted under the issuer's path.

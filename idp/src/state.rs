@@ -12,6 +12,7 @@ use url::Url;
 use crate::config::Config;
 use crate::error::{IdpError, Result};
 use crate::keys::{self, KeyRing};
+use crate::rules::Rules;
 use crate::store::{Profile, Store};
 use crate::throttle::Throttle;
 use crate::util;
@@ -64,6 +65,7 @@ pub struct Inner {
     pub(crate) store: Store,
     pub(crate) keys: KeyRing,
     pub(crate) throttle: Throttle,
+    pub(crate) rules: Rules,
 }
 
 impl std::ops::Deref for AppState {
@@ -102,6 +104,11 @@ impl AppState {
         let issuer_url = normalize_issuer(&settings.issuer)?;
         let config = settings.config;
         config.validate()?;
+        // Before anything touches the database: a broken rule must stop start-up.
+        let rules = Rules::load(config.rules_dir.as_deref(), &config.rules)?;
+        if !rules.is_empty() {
+            tracing::info!(rules = ?rules.names(), "rules loaded");
+        }
         let store = Store::open(&settings.data_dir)?;
         let now = util::now();
         if store.keys()?.is_empty() {
@@ -136,6 +143,7 @@ impl AppState {
             ),
             config,
             store,
+            rules,
         };
         Ok(Self(Arc::new(inner)))
     }
@@ -148,6 +156,11 @@ impl AppState {
     /// The configuration in use.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The loaded rules and Actions.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
     }
 
     /// An endpoint URL under the issuer, e.g. `endpoint("userinfo")`.

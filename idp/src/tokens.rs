@@ -1,13 +1,15 @@
 //! Minting the access token and ID token (RS256 JWTs with `kid`).
 //!
-//! Claims are built as JSON maps so that later features (Auth0-style rules) can add
-//! custom claims; protocol claims are written last so nothing can overwrite them.
+//! Claims are built as JSON maps: custom claims from rules go in first, protocol
+//! claims are written last, so nothing a rule sets can overwrite them (the rules
+//! module also drops them, with a warning).
 
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{json, Map, Value};
 
 use crate::error::Result;
 use crate::request::AuthRequest;
+use crate::rules::CustomClaims;
 use crate::state::AppState;
 use crate::store::{SessionRecord, UserRecord};
 use crate::util;
@@ -65,12 +67,13 @@ pub fn profile_claims(user: &UserRecord, scopes: &[String]) -> Map<String, Value
     claims
 }
 
-/// Signs the tokens `req` asks for.
+/// Signs the tokens `req` asks for, with the rules' custom claims.
 pub fn mint(
     state: &AppState,
     req: &AuthRequest,
     user: &UserRecord,
     session: &SessionRecord,
+    custom: &CustomClaims,
     now: i64,
 ) -> Result<Issued> {
     let key = state.keys.active(&state.store)?;
@@ -94,7 +97,7 @@ pub fn mint(
             .iter()
             .filter(|s| !crate::config::OIDC_SCOPES.contains(&s.as_str()))
             .collect();
-        let mut c = Map::new();
+        let mut c = custom.access_token.clone();
         c.insert("iss".into(), json!(state.issuer));
         c.insert("sub".into(), json!(user.user_id));
         c.insert(
@@ -124,6 +127,7 @@ pub fn mint(
 
     let id_token = if req.id_token {
         let mut c = profile_claims(user, &scopes);
+        c.extend(custom.id_token.clone());
         c.insert("iss".into(), json!(state.issuer));
         c.insert("sub".into(), json!(user.user_id));
         c.insert("aud".into(), json!(req.client_id));
