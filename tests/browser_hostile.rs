@@ -667,6 +667,65 @@ async fn start_up_with(silent: Silent) -> (Hostile, Duration) {
     (h, elapsed)
 }
 
+// Control for the silent tests: a genuine web_message answer from this fixture restores the
+// session without a click, so "stays signed out" below means "refused", not "never understood".
+#[tokio::test(flavor = "multi_thread")]
+async fn a_valid_silent_answer_signs_in_without_a_click() {
+    let (h, _) = start_up_with(Silent::Answer(Tamper::Valid)).await;
+    assert_eq!(
+        h.browser.auth_state().await,
+        "authenticated",
+        "the fixture's genuine web_message answer was not accepted; {}",
+        h.browser.describe("").await
+    );
+    assert!(
+        h.browser.find_all_css("iframe").await.is_empty(),
+        "the iframe was left behind"
+    );
+    h.browser.close().await;
+}
+
+/// A silent answer made as `tamper` (right state, right origin) must leave the app signed
+/// out, without using its tokens.
+async fn assert_silent_answer_rejected(tamper: Tamper) {
+    let (h, _) = start_up_with(Silent::Answer(tamper)).await;
+    let state = h.browser.auth_state().await;
+    assert_ne!(
+        state,
+        "authenticated",
+        "silent answer {tamper:?} was accepted; {}",
+        h.browser.describe("").await
+    );
+    let issued = h.idp.issued();
+    assert_eq!(
+        issued.len(),
+        1,
+        "the provider answered the silent attempt once"
+    );
+    let leaks = h.leaks(&issued).await;
+    assert!(
+        leaks.is_empty(),
+        "silent answer {tamper:?} leaked: {leaks:?}"
+    );
+    assert!(
+        h.browser.find_all_css("iframe").await.is_empty(),
+        "the iframe was left behind"
+    );
+    h.browser.close().await;
+}
+
+// Issue 6: the silent result goes through exactly the same validation as /callback.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_answer_with_a_bad_signature_leaves_the_app_signed_out() {
+    assert_silent_answer_rejected(Tamper::BadSignature).await;
+}
+
+// Issue 6: each silent attempt has its own nonce, checked like a login's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_answer_with_another_nonce_leaves_the_app_signed_out() {
+    assert_silent_answer_rejected(Tamper::WrongNonce).await;
+}
+
 // Issue 6: a message with another state, even from the provider's origin and with valid
 // tokens, is ignored; the genuine answer that follows is used.
 #[tokio::test(flavor = "multi_thread")]

@@ -123,6 +123,9 @@ pub enum Silent {
     /// posts valid tokens with the right `state` and nonce, then comes back to the provider's
     /// origin for the genuine `login_required`.
     ForgedOriginFirst,
+    /// From the provider's origin, one response with the right `state`, made as this mode
+    /// makes interactive ones (`Answer(Tamper::Valid)` restores a session).
+    Answer(Tamper),
 }
 
 /// One request the provider received.
@@ -496,6 +499,12 @@ fn silent_answer(
             encode_component(nonce)
         ))
         .into_response(),
+        Silent::Answer(tamper) => {
+            let (params, mut issued) = respond(shared, tamper, state, nonce);
+            issued.tamper = None;
+            lock(&shared.issued).push(issued);
+            post_page(&shared.spa_origin, &[message(&params)], None)
+        }
         Silent::LoginRequired | Silent::Never => {
             post_page(&shared.spa_origin, &[message(&login_required(state))], None)
         }
