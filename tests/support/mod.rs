@@ -30,6 +30,8 @@
 mod app;
 mod browser;
 pub mod hostile;
+pub mod interop;
+pub mod nginx;
 mod spa;
 pub mod stack;
 

@@ -1,0 +1,225 @@
+//! `oidc-provider` (npm, OpenID Certified) as an independent authorization server:
+//! `node tests/interop/provider.mjs` on a loopback port, started per test and killed when
+//! dropped, and page objects for its development login, consent and logout pages.
+//!
+//! Needs Node.js and `npm ci` in `tests/interop` (`cargo xtask test` runs it). Missing
+//! either is a failure, never a skip.
+//!
+//! ```ignore
+//! let port = free_port();
+//! let spa = SpaServer::start(json!({ "issuer": OidcProvider::issuer_for(port), ... })).await;
+//! let provider = OidcProvider::start_on(port, spa.origin(), ProviderOptions::default());
+//! ```
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    os::unix::process::CommandExt,
+    path::{Path, PathBuf},
+    process::{Child, ChildStderr, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use fantoccini::Locator;
+use nix::{
+    sys::signal::{killpg, Signal},
+    unistd::Pid,
+};
+
+use super::Browser;
+
+/// The API identifier the provider issues JWT access tokens for.
+pub const INTEROP_AUDIENCE: &str = "https://api.hashgate.local";
+
+/// How the provider is started.
+#[derive(Debug, Clone)]
+pub struct ProviderOptions {
+    /// Access token lifetime in seconds (default 3600).
+    pub access_token_ttl_secs: u64,
+}
+
+impl Default for ProviderOptions {
+    fn default() -> Self {
+        ProviderOptions {
+            access_token_ttl_secs: 3600,
+        }
+    }
+}
+
+/// A running `oidc-provider`; dropping it kills the node process.
+pub struct OidcProvider {
+    issuer: String,
+    child: Child,
+    stderr: Option<ChildStderr>,
+}
+
+impl OidcProvider {
+    /// `http://127.0.0.1:PORT`: this provider writes its issuer without a trailing slash.
+    pub fn issuer_for(port: u16) -> String {
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// Starts the provider on `port` with the client `hashgate-spa` registered for
+    /// `spa_origin`; returns once it prints `ready`.
+    pub fn start_on(port: u16, spa_origin: &str, options: ProviderOptions) -> OidcProvider {
+        let dir = interop_dir();
+        assert!(
+            dir.join("node_modules/oidc-provider/package.json")
+                .is_file(),
+            "{} has no node_modules/oidc-provider: run `npm ci` there (or `cargo xtask test`, \
+             which does); the interop tests are never skipped",
+            dir.display()
+        );
+        let node = std::env::var_os("HASHGATE_NODE").unwrap_or_else(|| "node".into());
+        let mut child = Command::new(&node)
+            .current_dir(&dir)
+            .arg("provider.mjs")
+            .args(["--port", &port.to_string()])
+            .args(["--spa-origin", spa_origin])
+            .args(["--audience", INTEROP_AUDIENCE])
+            .args([
+                "--access-token-ttl",
+                &options.access_token_ttl_secs.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot start `{} provider.mjs` ({error}): the interop tests need Node.js \
+                     20 or later (Debian: apt-get install -y nodejs npm), never skipped",
+                    node.to_string_lossy()
+                )
+            });
+        let stdout = child
+            .stdout
+            .take()
+            .unwrap_or_else(|| panic!("provider.mjs has no stdout pipe"));
+        let mut provider = OidcProvider {
+            issuer: OidcProvider::issuer_for(port),
+            stderr: child.stderr.take(),
+            child,
+        };
+        // The ready line, read on a thread so a silent provider cannot hang the test.
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let first = lines.next().and_then(Result::ok);
+            let _ = tx.send(first);
+            // Keep draining so the provider never blocks on a full pipe.
+            for _ in lines {}
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Some(line)) if line.starts_with("ready ") => {
+                assert_eq!(line, format!("ready {}", provider.issuer));
+            }
+            Ok(other) => panic!(
+                "provider.mjs did not start ({other:?}):\n{}",
+                provider.stop_and_read_stderr()
+            ),
+            Err(_) => panic!(
+                "provider.mjs was not ready within 30 s:\n{}",
+                provider.stop_and_read_stderr()
+            ),
+        }
+        // Its warnings (dev adapter, dev interactions) are expected; drain them in the
+        // background for the same reason as stdout.
+        if let Some(stderr) = provider.stderr.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if line.contains("server_error") {
+                        eprintln!("{line}");
+                    }
+                }
+            });
+        }
+        provider
+    }
+
+    /// The issuer, exactly as in the discovery document.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    fn stop_and_read_stderr(&mut self) -> String {
+        self.kill();
+        let mut text = String::new();
+        if let Some(mut stderr) = self.stderr.take() {
+            let _ = stderr.read_to_string(&mut text);
+        }
+        text
+    }
+
+    fn kill(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OidcProvider {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `tests/interop` in this checkout.
+pub fn interop_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+}
+
+/// Waits until the browser shows this provider's development login page.
+pub async fn wait_for_login_page(browser: &Browser, provider: &OidcProvider) {
+    let issuer = provider.issuer().to_owned();
+    browser
+        .wait_until("oidc-provider's login page is shown", || {
+            let issuer = issuer.clone();
+            async move {
+                browser.current_url().await.starts_with(&issuer)
+                    && browser
+                        .client()
+                        .find(Locator::Css("form input[name=login]"))
+                        .await
+                        .is_ok()
+            }
+        })
+        .await;
+}
+
+/// Signs in on the development login page (it takes any login and password) and waits
+/// for the next page.
+pub async fn sign_in(browser: &Browser, provider: &OidcProvider, login: &str, password: &str) {
+    wait_for_login_page(browser, provider).await;
+    type_into(browser, "form input[name=login]", login).await;
+    type_into(browser, "form input[name=password]", password).await;
+    browser.click_button("Sign-in").await;
+}
+
+/// Confirms the development consent page (`Continue`).
+pub async fn consent(browser: &Browser) {
+    browser.click_button("Continue").await;
+}
+
+/// Confirms the provider's RP-initiated logout page (`Yes, sign me out`).
+pub async fn confirm_logout(browser: &Browser) {
+    browser.click_button("Yes, sign me out").await;
+}
+
+async fn type_into(browser: &Browser, css: &str, value: &str) {
+    let input = browser.wait_for_css(css).await;
+    let typed = match input.clear().await {
+        Ok(()) => input.send_keys(value).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = typed {
+        panic!(
+            "{}",
+            browser
+                .describe(&format!("typing into `{css}` failed: {error}"))
+                .await
+        );
+    }
+}
