@@ -1,7 +1,8 @@
 //! Makes sure the toolchain is present, installing what is missing: the wasm32 target,
 //! rustfmt and clippy, trunk 0.21.x, wasm-bindgen-cli at exactly the `Cargo.lock`
-//! version (so `trunk build --offline` never downloads), and Chromium with chromedriver
-//! for the browser tests.
+//! version (so `trunk build --offline` never downloads), and for the browser tests
+//! Chromium with chromedriver, Debian's nginx (the shipped config is tested) and the
+//! interop provider's npm packages (`npm ci` in `tests/interop`).
 
 use std::{fs, path::Path};
 
@@ -13,13 +14,19 @@ pub const TRUNK_SERIES: &str = "0.21";
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The Debian packages that provide Chromium and chromedriver.
 pub const CHROMIUM_APT: &str = "apt-get update && apt-get install -y chromium chromium-driver";
+/// Where Debian's `nginx` package puts the binary the nginx tests run.
+pub const NGINX_BIN: &str = "/usr/sbin/nginx";
+/// The Debian package that provides nginx.
+pub const NGINX_APT: &str = "apt-get update && apt-get install -y nginx";
+/// The npm project of the interop tests (oidc-provider, pinned by its package-lock.json).
+pub const INTEROP_DIR: &str = "tests/interop";
 
 /// What to make sure of, beyond the build tools.
 #[derive(Debug, Clone, Copy)]
 pub struct Needs {
     /// rustfmt and clippy (for the checks in `cargo xtask test`).
     pub lint: bool,
-    /// Chromium and chromedriver (for the browser tests).
+    /// Chromium and chromedriver, nginx, and the interop npm packages (for the browser tests).
     pub browser: bool,
 }
 
@@ -33,6 +40,8 @@ pub fn ensure(needs: Needs) -> Result<()> {
     ensure_wasm_bindgen()?;
     if needs.browser {
         ensure_chromium()?;
+        ensure_nginx()?;
+        ensure_interop_packages()?;
     }
     Ok(())
 }
@@ -187,6 +196,81 @@ fn ensure_chromium() -> Result<()> {
     Ok(())
 }
 
+fn ensure_nginx() -> Result<()> {
+    if Path::new(NGINX_BIN).is_file() {
+        // `nginx -v` writes its version to stderr.
+        let version = cmd::command(NGINX_BIN)
+            .arg("-v")
+            .output()
+            .ok()
+            .map(|output| String::from_utf8_lossy(&output.stderr).trim().to_owned())
+            .filter(|version| !version.is_empty());
+        println!("✓ {} ({NGINX_BIN})", version.as_deref().unwrap_or("nginx"));
+        return Ok(());
+    }
+    if !nix::unistd::geteuid().is_root() {
+        return Err(Error::Missing(format!(
+            "nginx is needed for the nginx tests (they serve the build with \
+             deploy/nginx/hashgate.conf); install it with:\n\n    sudo sh -c '{NGINX_APT}'\n\n\
+             then run `cargo xtask test` again"
+        )));
+    }
+    println!("nginx missing: installing it with apt-get");
+    cmd::run(
+        cmd::command("apt-get")
+            .arg("update")
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
+    cmd::run(
+        cmd::command("apt-get")
+            .args(["install", "-y", "nginx"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
+    if !Path::new(NGINX_BIN).is_file() {
+        return Err(Error::Missing(format!(
+            "apt-get finished but {NGINX_BIN} is still missing"
+        )));
+    }
+    Ok(())
+}
+
+/// `npm ci` in [`INTEROP_DIR`]: exactly the versions of its package-lock.json.
+fn ensure_interop_packages() -> Result<()> {
+    let (Some(node), Some(_npm)) = (
+        cmd::capture(cmd::command("node").arg("--version")),
+        cmd::capture(cmd::command("npm").arg("--version")),
+    ) else {
+        return Err(Error::Missing(
+            "Node.js and npm are needed for the interop tests (oidc-provider); install them \
+             (Debian: sudo apt-get install -y nodejs npm) and run `cargo xtask test` again"
+                .to_owned(),
+        ));
+    };
+    println!("✓ node {node}");
+    let dir = cmd::root().join(INTEROP_DIR);
+    if installed_matches_lock(&dir) {
+        println!("✓ {INTEROP_DIR}/node_modules (as in package-lock.json)");
+        return Ok(());
+    }
+    let mut npm = cmd::command("npm");
+    npm.args(["ci", "--no-audit", "--no-fund", "--prefer-offline"])
+        .current_dir(&dir);
+    cmd::run(&mut npm)
+}
+
+/// Whether npm's record of what it installed (`node_modules/.package-lock.json`, rewritten
+/// by every install) is newer than `package.json` and `package-lock.json`: then `npm ci`
+/// would install the same thing again.
+fn installed_matches_lock(dir: &Path) -> bool {
+    let modified = |path: &Path| fs::metadata(path).and_then(|meta| meta.modified()).ok();
+    let Some(installed) = modified(&dir.join("node_modules/.package-lock.json")) else {
+        return false;
+    };
+    ["package.json", "package-lock.json"]
+        .iter()
+        .all(|file| modified(&dir.join(file)).is_some_and(|changed| changed <= installed))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
@@ -215,6 +299,36 @@ source = "registry+https://github.com/rust-lang/crates.io-index"
             Some("0.2.99")
         );
         assert_eq!(parse_locked_version(LOCK, "wasm"), None);
+    }
+
+    // Issue 8: `npm ci` is skipped only while npm's install record is newer than both
+    // package files; a changed lock file installs again.
+    #[test]
+    fn interop_packages_are_reinstalled_when_the_lock_file_changes() {
+        use std::time::{Duration, SystemTime};
+        let dir = tempfile::tempdir().unwrap();
+        let touch = |name: &str, at: SystemTime| {
+            let path = dir.path().join(name);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, "{}").unwrap();
+            fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(at)
+                .unwrap();
+        };
+        let then = SystemTime::now() - Duration::from_secs(100);
+        touch("package.json", then);
+        touch("package-lock.json", then);
+        assert!(!installed_matches_lock(dir.path()), "nothing installed yet");
+        touch(
+            "node_modules/.package-lock.json",
+            then + Duration::from_secs(10),
+        );
+        assert!(installed_matches_lock(dir.path()));
+        touch("package-lock.json", then + Duration::from_secs(20));
+        assert!(!installed_matches_lock(dir.path()));
     }
 
     // Issue 2: trunk 0.21.x only; other releases are reinstalled.
