@@ -139,7 +139,10 @@ fn describe(ctx: &Ctx<'_>, err: &rquickjs::Error) -> (String, Option<String>) {
     } else if let Some(s) = value.as_string().and_then(|s| s.to_string().ok()) {
         (s, None)
     } else {
-        (format!("a non-error value was thrown ({})", value.type_name()), None)
+        (
+            format!("a non-error value was thrown ({})", value.type_name()),
+            None,
+        )
     }
 }
 
@@ -222,7 +225,7 @@ pub(crate) fn run(script: &Script, limits: &Limits, configuration: &str, input: 
         // Promises (async rules and Actions) advance only when we run their jobs.
         loop {
             match outcome.call::<_, Value>(()) {
-                Ok(v) if v.is_object() => return read_outcome(&v),
+                Ok(v) if v.is_object() => return read_outcome(&v, &script.name),
                 Ok(_) => {}
                 Err(e) => return fail(e),
             }
@@ -269,7 +272,7 @@ fn start<'js>(
     harness.get("outcome")
 }
 
-fn read_outcome(v: &Value<'_>) -> Step {
+fn read_outcome(v: &Value<'_>, file: &str) -> Step {
     let Some(o) = v.as_object() else {
         return Step::Failed("no outcome".into());
     };
@@ -297,7 +300,13 @@ fn read_outcome(v: &Value<'_>) -> Step {
             (Err(e), _) | (_, Err(e)) => Step::Failed(e),
         },
         Some("deny") => Step::Deny(text("message").unwrap_or_default()),
-        Some("error") => Step::Failed(text("message").unwrap_or_default()),
+        Some("error") => {
+            let message = text("message").unwrap_or_default();
+            match text("stack").as_deref().and_then(|s| line_in(s, file)) {
+                Some(line) => Step::Failed(format!("line {line}: {message}")),
+                None => Step::Failed(message),
+            }
+        }
         _ => Step::Failed("unknown outcome".into()),
     }
 }
@@ -340,7 +349,6 @@ mod tests {
             &limits(),
         )
         .unwrap_err();
-        eprintln!("{err:?}");
         assert_eq!(err.line, Some(2), "{err:?}");
         assert!(err.message.starts_with("SyntaxError"), "{err:?}");
     }
@@ -357,18 +365,68 @@ mod tests {
     }
 
     #[test]
-    fn probe() {
-        for src in [
-            "function (u, c, cb) { while (true) {} }",
+    fn an_endless_loop_is_interrupted_at_the_deadline() {
+        let started = Instant::now();
+        let step = run_rule("function (u, c, cb) { while (true) {} }");
+        assert!(
+            matches!(&step, Step::Failed(r) if r.contains("timed out")),
+            "{step:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn unbounded_allocation_ends_with_an_error() {
+        let step = run_rule(
             "function (u, c, cb) { const a = []; while (true) a.push(new Array(100000).fill(1)); }",
-            "function (u, c, cb) { import('fs').then(() => cb(null, u, c), (e) => cb(e)); }",
-            "function (u, c, cb) { cb(new Error(typeof std + typeof os + typeof setTimeout + typeof process)); }",
+        );
+        assert!(
+            matches!(&step, Step::Failed(r) if r.contains("out of memory")),
+            "{step:?}"
+        );
+    }
+
+    #[test]
+    fn modules_are_not_available() {
+        for src in [
             "function (u, c, cb) { require('fs'); }",
-            "function f(u, c, cb) { return f(u, c, cb); }",
-            "async function (u, c, cb) { await null; cb(new UnauthorizedError('nope')); }",
+            "function (u, c, cb) { import('fs').then(() => cb(null, u, c), cb); }",
+            "function (u, c, cb) { import('os').then(() => cb(null, u, c), cb); }",
         ] {
-            let t = Instant::now();
-            eprintln!("{src}\n  => {:?} in {:?}", run_rule(src), t.elapsed());
+            assert!(matches!(run_rule(src), Step::Failed(_)), "{src}");
         }
+    }
+
+    #[test]
+    fn deep_recursion_is_a_range_error_not_a_crash() {
+        let step = run_rule("function f(u, c, cb) { return f(u, c, cb); }");
+        assert!(
+            matches!(&step, Step::Failed(r) if r.contains("RangeError")),
+            "{step:?}"
+        );
+    }
+
+    #[test]
+    fn an_unauthorized_error_from_an_async_rule_is_a_denial() {
+        let step = run_rule(
+            "async function (u, c, cb) { await null; cb(new UnauthorizedError('nope')); }",
+        );
+        assert!(matches!(&step, Step::Deny(m) if m == "nope"), "{step:?}");
+    }
+
+    #[test]
+    fn only_the_first_callback_counts() {
+        let step =
+            run_rule("function (u, c, cb) { cb(new UnauthorizedError('first')); cb(null, u, c); }");
+        assert!(matches!(&step, Step::Deny(m) if m == "first"), "{step:?}");
+    }
+
+    #[test]
+    fn a_runtime_error_names_its_line() {
+        let step = run_rule("function (u, c, cb) {\n\n  u.a.b.c = 1;\n}");
+        assert!(
+            matches!(&step, Step::Failed(r) if r.starts_with("line 3: TypeError")),
+            "{step:?}"
+        );
     }
 }

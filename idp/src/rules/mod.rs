@@ -228,7 +228,9 @@ impl LoginInput {
 
     fn roles(user: &Value) -> Value {
         match user.pointer("/app_metadata/roles") {
-            Some(Value::Array(a)) => Value::Array(a.iter().filter(|r| r.is_string()).cloned().collect()),
+            Some(Value::Array(a)) => {
+                Value::Array(a.iter().filter(|r| r.is_string()).cloned().collect())
+            }
             _ => json!([]),
         }
     }
@@ -503,7 +505,11 @@ impl Rules {
             object_at(&context, "accessToken").unwrap_or(&empty),
             "access_token",
         );
-        merge_claims(&mut claims.access_token, &actions.access_token, "access_token");
+        merge_claims(
+            &mut claims.access_token,
+            &actions.access_token,
+            "access_token",
+        );
         Outcome::Continue(claims)
     }
 }

@@ -43,9 +43,12 @@
 
   let outcome = null;
   const settle = (o) => { if (outcome === null) outcome = o; };
+  const stackOf = (err) => {
+    try { return err instanceof Error ? String(err.stack || '') : ''; } catch (e) { return ''; }
+  };
   const failure = (err) => isUnauthorized(err)
     ? { kind: 'deny', message: String(err.message) }
-    : { kind: 'error', message: describe(err) };
+    : { kind: 'error', message: describe(err), stack: stackOf(err) };
 
   return {
     outcome: () => outcome,
