@@ -123,8 +123,9 @@ pub enum Silent {
     /// posts valid tokens with the right `state` and nonce, then comes back to the provider's
     /// origin for the genuine `login_required`.
     ForgedOriginFirst,
-    /// From the provider's origin, one response with the right `state`, made as this mode
-    /// makes interactive ones (`Answer(Tamper::Valid)` restores a session).
+    /// One response with the right `state`, made as this mode makes interactive ones
+    /// (`Answer(Tamper::Valid)` restores a session): a `web_message` page from the provider's
+    /// origin, or without `web_message` a redirect to the SPA's `silent-callback.html`.
     Answer(Tamper),
 }
 
@@ -477,7 +478,17 @@ fn silent_answer(
         return Html("<!doctype html><title>thinking</title><p>…</p>").into_response();
     }
     if !web_message {
-        let fragment = form_encode(&login_required(state));
+        // The fragment goes to the SPA's silent-callback.html, which relays it to the app.
+        let params = match mode {
+            Silent::Answer(tamper) => {
+                let (params, mut issued) = respond(shared, tamper, state, nonce);
+                issued.tamper = None;
+                lock(&shared.issued).push(issued);
+                params
+            }
+            _ => login_required(state),
+        };
+        let fragment = form_encode(&params);
         return Redirect::to(&format!("{redirect_uri}#{fragment}")).into_response();
     }
     match mode {
