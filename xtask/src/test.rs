@@ -196,8 +196,9 @@ pub fn dist_dir() -> PathBuf {
 
 fn cargo_test(dist: Option<&Path>, totals: &mut Totals) -> Result<()> {
     let mut cargo = cmd::cargo();
-    // Two at a time: each browser test runs its own Chromium, and CI has two cores.
-    cargo.args(["test", "--workspace", "--", "--test-threads=2"]);
+    // --no-fail-fast: every test binary runs, so the totals and the failures are complete.
+    // Two tests at a time: each browser test runs its own Chromium, and CI has two cores.
+    cargo.args(["test", "--workspace", "--no-fail-fast", "--", "--test-threads=2"]);
     match dist {
         Some(dist) => cargo.env("HASHGATE_DIST", dist),
         None => cargo.env_remove("HASHGATE_DIST"),
