@@ -198,7 +198,13 @@ fn cargo_test(dist: Option<&Path>, totals: &mut Totals) -> Result<()> {
     let mut cargo = cmd::cargo();
     // --no-fail-fast: every test binary runs, so the totals and the failures are complete.
     // Two tests at a time: each browser test runs its own Chromium, and CI has two cores.
-    cargo.args(["test", "--workspace", "--no-fail-fast", "--", "--test-threads=2"]);
+    cargo.args([
+        "test",
+        "--workspace",
+        "--no-fail-fast",
+        "--",
+        "--test-threads=2",
+    ]);
     match dist {
         Some(dist) => cargo.env("HASHGATE_DIST", dist),
         None => cargo.env_remove("HASHGATE_DIST"),
