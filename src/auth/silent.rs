@@ -201,9 +201,14 @@ fn parse_message(data: &JsValue) -> Option<Result<AuthorizationResponse, Fragmen
         let key = pair.get(0).as_string()?;
         let value = pair.get(1);
         // Auth0 posts `expires_in` as a number; everything else is a string.
-        let value = value
-            .as_string()
-            .or_else(|| value.as_f64().map(|n| format!("{n}")))?;
+        // Only whole numbers are meaningful here (`expires_in`); integer formatting also keeps
+        // float-printing code out of the bundle.
+        let value = value.as_string().or_else(|| {
+            value
+                .as_f64()
+                .filter(|n| n.fract() == 0.0 && (0.0..9.0e15).contains(n))
+                .map(|n| (n as u64).to_string())
+        })?;
         pairs.push((key, value));
     }
     Some(from_pairs(pairs))
