@@ -29,6 +29,23 @@ const STANDARD_CLAIMS: &[&str] = &[
     "locale",
 ];
 
+/// Roles from namespaced roles claims (Auth0 style, e.g. `https://hashgate.dev/roles`,
+/// added by a rule from `app_metadata.roles`), given the custom claims as JSON text.
+fn namespaced_roles(custom: &[(String, String)]) -> Vec<String> {
+    custom
+        .iter()
+        .filter(|(k, _)| k.ends_with("/roles"))
+        .filter_map(|(_, v)| js_sys::JSON::parse(v).ok())
+        .filter(js_sys::Array::is_array)
+        .flat_map(|list| {
+            js_sys::Array::from(&list)
+                .iter()
+                .filter_map(|r| r.as_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// The signed-in user's profile and a token inspector.
 #[component]
 pub fn ProfilePage() -> impl IntoView {
@@ -40,6 +57,7 @@ pub fn ProfilePage() -> impl IntoView {
                 .into_iter()
                 .filter(|(k, _)| !STANDARD_CLAIMS.contains(&k.as_str()))
                 .collect();
+            let roles = namespaced_roles(&custom);
             view! {
                 <section class="profile card">
                     <div class="profile-head">
@@ -59,6 +77,12 @@ pub fn ProfilePage() -> impl IntoView {
                         <dd class="scopes">
                             {session.scope.split_whitespace().map(|s| view! { <span class="chip">{s.to_string()}</span> }).collect_view()}
                         </dd>
+                        {(!roles.is_empty()).then(|| view! {
+                            <dt>"Roles"</dt>
+                            <dd class="roles" aria-label="Roles">
+                                {roles.into_iter().map(|r| view! { <span class="chip">{r}</span> }).collect_view()}
+                            </dd>
+                        })}
                     </dl>
                     {(!custom.is_empty()).then(|| view! {
                         <h2>"Custom claims"</h2>
