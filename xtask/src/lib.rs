@@ -8,6 +8,7 @@
 //! ```
 
 pub mod cmd;
+pub mod csp;
 pub mod dev;
 pub mod error;
 pub mod size;

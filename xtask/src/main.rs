@@ -8,7 +8,7 @@
 
 use std::process::ExitCode;
 
-use xtask::{cmd, dev, size, test, tools, Error, Result};
+use xtask::{cmd, csp, dev, size, test, tools, Error, Result};
 
 const USAGE: &str = "usage: cargo xtask <command>
 
@@ -40,6 +40,9 @@ fn dispatch(args: &[&str]) -> Result<bool> {
     match args {
         ["test"] => test::run(),
         ["dev"] => dev::run().map(|()| true),
+        // Trunk's post_build hook (see Trunk.toml); not meant to be typed by hand.
+        ["csp"] => csp::run(None),
+        ["csp", dir] => csp::run(Some(std::path::Path::new(dir))),
         ["size"] => report_size(true),
         ["size", "--no-build"] => report_size(false),
         [] | ["help"] | ["--help"] | ["-h"] => {
