@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use fantoccini::Locator;
 use serde_json::Value;
 use support::stack::{
-    assert_stays, follow_nav, header_user, run_js, wait_for_header_user, wait_for_heading,
+    assert_stays, fill, follow_nav, header_user, run_js, wait_for_header_user, wait_for_heading,
     ExternalApi, Stack, StackOptions, ALICE,
 };
 use support::{App, Browser};
@@ -134,6 +134,46 @@ async fn a_short_lived_token_is_renewed_silently_and_api_calls_keep_working() {
     assert_eq!(scoped.status, 200, "a lifetime later: {scoped:?}");
     assert_eq!(browser.auth_state().await, "authenticated");
     browser.screenshot("silent-renewed-api").await;
+
+    browser.close().await;
+}
+
+// Issue 6: renewal happens "with no user action", so the user must not notice it either:
+// what the page shows (an API answer, a half-typed message) stays through a renewal.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_renewal_leaves_the_page_the_user_is_on_untouched() {
+    let stack = Stack::start(StackOptions::short_lived_tokens(SHORT_LIFETIME_SECS)).await;
+    let browser = Browser::launch().await;
+    browser.goto(&stack.spa.url("/external-api")).await;
+    stack.login_as(&browser, &ALICE).await;
+    let page = ExternalApi::wait(&browser).await;
+
+    let private = page.call("Call private", "/api/private").await;
+    assert_eq!(private.status, 200, "{private:?}");
+    let draft = "half-typed, not posted";
+    fill(&browser, "New message", draft).await;
+
+    // Renewal is due every ~3 s; after a whole lifetime at least one has happened.
+    tokio::time::sleep(Duration::from_secs(SHORT_LIFETIME_SECS + 1)).await;
+    assert_eq!(browser.auth_state().await, "authenticated");
+    let status = browser
+        .try_text_of("article[data-endpoint=\"/api/private\"] .result p.status")
+        .await;
+    let typed = run_js(
+        &browser,
+        "return document.getElementById('message-text').value;",
+    )
+    .await;
+    assert!(
+        status.as_deref() == Some("HTTP 200") && typed == Value::String(draft.into()),
+        "{}",
+        browser
+            .describe(&format!(
+                "a silent renewal reset the page: the private answer is now {status:?}, \
+                 the draft {typed}"
+            ))
+            .await
+    );
 
     browser.close().await;
 }
