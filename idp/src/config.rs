@@ -691,6 +691,21 @@ mod tests {
     }
 
     #[test]
+    fn the_rules_table_is_read_and_its_limits_checked() {
+        let text = "rules_dir = \"r\"\n[rules]\ntimeout_ms = 500\nactions_dir = \"a\"\n[rules.configuration]\nKEY = \"v\"\n";
+        let c = Config::from_toml_str(text, "conf/x.toml").unwrap();
+        assert_eq!(c.rules_dir.as_deref(), Some(Path::new("conf/r")));
+        assert_eq!(c.rules.actions_dir.as_deref(), Some(Path::new("conf/a")));
+        assert_eq!(c.rules.timeout_ms, 500);
+        assert_eq!(c.rules.configuration["KEY"], "v");
+        let err = Config::from_toml_str("[rules]\ntimeout_ms = 0\n", "x.toml").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.toml:2: rules.timeout_ms: must be between 1 and 60000 milliseconds"
+        );
+    }
+
+    #[test]
     fn debug_output_never_shows_passwords() {
         let c = Config::demo();
         let dump = format!("{c:?}");

@@ -513,3 +513,24 @@ impl Rules {
         Outcome::Continue(claims)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_claims_are_dropped_when_merging() {
+        // Issue 7: protocol claims cannot be overwritten by rules.
+        let mut into = Map::new();
+        let from = json!({"sub": "evil", "nonce": "x", "permissions": ["all"], "https://x/y": 1});
+        merge_claims(&mut into, from.as_object().unwrap(), "id_token");
+        assert_eq!(Value::Object(into), json!({"https://x/y": 1}));
+    }
+
+    #[test]
+    fn a_deny_message_is_cleaned_and_bounded() {
+        assert_eq!(sanitize_message("no\r\nway"), "no  way");
+        assert_eq!(sanitize_message("  "), "access denied by a rule");
+        assert_eq!(sanitize_message(&"x".repeat(2000)).len(), MAX_DENY_MESSAGE);
+    }
+}
