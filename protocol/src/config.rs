@@ -112,7 +112,10 @@ impl AuthConfig {
     /// `{issuer}.well-known/openid-configuration`.
     pub fn discovery_url(&self) -> String {
         // OIDC Discovery 4.1: remove any terminating '/', then append the well-known path.
-        format!("{}/.well-known/openid-configuration", self.issuer.trim_end_matches('/'))
+        format!(
+            "{}/.well-known/openid-configuration",
+            self.issuer.trim_end_matches('/')
+        )
     }
 
     /// The `redirect_uri` for an app served at `origin` (e.g. `http://localhost:8080`).
