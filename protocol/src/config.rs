@@ -109,7 +109,7 @@ impl AuthConfig {
     /// Default `redirectPath` when the file has none.
     pub const DEFAULT_REDIRECT_PATH: &'static str = "/callback";
 
-    /// `{issuer}.well-known/openid-configuration`.
+    /// The issuer without a trailing `/`, then `/.well-known/openid-configuration`.
     pub fn discovery_url(&self) -> String {
         // OIDC Discovery 4.1: remove any terminating '/', then append the well-known path.
         format!(

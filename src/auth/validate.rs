@@ -15,7 +15,7 @@ use super::session::Session;
 const ALLOWED_ALGS: &[&str] = &["RS256"];
 /// An unknown `kid` refetches the JWKS at most this often, so a stream of forged tokens cannot
 /// turn the app into a request cannon against the provider.
-const JWKS_REFETCH_INTERVAL_MS: f64 = 60_000.0;
+const JWKS_REFETCH_INTERVAL_MS: f64 = 10_000.0;
 
 /// The provider's signing keys, fetched lazily and refetched once when a token names an unknown key.
 #[derive(Clone, Debug, Default)]
