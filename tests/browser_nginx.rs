@@ -1,11 +1,13 @@
 //! End to end through the shipped nginx config (issue 8): Debian's nginx serves a copy of
 //! the release build with `deploy/nginx/hashgate.conf` (only its `listen` and `root` lines
 //! rewritten), and headless Chromium logs in through it against an in-process
-//! `hashgate-idp`, calls `hashgate-api`, reloads a deep link and logs out. The HTTP tests
-//! check what the config promises: SPA fallback, caching, content types, security headers.
+//! `hashgate-idp`, calls `hashgate-api`, reloads a deep link and logs out; against
+//! `oidc-provider` (no web_message) a reload is renewed through the framed
+//! `/silent-callback.html`. The HTTP tests check what the config promises: SPA fallback,
+//! caching, content types, security headers.
 //!
-//! Needs nginx (`apt-get install nginx`; `cargo xtask test` installs it as root) and
-//! Chromium; both missing are failures, never skips. By hand, after
+//! Needs nginx (`apt-get install nginx`; `cargo xtask test` installs it as root), Node.js
+//! with `npm ci` in `tests/interop`, and Chromium; missing ones are failures, never skips. By hand, after
 //! `trunk build --release --offline`:
 //! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_nginx -- --test-threads=2`.
 #![cfg(not(target_arch = "wasm32"))]
@@ -16,6 +18,7 @@ use std::{fs, net::SocketAddr};
 
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
+use support::interop::{consent, loaded_path, sign_in, OidcProvider, ProviderOptions};
 use support::nginx::{free_port, Nginx};
 use support::stack::{
     fill, follow_nav, header_user, wait_for_header_user, wait_for_heading, ExternalApi, ALICE,
@@ -185,6 +188,11 @@ async fn the_login_journey_works_through_the_shipped_nginx_config() {
     wait_for_heading(&browser, "Profile").await;
     browser.wait_for_auth_state("authenticated").await;
     wait_for_header_user(&browser, ALICE.name).await;
+    assert_eq!(
+        loaded_path(&browser).await,
+        "/profile",
+        "the deep link was not renewed silently (the page went to the provider and back)"
+    );
     browser.screenshot("nginx-profile").await;
 
     browser.click_button("Log out").await;
@@ -201,6 +209,48 @@ async fn the_login_journey_works_through_the_shipped_nginx_config() {
         .await;
     browser.wait_for_auth_state("anonymous").await;
     assert_eq!(header_user(&browser).await, None);
+    browser.close().await;
+}
+
+// Issue 8: silent renewal through `/silent-callback.html` (providers without web_message:
+// Keycloak, Okta, oidc-provider) works behind the shipped headers: the app frames that page
+// from its own origin (frame-ancestors 'self', X-Frame-Options SAMEORIGIN), so a reload of a
+// deep link signs the user in again without the login page.
+#[tokio::test(flavor = "multi_thread")]
+async fn silent_renewal_through_silent_callback_html_works_behind_the_shipped_config() {
+    let port = free_port();
+    let provider_port = free_port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let provider = OidcProvider::start_on(provider_port, &origin, ProviderOptions::default());
+    let nginx = Nginx::start_on(
+        port,
+        &json!({
+            "issuer": provider.issuer(),
+            "clientId": CLIENT_ID,
+            "responseType": "id_token",
+        }),
+    );
+    let browser = Browser::launch().await;
+
+    browser.goto(&nginx.url("/")).await;
+    browser.wait_for_auth_state("anonymous").await;
+    browser.click_button("Log in").await;
+    sign_in(&browser, &provider, ALICE.username, "any-password").await;
+    consent(&browser).await;
+    browser.wait_for_auth_state("authenticated").await;
+    wait_for_header_user(&browser, ALICE.name).await;
+
+    for path in ["/", "/profile"] {
+        browser.goto(&nginx.url(path)).await;
+        browser.wait_for_auth_state("authenticated").await;
+        wait_for_header_user(&browser, ALICE.name).await;
+        assert_eq!(
+            loaded_path(&browser).await,
+            path,
+            "the reload of {path} left the page: silent renewal through \
+             silent-callback.html failed behind nginx"
+        );
+    }
     browser.close().await;
 }
 

@@ -208,6 +208,19 @@ pub async fn confirm_logout(browser: &Browser) {
     browser.click_button("Yes, sign me out").await;
 }
 
+/// The path of the URL the current document was loaded from (not where `history` moved it
+/// since). A silent renewal keeps the page it started on; a login that left for the provider
+/// comes back as a new document loaded at `/callback`.
+pub async fn loaded_path(browser: &Browser) -> String {
+    let script = "const nav = performance.getEntriesByType('navigation');\
+                  return nav.length === 1 ? new URL(nav[0].name).pathname : null;";
+    match browser.client().execute(script, Vec::new()).await {
+        Ok(serde_json::Value::String(path)) => path,
+        Ok(other) => panic!("the page has no single navigation entry: {other}"),
+        Err(error) => panic!("reading the page's navigation entry failed: {error}"),
+    }
+}
+
 async fn type_into(browser: &Browser, css: &str, value: &str) {
     let input = browser.wait_for_css(css).await;
     let typed = match input.clear().await {
