@@ -10,6 +10,8 @@ mod support;
 
 use std::time::Duration;
 
+use serde_json::Value;
+
 use support::stack::{
     assert_stays, header_user, run_js, storage_entries, wait_for_header_user, wait_for_heading,
     Stack, StackOptions, ALICE,
@@ -84,17 +86,23 @@ async fn logging_in_through_login_and_consent_signs_in_and_leaves_no_token_in_ur
 }
 
 // Contract §2: a signed-out visit to a protected route starts a login and lands back on
-// that route, which then shows the user's profile and the token inspector.
+// that route (path and query), which then shows the user's profile and the token inspector.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signed_out_deep_link_to_profile_logs_in_and_lands_back_on_profile() {
     let stack = Stack::start(StackOptions::default()).await;
     let browser = Browser::launch().await;
 
-    browser.goto(&stack.spa.url("/profile")).await;
+    // With a query, which is part of where the user was going.
+    browser
+        .goto(&stack.spa.url("/profile?from=deep-link"))
+        .await;
     stack.login_as(&browser, &ALICE).await;
 
     wait_for_heading(&browser, "Profile").await;
-    assert_eq!(stack.app_path(&browser).await.as_deref(), Some("/profile"));
+    assert_eq!(
+        stack.app_path(&browser).await.as_deref(),
+        Some("/profile?from=deep-link")
+    );
     let profile = browser.text_of("main").await;
     for expected in [ALICE.name, ALICE.email, "Token inspector", "ID token"] {
         assert!(
@@ -256,15 +264,51 @@ async fn with_cache_location_session_the_tokens_are_kept_in_session_storage() {
         "return Object.keys(localStorage).some(k => (localStorage.getItem(k) || '').includes('eyJ'));",
     )
     .await;
-    assert_eq!(
-        in_session,
-        serde_json::Value::Bool(true),
-        "no token in sessionStorage"
-    );
-    assert_eq!(
-        in_local,
-        serde_json::Value::Bool(false),
-        "a token in localStorage"
+    assert_eq!(in_session, Value::Bool(true), "no token in sessionStorage");
+    assert_eq!(in_local, Value::Bool(false), "a token in localStorage");
+
+    browser.close().await;
+}
+
+// Contract §1 `cacheLocation: local`: tokens persisted in localStorage are removed by
+// `Log out`, so the next person at this browser finds none.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_cache_location_local_logging_out_removes_the_stored_tokens() {
+    let stack = Stack::start(StackOptions::default().cache_location("local")).await;
+    let browser = Browser::launch().await;
+    let app = App::open(&browser, &stack.spa, "/").await;
+    app.log_in().await;
+    stack.login_as(&browser, &ALICE).await;
+    let stored = run_js(
+        &browser,
+        "return Object.keys(localStorage).some(k => (localStorage.getItem(k) || '').includes('eyJ'));",
+    )
+    .await;
+    assert_eq!(stored, Value::Bool(true), "no token in localStorage");
+
+    app.log_out().await;
+    let home = stack.spa.url("/");
+    browser
+        .wait_until(
+            "the provider sends the browser back to the app's home",
+            || {
+                let home = home.clone();
+                let browser = &browser;
+                async move { browser.current_url().await == home }
+            },
+        )
+        .await;
+    app.wait_for_shell().await;
+    browser.wait_for_auth_state("anonymous").await;
+    let leaked: Vec<String> = storage_entries(&browser)
+        .await
+        .into_iter()
+        .filter(|entry| entry.contains("eyJ"))
+        .map(|entry| entry.split('=').next().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "tokens are still stored after logging out, under {leaked:?}"
     );
 
     browser.close().await;
