@@ -54,13 +54,11 @@ impl Claims {
             .and_then(Value::as_str)
             .map(|s| s.split_ascii_whitespace().map(str::to_owned).collect())
             .unwrap_or_default();
-        if let Some(permissions) = all.get("permissions").and_then(Value::as_array) {
-            scopes.extend(
-                permissions
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned),
-            );
+        // Auth0 RBAC puts granted scopes in `permissions`; Okta puts them in `scp`, as an array.
+        for name in ["permissions", "scp"] {
+            if let Some(list) = all.get(name).and_then(Value::as_array) {
+                scopes.extend(list.iter().filter_map(Value::as_str).map(str::to_owned));
+            }
         }
         let client_id = ["azp", "client_id"]
             .iter()
@@ -215,6 +213,18 @@ mod tests {
         );
         assert!(c.require("write:messages").is_ok());
         assert!(matches!(c.require("admin"), Err(AppError::InsufficientScope(s)) if s == "admin"));
+    }
+
+    #[test]
+    fn okta_scp_array_counts_as_granted_scopes() {
+        // Okta access tokens list scopes in `scp` (an array), not `scope`.
+        let c = claims(json!({
+            "iss": "https://issuer.example/", "sub": "u1", "exp": 1,
+            "scp": ["read:messages", "openid"]
+        }))
+        .unwrap();
+        assert!(c.scopes.contains("read:messages"));
+        assert!(!c.scopes.contains("write:messages"));
     }
 
     #[test]
