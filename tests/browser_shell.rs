@@ -115,3 +115,15 @@ async fn profile_shows_the_profile_page_or_starts_a_login() {
 
     browser.close().await;
 }
+
+// Standards: tokens are never logged — and a failing test's report is a log. The callback
+// URL in Chromium's console carries the fragment, so reports pass through `redact_jwts`.
+#[test]
+fn failure_reports_redact_anything_shaped_like_a_jwt() {
+    let line = "GET http://127.0.0.1:1/callback#access_token=eyJhbGciOi.eyJzdWIiOiJ4In0.c2ln&id_token=eyJh.eyJi.sig ok eyJnotajwt";
+    let redacted = support::redact_jwts(line);
+    assert_eq!(
+        redacted,
+        "GET http://127.0.0.1:1/callback#access_token=[redacted]&id_token=[redacted] ok eyJnotajwt"
+    );
+}

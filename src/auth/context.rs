@@ -89,6 +89,9 @@ pub(crate) struct Provider {
 #[derive(Clone, Copy)]
 pub struct AuthContext {
     pub(crate) state: RwSignal<AuthState>,
+    /// The status alone: changes only when the kind of state does, so a renewed session (one
+    /// signed-in state replacing another) does not rebuild the pages that depend on it.
+    status: Memo<AuthStatus>,
     pub(crate) provider: StoredValue<Provider>,
     /// The renewal in flight, shared by every caller that needs a fresh token meanwhile.
     renewal: StoredValue<Option<Renewal>, LocalStorage>,
@@ -115,8 +118,17 @@ pub fn try_use_auth() -> Option<AuthContext> {
 
 impl AuthContext {
     pub(crate) fn new() -> Self {
+        let state = RwSignal::new(AuthState::Loading);
         AuthContext {
-            state: RwSignal::new(AuthState::Loading),
+            state,
+            status: Memo::new(move |_| {
+                state.with(|s| match s {
+                    AuthState::Loading => AuthStatus::Loading,
+                    AuthState::Anonymous => AuthStatus::Anonymous,
+                    AuthState::Authenticated(_) => AuthStatus::Authenticated,
+                    AuthState::Error(_) => AuthStatus::Error,
+                })
+            }),
             provider: StoredValue::new(Provider::default()),
             renewal: StoredValue::new_local(None),
             timer: StoredValue::new(None),
@@ -131,12 +143,7 @@ impl AuthContext {
 
     /// The current status without data (reactive).
     pub fn status(&self) -> AuthStatus {
-        self.state.with(|s| match s {
-            AuthState::Loading => AuthStatus::Loading,
-            AuthState::Anonymous => AuthStatus::Anonymous,
-            AuthState::Authenticated(_) => AuthStatus::Authenticated,
-            AuthState::Error(_) => AuthStatus::Error,
-        })
+        self.status.get()
     }
 
     /// True when signed in (reactive).

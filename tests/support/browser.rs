@@ -359,13 +359,38 @@ impl Browser {
             Err(error) => format!("(not taken: {error})"),
         };
         let console = console_lines(&self.scratch.path().join("chromedriver.log"), 15);
-        format!(
+        let report = format!(
             "{problem}\n  url: {url}\n  data-auth-state: {state}\n  alert: {alert}\n  \
              screenshot: {shot}\n  page text:\n{}\n  browser console (last lines):\n{}",
             indent(&text),
             indent(&console)
-        )
+        );
+        // Failure output is a log too: tokens never appear in it (console lines carry the
+        // callback URL with its fragment).
+        redact_jwts(&report)
     }
+}
+
+/// Replaces anything shaped like a JWT (`eyJ…` with two dots) with `[redacted]`.
+pub fn redact_jwts(text: &str) -> String {
+    let is_b64 = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("eyJ") {
+        out.push_str(&rest[..at]);
+        let candidate = &rest[at..];
+        let end = candidate
+            .find(|c: char| !(is_b64(c) || c == '.'))
+            .unwrap_or(candidate.len());
+        if candidate[..end].matches('.').count() >= 2 {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(&candidate[..end]);
+        }
+        rest = &candidate[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 impl Drop for Browser {

@@ -36,5 +36,5 @@ mod spa;
 pub mod stack;
 
 pub use app::App;
-pub use browser::{xpath_literal, Browser, DEFAULT_TIMEOUT};
+pub use browser::{redact_jwts, xpath_literal, Browser, DEFAULT_TIMEOUT};
 pub use spa::{auth_config, dist_dir, screenshot_dir, AuthConfigFile, SpaServer};
