@@ -5,8 +5,10 @@
 //! cargo xtask test             # every check and test, then the size report and a summary
 //! cargo xtask dev              # identity provider + API + `trunk serve`, stopped by Ctrl-C
 //! cargo xtask size [--no-build]  # html/js/wasm/css of dist/: raw, gzip, brotli
+//! cargo xtask bench            # Hashgate vs JavaScript peers: size, API throughput
 //! ```
 
+pub mod bench;
 pub mod cmd;
 pub mod csp;
 pub mod dev;

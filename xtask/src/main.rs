@@ -4,11 +4,12 @@
 //! cargo xtask test               # tools, fmt, clippy, release build, all tests, size, summary
 //! cargo xtask dev                # run the demo: idp :3000, api :3001, trunk serve :8080
 //! cargo xtask size [--no-build]  # size report of dist/ (builds it first unless --no-build)
+//! cargo xtask bench [--no-build] [--duration S]  # vs JavaScript peers; bench/results/
 //! ```
 
 use std::process::ExitCode;
 
-use xtask::{cmd, csp, dev, size, test, tools, Error, Result};
+use xtask::{bench, cmd, csp, dev, size, test, tools, Error, Result};
 
 const USAGE: &str = "usage: cargo xtask <command>
 
@@ -16,7 +17,10 @@ commands:
   test               install missing tools, check formatting and lints, build the release,
                      run every test (browser tests in headless Chromium), report sizes
   dev                start the identity provider, the API and `trunk serve`; Ctrl-C stops all
-  size [--no-build]  build the release (unless --no-build) and report its size";
+  size [--no-build]  build the release (unless --no-build) and report its size
+  bench [--no-build] [--duration S]
+                     size, API throughput against the JavaScript peers (React + auth0-js,
+                     Express); writes bench/results/latest.md and latest.svg";
 
 fn main() -> ExitCode {
     cmd::put_cargo_bin_on_path();
@@ -45,6 +49,7 @@ fn dispatch(args: &[&str]) -> Result<bool> {
         ["csp", dir] => csp::run(Some(std::path::Path::new(dir))),
         ["size"] => report_size(true),
         ["size", "--no-build"] => report_size(false),
+        ["bench", rest @ ..] => bench::run(&bench::Options::parse(rest)?),
         [] | ["help"] | ["--help"] | ["-h"] => {
             println!("{USAGE}");
             Ok(true)
