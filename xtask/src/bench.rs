@@ -698,7 +698,9 @@ fn measure_apis(express_dir: &Path, secs: u64) -> Result<Vec<ApiRow>> {
             ])
             .current_dir(express_dir)
             .env("NODE_ENV", "production")
-            .stdout(Stdio::null()),
+            .stdout(Stdio::null())
+            // The middleware prints every refused request, including the probe without a token.
+            .stderr(Stdio::null()),
     )?;
     wait_until_up(&mut express, express_port)?;
     check_token("express", express_port, &token)?;
@@ -763,7 +765,7 @@ fn machine() -> Vec<String> {
                 .next()?
                 .parse()
                 .ok()?;
-            Some(human(kib * 1024))
+            Some(format!("{:.1} GiB", kib as f64 / (1024.0 * 1024.0)))
         })
         .unwrap_or_else(|| "?".to_owned());
     let version = |program: &str, arg: &str| {
@@ -784,7 +786,6 @@ fn machine() -> Vec<String> {
             version("rustc", "--version"),
             version("node", "--version")
         ),
-        // wrk -v prints its version and exits non-zero, so read it from stderr-less capture.
         "load: shared machine, other jobs may run; numbers are for comparison within one run"
             .to_owned(),
     ]

@@ -10,9 +10,10 @@ import auth0 from "auth0-js";
 const AuthContext = createContext(null);
 const useAuth = () => useContext(AuthContext);
 
+// auth0-js builds `https://` + domain unless the domain starts with `http`, so a local
+// http issuer is passed whole; issuer and JWKS location are the provider's own.
 function domainOf(issuer) {
-  const url = new URL(issuer);
-  return url.host;
+  return issuer.startsWith("https://") ? new URL(issuer).host : issuer.replace(/\/$/, "");
 }
 
 function AuthProvider({ config, children }) {
@@ -21,7 +22,7 @@ function AuthProvider({ config, children }) {
     () =>
       new auth0.WebAuth({
         domain: domainOf(config.issuer),
-        overrides: { __token_issuer: config.issuer },
+        overrides: { __token_issuer: config.issuer, __jwks_uri: `${config.issuer}.well-known/jwks.json` },
         clientID: config.clientId,
         audience: config.audience,
         scope: config.scope,
