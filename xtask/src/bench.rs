@@ -6,6 +6,7 @@
 //! cargo xtask bench                    # build, measure, write bench/results/, print the table
 //! cargo xtask bench --no-build         # reuse dist/ and target/release/hashgate-api
 //! cargo xtask bench --duration 5       # seconds per wrk run (default 10)
+//! cargo xtask bench --login-runs 30     # login round trips per app (default 20; 0 skips)
 //! ```
 //!
 //! 1. Transfer size: `dist/` (html + js + wasm + css; raw, gzip -9, brotli -11, via
@@ -15,6 +16,10 @@
 //!    `/api/public` and `/api/private`, and against Express + `express-oauth2-jwt-bearer`
 //!    (`bench/peer-express/`) `/api/private`, all with one RS256 token from a fake issuer
 //!    (`bench/peer-express/issuer.mjs`: discovery + JWKS). Peak RSS is `VmHWM`.
+//! 3. Login round trip in headless Chromium (`bench/login/login.mjs` over chromedriver):
+//!    with a `hashgate-idp` (release) session present, from opening `/profile` signed out
+//!    to `data-auth-state="authenticated"`, for Hashgate and for the React peer, each
+//!    served by `bench/login/serve.mjs` on the same origin against the same provider.
 //!
 //! Results: `bench/results/latest.md` (tables, goals, machine) and `latest.svg` (bars).
 
@@ -23,9 +28,15 @@ use std::{
     fs,
     io::{BufRead, BufReader, Read, Write},
     net::{TcpListener, TcpStream},
+    os::unix::process::CommandExt as _,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
+};
+
+use nix::{
+    sys::signal::{killpg, Signal},
+    unistd::Pid,
 };
 
 use crate::{
@@ -56,6 +67,8 @@ pub struct Options {
     pub build: bool,
     /// Seconds per wrk run.
     pub duration_secs: u64,
+    /// Login round trips per app; 0 skips the browser part.
+    pub login_runs: u32,
 }
 
 impl Default for Options {
@@ -63,6 +76,7 @@ impl Default for Options {
         Options {
             build: true,
             duration_secs: 10,
+            login_runs: 20,
         }
     }
 }
@@ -82,6 +96,15 @@ impl Options {
                         .filter(|secs| (1..=120).contains(secs))
                         .ok_or_else(|| {
                             Error::Usage("--duration takes seconds, 1 to 120".to_owned())
+                        })?;
+                }
+                "--login-runs" => {
+                    options.login_runs = args
+                        .next()
+                        .and_then(|value| value.parse().ok())
+                        .filter(|runs| *runs <= 200)
+                        .ok_or_else(|| {
+                            Error::Usage("--login-runs takes a count, 0 to 200".to_owned())
                         })?;
                 }
                 other => return Err(Error::Usage(format!("unknown bench argument: {other}"))),
@@ -167,6 +190,49 @@ pub struct ApiRow {
     pub peak_rss_kib: Option<u64>,
 }
 
+/// Login round trips of one app, in milliseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoginRow {
+    /// The app measured.
+    pub app: String,
+    /// Median.
+    pub median_ms: f64,
+    /// Fastest run.
+    pub min_ms: f64,
+    /// Slowest run.
+    pub max_ms: f64,
+    /// 10th percentile.
+    pub p10_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// Runs measured.
+    pub runs: u32,
+}
+
+/// Parses login.mjs's `result <median> <min> <max> <p10> <p90> <n>` line.
+pub fn parse_login_result(app: &str, output: &str) -> Option<LoginRow> {
+    let line = output
+        .lines()
+        .find_map(|line| line.strip_prefix("result "))?;
+    let numbers: Vec<f64> = line
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<std::result::Result<_, _>>()
+        .ok()?;
+    let [median_ms, min_ms, max_ms, p10_ms, p90_ms, runs] = numbers[..] else {
+        return None;
+    };
+    Some(LoginRow {
+        app: app.to_owned(),
+        median_ms,
+        min_ms,
+        max_ms,
+        p10_ms,
+        p90_ms,
+        runs: runs as u32,
+    })
+}
+
 /// Everything one bench run measured.
 #[derive(Debug, Clone)]
 pub struct BenchReport {
@@ -180,6 +246,10 @@ pub struct BenchReport {
     pub api: Vec<ApiRow>,
     /// Seconds per wrk run.
     pub duration_secs: u64,
+    /// Login round trips, Hashgate then the peer; empty when skipped.
+    pub login: Vec<LoginRow>,
+    /// Why the login part has no rows, when it has none.
+    pub login_note: Option<String>,
     /// Lines describing the machine and the tool versions.
     pub machine: Vec<String>,
 }
@@ -269,6 +339,37 @@ impl BenchReport {
                 row.peak_rss_kib
                     .map_or_else(|| "?".to_owned(), |kib| human(kib * 1024)),
             );
+        }
+        let _ = writeln!(
+            md,
+            "\n## Login round trip (headless Chromium, provider session present)\n"
+        );
+        let _ = writeln!(
+            md,
+            "From opening `/profile` signed out in the app to `data-auth-state=\"authenticated\"`; \
+             both apps served from the same origin against the same `hashgate-idp` (release).\n"
+        );
+        if let Some(note) = &self.login_note {
+            let _ = writeln!(md, "Not measured: {note}\n");
+        }
+        if !self.login.is_empty() {
+            let _ = writeln!(
+                md,
+                "| app | median | p10 | p90 | min | max | runs |\n|---|---:|---:|---:|---:|---:|---:|"
+            );
+            for row in &self.login {
+                let _ = writeln!(
+                    md,
+                    "| {} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {} |",
+                    row.app,
+                    row.median_ms,
+                    row.p10_ms,
+                    row.p90_ms,
+                    row.min_ms,
+                    row.max_ms,
+                    row.runs
+                );
+            }
         }
         let _ = writeln!(md, "\n## Goals (issue 9)\n");
         let _ = writeln!(md, "| goal | measured | met |\n|---|---:|:---:|");
@@ -409,7 +510,14 @@ pub fn run(options: &Options) -> Result<bool> {
             browser: false,
         })?;
         test::build_release()?;
-        cmd::run(cmd::cargo().args(["build", "--release", "-p", "hashgate-api"]))?;
+        cmd::run(cmd::cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "hashgate-api",
+            "-p",
+            "hashgate-idp",
+        ]))?;
     }
 
     println!("\n==> transfer size");
@@ -437,12 +545,28 @@ pub fn run(options: &Options) -> Result<bool> {
     npm_ci(&express_dir)?;
     let api = measure_apis(&express_dir, options.duration_secs)?;
 
+    println!("\n==> login round trip");
+    let (login, login_note) = if options.login_runs == 0 {
+        (Vec::new(), Some("skipped with --login-runs 0".to_owned()))
+    } else {
+        tools::ensure(Needs {
+            lint: false,
+            browser: true,
+        })?;
+        (
+            measure_login(&dist, &peer_dir.join("dist"), options.login_runs)?,
+            None,
+        )
+    };
+
     let report = BenchReport {
         hashgate_size: hashgate.total(),
         hashgate_wasm_brotli: hashgate.of(size::Kind::Wasm).brotli,
         peer_size: peer.total(),
         api,
         duration_secs: options.duration_secs,
+        login,
+        login_note,
         machine: machine(),
     };
     let results = bench_dir().join("results");
@@ -518,6 +642,8 @@ fn npm_ci(dir: &Path) -> Result<()> {
 struct Server {
     name: &'static str,
     child: Child,
+    /// Spawned as a process group leader: drop ends the whole group.
+    group: bool,
 }
 
 impl Server {
@@ -528,7 +654,11 @@ impl Server {
             command: line,
             source,
         })?;
-        Ok(Server { name, child })
+        Ok(Server {
+            name,
+            child,
+            group: false,
+        })
     }
 
     fn peak_rss_kib(&self) -> Option<u64> {
@@ -545,6 +675,11 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if self.group {
+            if let Ok(pid) = i32::try_from(self.child.id()) {
+                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -718,6 +853,166 @@ fn measure_apis(express_dir: &Path, secs: u64) -> Result<Vec<ApiRow>> {
     Ok(rows)
 }
 
+/// The idp's shipped config, with the app on `app_port`, consent skipped (a first-party
+/// app) and the rules directory made absolute, so it can live in a scratch directory.
+pub fn idp_config_for(shipped: &str, app_port: u16, rules_dir: &Path) -> Option<String> {
+    let config = shipped
+        .replace("localhost:8080", &format!("localhost:{app_port}"))
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{app_port}"))
+        .replace("skip_consent = false", "skip_consent = true")
+        .replace(
+            "rules_dir = \"rules\"",
+            &format!("rules_dir = \"{}\"", rules_dir.display()),
+        );
+    // If the shipped file changed shape, a silent mismatch would measure a failing login.
+    (config.contains(&format!("\"http://localhost:{app_port}/callback\""))
+        && config.contains("skip_consent = true"))
+    .then_some(config)
+}
+
+fn auth_config(idp_port: u16) -> String {
+    format!(
+        r#"{{"issuer":"http://localhost:{idp_port}/","clientId":"hashgate-spa","audience":"{AUDIENCE}","scope":"openid profile email read:messages","apiOrigin":"http://localhost:1"}}"#
+    )
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    fs::create_dir_all(to).map_err(io(to))?;
+    for entry in fs::read_dir(from).map_err(io(from))? {
+        let path = entry.map_err(io(from))?.path();
+        let target = to.join(path.file_name().unwrap_or_default());
+        if path.is_dir() {
+            copy_dir(&path, &target)?;
+        } else {
+            fs::copy(&path, &target).map_err(io(&path))?;
+        }
+    }
+    Ok(())
+}
+
+fn wait_for_port(server: &mut Server, port: u16) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = server.child.try_wait() {
+            return Err(Error::Missing(format!(
+                "{} exited before listening ({status})",
+                server.name
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(Error::Missing(format!(
+        "{} did not listen on 127.0.0.1:{port} within 20 s",
+        server.name
+    )))
+}
+
+fn measure_login(hashgate_dist: &Path, peer_dist: &Path, runs: u32) -> Result<Vec<LoginRow>> {
+    let scratch = std::env::temp_dir().join(format!("hashgate-bench-login-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&scratch);
+    let result = measure_login_in(&scratch, hashgate_dist, peer_dist, runs);
+    let _ = fs::remove_dir_all(&scratch);
+    result
+}
+
+fn measure_login_in(
+    scratch: &Path,
+    hashgate_dist: &Path,
+    peer_dist: &Path,
+    runs: u32,
+) -> Result<Vec<LoginRow>> {
+    let (idp_port, app_port, driver_port) = (free_port()?, free_port()?, free_port()?);
+    let root = cmd::root();
+    let shipped_path = root.join("idp/hashgate-idp.toml");
+    let shipped = fs::read_to_string(&shipped_path).map_err(|source| Error::Io {
+        path: shipped_path.clone(),
+        source,
+    })?;
+    let config = idp_config_for(&shipped, app_port, &root.join("idp/rules")).ok_or_else(|| {
+        Error::Missing(format!(
+            "{} no longer has the 8080 callbacks and skip_consent line the bench rewrites",
+            shipped_path.display()
+        ))
+    })?;
+    write(&scratch.join("idp.toml"), &config)?;
+    let mut idp = Server::spawn(
+        "hashgate-idp",
+        Command::new(release_bin("hashgate-idp"))
+            .args(["--issuer", &format!("http://localhost:{idp_port}/")])
+            .args(["--port", &idp_port.to_string()])
+            .arg("--config")
+            .arg(scratch.join("idp.toml"))
+            .arg("--data-dir")
+            .arg(scratch.join("idp-data"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null()),
+    )?;
+    wait_for_port(&mut idp, idp_port)?;
+    let mut driver = Server::spawn(
+        "chromedriver",
+        Command::new("chromedriver")
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own process group, so dropping it also ends every Chromium process.
+            .process_group(0),
+    )?;
+    driver.group = true;
+    wait_for_port(&mut driver, driver_port)?;
+    let chromium = cmd::find_in_path("chromium")
+        .ok_or_else(|| Error::Missing(format!("chromium is missing: {}", tools::CHROMIUM_APT)))?;
+
+    let mut rows = Vec::new();
+    for (name, dist) in [("Hashgate", hashgate_dist), ("React + auth0-js", peer_dist)] {
+        let site = scratch.join(format!("site-{}", rows.len()));
+        copy_dir(dist, &site)?;
+        write(&site.join("auth_config.json"), &auth_config(idp_port))?;
+        let mut host = Server::spawn(
+            "static host",
+            Command::new("node")
+                .arg(root.join("bench/login/serve.mjs"))
+                .arg(&site)
+                .arg(app_port.to_string())
+                .stdout(Stdio::null()),
+        )?;
+        wait_for_port(&mut host, app_port)?;
+        let mut login = Command::new("node");
+        login
+            .arg(root.join("bench/login/login.mjs"))
+            .arg(driver_port.to_string())
+            .arg(format!("http://localhost:{app_port}"))
+            .arg(runs.to_string())
+            .arg(&chromium)
+            .arg(scratch.join(format!("profile-{}", rows.len())));
+        println!("$ node bench/login/login.mjs ({name}, {runs} runs)");
+        let output = login.output().map_err(|source| Error::Spawn {
+            command: "node bench/login/login.mjs".to_owned(),
+            source,
+        })?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        let row = parse_login_result(name, &text).ok_or_else(|| {
+            Error::Missing(format!(
+                "{name}: the login round trip failed:\n{text}{}",
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        })?;
+        println!(
+            "  {name}: median {:.0} ms ({:.0}-{:.0})",
+            row.median_ms, row.min_ms, row.max_ms
+        );
+        rows.push(row);
+        drop(host);
+    }
+    Ok(rows)
+}
+
 fn read_token(issuer: &mut Server) -> Result<String> {
     let stdout = issuer
         .child
@@ -859,6 +1154,10 @@ Transfer/sec:    587.19KB
                 row("express", "/api/private", express),
             ],
             duration_secs: 10,
+            login: vec![
+                parse_login_result("Hashgate", "run 1\nresult 490.6 410 712 420 600 20\n").unwrap(),
+            ],
+            login_note: None,
             machine: vec!["test machine".to_owned()],
         }
     }
@@ -892,6 +1191,38 @@ Transfer/sec:    587.19KB
         );
     }
 
+    // Issue 9: the login round trip is reported as median and spread over the runs.
+    #[test]
+    fn login_results_are_read_and_tabled_with_their_spread() {
+        let row =
+            parse_login_result("peer", "run 500.0\nresult 507.5 493.5 712.1 494 700 20").unwrap();
+        assert_eq!(row.runs, 20);
+        assert!((row.median_ms - 507.5).abs() < 1e-9 && (row.max_ms - 712.1).abs() < 1e-9);
+        assert_eq!(parse_login_result("peer", "result 1 2 3"), None);
+        assert_eq!(parse_login_result("peer", "run 3\n"), None);
+
+        let md = report(190_000, 1000.0, 900.0, 100.0).markdown();
+        assert!(
+            md.contains("| Hashgate | 491 ms | 420 ms | 600 ms | 410 ms | 712 ms | 20 |"),
+            "{md}"
+        );
+    }
+
+    // Issue 9: the login bench runs against the shipped idp config, moved to its own ports.
+    #[test]
+    fn the_shipped_idp_config_is_moved_to_the_bench_port_without_consent() {
+        let shipped = fs::read_to_string(cmd::root().join("idp/hashgate-idp.toml")).unwrap();
+        let config = idp_config_for(&shipped, 18_123, Path::new("/abs/rules")).unwrap();
+        assert!(config.contains("\"http://localhost:18123/callback\""));
+        assert!(config.contains("\"http://localhost:18123\""));
+        assert!(!config.contains("localhost:8080"));
+        assert!(config.contains("rules_dir = \"/abs/rules\""));
+        assert_eq!(
+            idp_config_for("skip_consent = true", 18_123, Path::new("/r")),
+            None
+        );
+    }
+
     #[test]
     fn the_chart_is_one_svg_with_a_bar_per_measurement() {
         let svg = report(190_000, 1000.0, 900.0, 100.0).svg();
@@ -909,10 +1240,16 @@ Transfer/sec:    587.19KB
             options,
             Options {
                 build: false,
-                duration_secs: 3
+                duration_secs: 3,
+                login_runs: 20
             }
         );
+        assert_eq!(
+            Options::parse(&["--login-runs", "0"]).unwrap().login_runs,
+            0
+        );
         assert!(Options::parse(&["--duration", "0"]).is_err());
+        assert!(Options::parse(&["--login-runs", "many"]).is_err());
         assert!(Options::parse(&["--fast"]).is_err());
     }
 }
