@@ -55,13 +55,24 @@ pub async fn fetch_json<T: DeserializeOwned>(
     url: &str,
     what: &'static str,
 ) -> Result<T, AuthError> {
-    let response = gloo_net::http::Request::get(url)
-        .send()
-        .await
-        .map_err(|_| AuthError::Unreachable {
-            what,
-            url: url.to_string(),
-        })?;
+    fetch_json_with(url, what, false).await
+}
+
+/// Like [`fetch_json`]; with `revalidate` the browser's HTTP cache must check with the server
+/// first (a JWKS refetched for an unknown `kid` must not come back stale from the cache).
+pub async fn fetch_json_with<T: DeserializeOwned>(
+    url: &str,
+    what: &'static str,
+    revalidate: bool,
+) -> Result<T, AuthError> {
+    let mut request = gloo_net::http::Request::get(url);
+    if revalidate {
+        request = request.cache(web_sys::RequestCache::NoCache);
+    }
+    let response = request.send().await.map_err(|_| AuthError::Unreachable {
+        what,
+        url: url.to_string(),
+    })?;
     if !response.ok() {
         return Err(AuthError::BadDocument {
             what,

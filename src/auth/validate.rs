@@ -26,8 +26,12 @@ pub struct KeyCache {
 
 impl KeyCache {
     async fn fetch(&mut self, jwks_uri: &str) -> Result<(), AuthError> {
+        // A refetch (unknown kid) must reach the provider: providers serve the JWKS with
+        // cache headers, and a rotated key is exactly what a cached copy lacks.
+        let revalidate = self.fetched_at_ms.is_some();
         let set: JwkSet =
-            browser::fetch_json(jwks_uri, "identity provider's key set (JWKS)").await?;
+            browser::fetch_json_with(jwks_uri, "identity provider's key set (JWKS)", revalidate)
+                .await?;
         self.keys = set.usable_rsa_keys();
         self.fetched_at_ms = Some(js_sys::Date::now());
         Ok(())

@@ -186,6 +186,13 @@ impl Stack {
         &self.api_origin
     }
 
+    /// Rotates the provider's signing key (as `hashgate-idp rotate-keys` does): new tokens are
+    /// signed with a new `kid`, the old key stays in the JWKS for an hour. Returns the new kid.
+    pub fn rotate_idp_keys(&self) -> String {
+        hashgate_idp::rotate_keys(&self._data.path().join("idp"), 3600)
+            .unwrap_or_else(|error| panic!("cannot rotate the provider's keys: {error}"))
+    }
+
     /// The provider's Auth0-style logout URL with no return address: visiting it ends the
     /// provider's session and shows its "You are logged out" page.
     pub fn provider_logout_url(&self) -> String {

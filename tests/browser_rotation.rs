@@ -1,0 +1,69 @@
+//! End to end, in headless Chromium: the app follows the provider's key rotation.
+//!
+//! Issue 4: the JWKS is cached, and a token whose `kid` is unknown makes the app refetch it
+//! once (at most every 10 s), so a rotation does not sign anybody out.
+//!
+//! Run with `cargo xtask test`, or after `trunk build --release --offline`:
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_rotation`.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use fantoccini::Locator;
+use serde_json::Value;
+use support::stack::{wait_for_heading, Stack, StackOptions, ALICE};
+use support::Browser;
+
+/// Long enough that the renewal (half-way) comes after the JWKS refetch interval (10 s).
+const LIFETIME_SECS: u64 = 26;
+
+// Issue 4: "JWKS from jwks_uri, cached, refetched once (rate-limited) when a token's kid is
+// unknown, so key rotation works".
+#[tokio::test(flavor = "multi_thread")]
+async fn after_the_provider_rotates_its_key_the_renewed_tokens_are_accepted() {
+    let stack = Stack::start(StackOptions::short_lived_tokens(LIFETIME_SECS)).await;
+    let mut browser = Browser::launch().await;
+    browser.set_timeout(std::time::Duration::from_secs(40));
+    browser.goto(&stack.spa.url("/profile")).await;
+    stack.login_as(&browser, &ALICE).await;
+    wait_for_heading(&browser, "Profile").await;
+    let first_kid = id_token_kid(&browser)
+        .await
+        .unwrap_or_else(|| panic!("the token inspector shows no ID token header"));
+
+    let new_kid = stack.rotate_idp_keys();
+    assert_ne!(first_kid, new_kid, "the rotation must produce a new key id");
+
+    // The scheduled renewal gets an ID token signed with a key the app has not seen: it must
+    // refetch the JWKS and accept it, staying signed in on the same page.
+    browser
+        .wait_until(
+            "the session is renewed with tokens signed by the new key",
+            || {
+                let browser = &browser;
+                let new_kid = new_kid.clone();
+                async move { id_token_kid(browser).await.as_deref() == Some(new_kid.as_str()) }
+            },
+        )
+        .await;
+    assert_eq!(browser.auth_state().await, "authenticated");
+    assert!(
+        browser.try_alert_text().await.is_none(),
+        "no error may be shown after a rotation"
+    );
+    browser.screenshot("rotation-renewed").await;
+    browser.close().await;
+}
+
+/// The `kid` of the ID token shown in the token inspector.
+async fn id_token_kid(browser: &Browser) -> Option<String> {
+    let xpath = "//section[contains(@class,'inspector')]\
+                 //article[h3[normalize-space(.)='ID token']]//pre";
+    let blocks = browser
+        .client()
+        .find_all(Locator::XPath(xpath))
+        .await
+        .ok()?;
+    let header: Value = serde_json::from_str(&blocks.first()?.text().await.ok()?).ok()?;
+    header["kid"].as_str().map(str::to_owned)
+}
