@@ -78,7 +78,8 @@ impl ApiClient {
             .and_then(|c| c.api_origin)
             .ok_or(ApiError::NotConfigured)?;
         let url = format!("{origin}{path}");
-        {
+        let mut renewed = false;
+        loop {
             let mut request = RequestBuilder::new(&url).method(method.clone());
             if with_token {
                 let token = self
@@ -107,8 +108,16 @@ impl ApiClient {
                 status,
                 body: pretty_json(&text),
             };
-            match status {
-                // RFC 6750 §3.1 invalid_token: the user has to sign in again.
+            return match status {
+                // RFC 6750 §3.1 invalid_token (revoked, or the API's clock disagrees): one
+                // silent renewal and one retry; after that the user has to sign in again.
+                401 if with_token && !renewed => {
+                    renewed = true;
+                    if self.auth.renew().await.is_ok() {
+                        continue;
+                    }
+                    Err(ApiError::Unauthorized(answer))
+                }
                 401 if with_token => Err(ApiError::Unauthorized(answer)),
                 403 => {
                     let scope = challenge
@@ -121,7 +130,7 @@ impl ApiClient {
                     })
                 }
                 _ => Ok(answer),
-            }
+            };
         }
     }
 }

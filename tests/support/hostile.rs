@@ -198,6 +198,8 @@ struct Shared {
     jwks_delay: Mutex<Duration>,
     requests: Mutex<Vec<Recorded>>,
     issued: Mutex<Vec<Issued>>,
+    /// How many more bearer requests the API answers with 401 `invalid_token`.
+    api_rejections: Mutex<usize>,
 }
 
 /// The hostile provider and API recorder on `http://127.0.0.1:<free port>`; stops when dropped.
@@ -233,6 +235,7 @@ impl HostileProvider {
             jwks_delay: Mutex::new(Duration::ZERO),
             requests: Mutex::new(Vec::new()),
             issued: Mutex::new(Vec::new()),
+            api_rejections: Mutex::new(0),
         });
         let spa_origin = HeaderValue::from_str(spa_origin)
             .unwrap_or_else(|error| panic!("bad SPA origin {spa_origin}: {error}"));
@@ -294,6 +297,12 @@ impl HostileProvider {
     /// Whether discovery advertises `response_mode=web_message` (default true).
     pub fn set_web_message(&self, enabled: bool) {
         *lock(&self.shared.web_message) = enabled;
+    }
+
+    /// The next `count` API requests carrying a bearer token get 401 `invalid_token` (a
+    /// revoked token, or an API whose clock disagrees), then the API answers 200 again.
+    pub fn set_api_rejections(&self, count: usize) {
+        *lock(&self.shared.api_rejections) = count;
     }
 
     /// Holds every JWKS answer back this long (default none), so a test can look at the page
@@ -411,9 +420,24 @@ async fn attacker_jwks() -> Json<Value> {
     Json(json!({ "keys": [public_jwk(attacker_key(), ATTACKER_KID)] }))
 }
 
-/// The demo API's endpoints, all answering 200: only what the browser sends matters here.
-async fn api() -> Json<Value> {
-    Json(json!({ "message": "hostile recorder", "messages": [] }))
+/// The demo API's endpoints, answering 200 (only what the browser sends matters here), or 401
+/// while [`HostileProvider::set_api_rejections`] says so.
+async fn api(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let bearer = request.headers().contains_key(header::AUTHORIZATION);
+    let mut rejections = lock(&shared.api_rejections);
+    if bearer && request.method() != Method::OPTIONS && *rejections > 0 {
+        *rejections -= 1;
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(
+                header::WWW_AUTHENTICATE,
+                "Bearer realm=\"hostile\", error=\"invalid_token\"",
+            )],
+            Json(json!({ "error": "invalid_token" })),
+        )
+            .into_response();
+    }
+    Json(json!({ "message": "hostile recorder", "messages": [] })).into_response()
 }
 
 async fn authorize(

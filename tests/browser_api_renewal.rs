@@ -1,0 +1,99 @@
+//! End to end, in headless Chromium: what the API client does with a 401.
+//!
+//! Issue 5: "401 → one renewal attempt, then a login prompt". The hostile provider doubles as
+//! the API here, so a test can make it refuse tokens (`set_api_rejections`) and count what
+//! the browser sent.
+//!
+//! Run with `cargo xtask test`, or after `trunk build --release --offline`:
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_api_renewal`.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use fantoccini::Locator;
+use serde_json::json;
+use support::hostile::{HostileProvider, Silent, Tamper};
+use support::{AuthConfigFile, Browser, SpaServer};
+
+/// The app signed in through a silent (prompt=none) answer, on the External API page.
+async fn signed_in_on_the_api_page() -> (SpaServer, HostileProvider, Browser) {
+    let spa = SpaServer::start(json!({})).await;
+    let idp = HostileProvider::start(spa.origin()).await;
+    // Every prompt=none attempt gets valid tokens: start-up signs in, renewals succeed.
+    idp.set_silent(Silent::Answer(Tamper::Valid));
+    spa.set_auth_config(AuthConfigFile::Json(idp.auth_config()));
+    let browser = Browser::launch().await;
+    browser.goto(&spa.url("/external-api")).await;
+    browser.wait_for_auth_state("authenticated").await;
+    browser
+        .wait_for_css("article[data-endpoint='/api/private'] button")
+        .await;
+    (spa, idp, browser)
+}
+
+/// The `Authorization` headers the API received on `/api/private`, in order.
+fn private_calls(idp: &HostileProvider) -> Vec<String> {
+    idp.requests_to("/api/private")
+        .iter()
+        .filter(|r| r.method == "GET")
+        .filter_map(|r| r.authorization().map(str::to_owned))
+        .collect()
+}
+
+async fn click_call_private(browser: &Browser) {
+    browser
+        .client()
+        .find(Locator::Css("article[data-endpoint='/api/private'] button"))
+        .await
+        .unwrap_or_else(|e| panic!("no Call private button: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("cannot click Call private: {e}"));
+}
+
+// Issue 5: a 401 (a revoked token) makes the client renew silently once and retry with the
+// new token; the user just sees the answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_401_is_answered_by_one_silent_renewal_and_a_retry_with_the_new_token() {
+    let (_spa, idp, browser) = signed_in_on_the_api_page().await;
+    let renewals_before = idp.issued().len();
+    idp.set_api_rejections(1);
+    click_call_private(&browser).await;
+
+    browser
+        .wait_for_css("article[data-endpoint='/api/private'] p.status[data-status='200']")
+        .await;
+    let calls = private_calls(&idp);
+    assert_eq!(calls.len(), 2, "one refused call, one retry: {calls:?}");
+    assert_ne!(calls[0], calls[1], "the retry must carry the renewed token");
+    assert!(
+        idp.issued().len() > renewals_before,
+        "the retry's token came from a silent renewal"
+    );
+    assert_eq!(browser.auth_state().await, "authenticated");
+    browser.close().await;
+}
+
+// Issue 5: when the renewed token is refused too, the user is asked to log in again — once,
+// with no retry loop.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_401_after_the_renewal_asks_the_user_to_log_in_again_without_a_loop() {
+    let (_spa, idp, browser) = signed_in_on_the_api_page().await;
+    idp.set_api_rejections(1000);
+    click_call_private(&browser).await;
+
+    let alert = browser
+        .wait_for_css("article[data-endpoint='/api/private'] [role='alert']")
+        .await;
+    let text = alert.text().await.unwrap_or_default();
+    assert!(text.contains("log in again"), "alert: {text:?}");
+    // Let any (wrong) retry loop show itself before counting.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let calls = private_calls(&idp);
+    assert_eq!(
+        calls.len(),
+        2,
+        "exactly one retry after the renewal: {calls:?}"
+    );
+    browser.close().await;
+}
