@@ -448,9 +448,29 @@ impl BenchReport {
             })
             .collect();
 
+        let max_login = self.login.iter().map(|r| r.median_ms).fold(1.0, f64::max);
+        let login_bars: Vec<_> = self
+            .login
+            .iter()
+            .map(|row| {
+                let colour = if row.app == "Hashgate" {
+                    "#b7410e"
+                } else {
+                    "#61dafb"
+                };
+                (
+                    row.app.clone(),
+                    row.median_ms / max_login,
+                    format!("{:.0} ms median", row.median_ms),
+                    colour,
+                )
+            })
+            .collect();
+
         let (label_w, bar_w, row_h) = (230.0, 420.0, 28.0);
-        let width = label_w + bar_w + 110.0;
-        let height = 60.0 + (bars.len() + rps_bars.len()) as f64 * row_h + 70.0;
+        let width = label_w + bar_w + 130.0;
+        let height =
+            30.0 + (bars.len() + rps_bars.len() + login_bars.len()) as f64 * row_h + 3.0 * 42.0;
         let mut svg = String::new();
         let _ = writeln!(
             svg,
@@ -464,7 +484,14 @@ impl BenchReport {
         for (title, rows) in [
             ("Transfer size, brotli -11 (smaller is better)", &bars),
             ("API throughput, wrk req/s (larger is better)", &rps_bars),
+            (
+                "Login round trip, headless Chromium (smaller is better)",
+                &login_bars,
+            ),
         ] {
+            if rows.is_empty() {
+                continue;
+            }
             let _ = writeln!(
                 svg,
                 r#"<text x="10" y="{y}" font-weight="bold">{}</text>"#,
@@ -1227,8 +1254,9 @@ Transfer/sec:    587.19KB
     fn the_chart_is_one_svg_with_a_bar_per_measurement() {
         let svg = report(190_000, 1000.0, 900.0, 100.0).svg();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-        // Background plus 2 size bars and 3 throughput bars.
-        assert_eq!(svg.matches("<rect").count(), 6, "{svg}");
+        // Background plus 2 size bars, 3 throughput bars and 1 login bar.
+        assert_eq!(svg.matches("<rect").count(), 7, "{svg}");
+        assert!(svg.contains("491 ms median"), "{svg}");
         assert!(svg.contains("express /api/private"));
     }
 

@@ -7,8 +7,8 @@
 //! HASHGATE_DIST=$PWD/dist cargo test -p xtask --test size_budget
 //! ```
 //!
-//! The budget is the measurement of 2026-11-25 (187.9 KiB brotli, of which wasm 176.7 KiB)
-//! plus about 5 % headroom. Raise it only on purpose, with the reason in the commit; lower
+//! The budget is the measurement of 2026-11-25 (192.1 KiB brotli, of which wasm 178.7 KiB;
+//! `bench/results/latest.md`) plus about 5 % headroom. Raise it only on purpose, with the reason in the commit; lower
 //! it when the build shrinks.
 
 #![allow(clippy::unwrap_used)] // a test file: a failed write is a failed test
@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use xtask::size::{self, human, SizeReport};
 
 /// The most bytes the release build may weigh after brotli -11, summed file by file.
-const BROTLI_BUDGET: u64 = 198 * 1024;
+const BROTLI_BUDGET: u64 = 202 * 1024;
 
 /// `Err` with a sentence when `report` is over `budget` brotli bytes.
 fn check_budget(report: &SizeReport, budget: u64) -> Result<(), String> {
