@@ -4,7 +4,7 @@
 //! cargo xtask test               # tools, fmt, clippy, release build, all tests, size, summary
 //! cargo xtask dev                # run the demo: idp :3000, api :3001, trunk serve :8080
 //! cargo xtask size [--no-build]  # size report of dist/ (builds it first unless --no-build)
-//! cargo xtask bench [--no-build] [--duration S]  # vs JavaScript peers; bench/results/
+//! cargo xtask bench [--no-build] [--duration S] [--login-runs N]  # vs JS peers; bench/results/
 //! ```
 
 use std::process::ExitCode;
@@ -18,9 +18,9 @@ commands:
                      run every test (browser tests in headless Chromium), report sizes
   dev                start the identity provider, the API and `trunk serve`; Ctrl-C stops all
   size [--no-build]  build the release (unless --no-build) and report its size
-  bench [--no-build] [--duration S]
-                     size, API throughput against the JavaScript peers (React + auth0-js,
-                     Express); writes bench/results/latest.md and latest.svg";
+  bench [--no-build] [--duration S] [--login-runs N]
+                     transfer size, API throughput and login round trip against the
+                     JavaScript peers (React + auth0-js, Express); writes bench/results/";
 
 fn main() -> ExitCode {
     cmd::put_cargo_bin_on_path();
