@@ -5,6 +5,7 @@
 //! URLs this protocol needs and refuses everything ambiguous (user info, backslashes,
 //! whitespace), so two parsers can never disagree about which host a URL names.
 
+use crate::config::AuthConfig;
 use crate::discovery::ProviderMetadata;
 use crate::secret::{IdToken, Nonce, State};
 
@@ -74,7 +75,32 @@ pub struct AuthorizeRequest<'a> {
     pub response_mode: Option<&'a str>,
 }
 
-impl AuthorizeRequest<'_> {
+impl<'a> AuthorizeRequest<'a> {
+    /// The request `config` makes at `metadata`'s endpoint, with no `prompt`, `login_hint` or
+    /// `response_mode`: interactive and silent logins differ only in those.
+    pub fn new(
+        config: &'a AuthConfig,
+        metadata: &'a ProviderMetadata,
+        redirect_uri: &'a str,
+        scope: &'a str,
+        state: &'a State,
+        nonce: &'a Nonce,
+    ) -> Self {
+        AuthorizeRequest {
+            authorization_endpoint: &metadata.authorization_endpoint,
+            response_type: config.response_type.as_str(),
+            client_id: &config.client_id,
+            redirect_uri,
+            scope,
+            audience: config.audience.as_deref(),
+            state,
+            nonce,
+            prompt: None,
+            login_hint: None,
+            response_mode: None,
+        }
+    }
+
     /// The full `/authorize` URL to navigate to (or to load in the silent-auth iframe).
     pub fn to_url(&self) -> String {
         let mut params: Vec<(&str, &str)> = vec![
@@ -260,6 +286,48 @@ mod tests {
             response_modes_supported: None,
             id_token_signing_alg_values_supported: None,
         }
+    }
+
+    #[test]
+    fn a_request_built_from_the_config_carries_its_client_response_type_and_audience() {
+        // OIDC Core 3.2.2.1: response_type, client_id, redirect_uri, scope, state and nonce;
+        // Auth0's `audience` picks the API.
+        let config = crate::RawAuthConfig {
+            issuer: Some("https://t.eu.auth0.com/".into()),
+            client_id: Some("spa".into()),
+            audience: Some("https://api.example".into()),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        let metadata = meta(None);
+        let state = State::new("s1".into());
+        let nonce = Nonce::new("n1".into());
+        let url = AuthorizeRequest {
+            prompt: Some("none"),
+            ..AuthorizeRequest::new(
+                &config,
+                &metadata,
+                "https://app/callback",
+                "openid",
+                &state,
+                &nonce,
+            )
+        }
+        .to_url();
+        assert!(url.starts_with("https://t.eu.auth0.com/authorize?"), "{url}");
+        for part in [
+            "response_type=id_token%20token",
+            "client_id=spa",
+            "redirect_uri=https%3A%2F%2Fapp%2Fcallback",
+            "audience=https%3A%2F%2Fapi.example",
+            "state=s1",
+            "nonce=n1",
+            "prompt=none",
+        ] {
+            assert!(url.contains(part), "{part} missing from {url}");
+        }
+        assert!(!url.contains("login_hint"), "{url}");
     }
 
     #[test]

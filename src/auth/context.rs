@@ -318,17 +318,9 @@ impl AuthContext {
         let scope = scope::with_openid(&scope::merge(&config.scope, &extra));
         let redirect_uri = format!("{origin}{}", config.redirect_path);
         let url = AuthorizeRequest {
-            authorization_endpoint: &metadata.authorization_endpoint,
-            response_type: config.response_type.as_str(),
-            client_id: &config.client_id,
-            redirect_uri: &redirect_uri,
-            scope: &scope,
-            audience: config.audience.as_deref(),
-            state: &state,
-            nonce: &nonce,
             prompt: options.prompt.as_deref(),
             login_hint: options.login_hint.as_deref(),
-            response_mode: None,
+            ..AuthorizeRequest::new(&config, &metadata, &redirect_uri, &scope, &state, &nonce)
         }
         .to_url();
         storage::begin_transaction(

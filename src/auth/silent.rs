@@ -51,17 +51,9 @@ pub async fn silent_authorize(
     };
     let scope = scope::with_openid(&config.scope);
     let url = AuthorizeRequest {
-        authorization_endpoint: &metadata.authorization_endpoint,
-        response_type: config.response_type.as_str(),
-        client_id: &config.client_id,
-        redirect_uri: &redirect_uri,
-        scope: &scope,
-        audience: config.audience.as_deref(),
-        state: &state,
-        nonce: &nonce,
         prompt: Some("none"),
-        login_hint: None,
         response_mode: web_message.then_some("web_message"),
+        ..AuthorizeRequest::new(config, metadata, &redirect_uri, &scope, &state, &nonce)
     }
     .to_url();
 
