@@ -239,6 +239,20 @@ pub fn json_entries(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Sets a User Timing mark (visible in the browser's performance tools and to benchmarks).
+pub fn mark(name: &str) {
+    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = performance.mark(name);
+    }
+}
+
+/// Records a User Timing measure from the mark `start` to now.
+pub fn measure(name: &str, start: &str) {
+    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = performance.measure_with_start_mark(name, start);
+    }
+}
+
 /// True while the page is in a background tab or minimised.
 pub fn document_hidden() -> bool {
     web_sys::window()

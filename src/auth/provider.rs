@@ -40,6 +40,8 @@ pub fn AuthProvider(
             Ok(Start::SignedIn(session, return_to)) => {
                 auth.accept_session(*session);
                 if let Some(path) = return_to {
+                    // Fragment captured → validated session: `cargo xtask bench` reads this.
+                    browser::measure(CALLBACK_MEASURE, CALLBACK_START_MARK);
                     navigate(
                         &path,
                         NavigateOptions {
@@ -69,6 +71,11 @@ pub fn AuthProvider(
     }
 }
 
+/// User Timing mark set when an authorization response is taken from the URL.
+pub const CALLBACK_START_MARK: &str = "hashgate:callback-start";
+/// User Timing measure from [`CALLBACK_START_MARK`] to the validated session.
+pub const CALLBACK_MEASURE: &str = "hashgate:callback";
+
 /// A fragment that looks like an authorization response, and the path it arrived on.
 struct Captured {
     fragment: String,
@@ -82,6 +89,7 @@ fn capture_authorization_response() -> Option<Captured> {
     }
     // If the address bar cannot be rewritten the response is not used at all.
     browser::replace_url(&format!("{pathname}{search}")).ok()?;
+    browser::mark(CALLBACK_START_MARK);
     Some(Captured {
         fragment: hash,
         path: pathname,

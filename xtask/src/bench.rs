@@ -207,6 +207,9 @@ pub struct LoginRow {
     pub p90_ms: f64,
     /// Runs measured.
     pub runs: u32,
+    /// The app's own "fragment captured → validated session" measure (User Timing
+    /// `hashgate:callback`): median, p10, p90 in ms; `None` for apps that set no such mark.
+    pub callback_ms: Option<(f64, f64, f64)>,
 }
 
 /// Parses login.mjs's `result <median> <min> <max> <p10> <p90> <n>` line.
@@ -230,7 +233,24 @@ pub fn parse_login_result(app: &str, output: &str) -> Option<LoginRow> {
         p10_ms,
         p90_ms,
         runs: runs as u32,
+        callback_ms: parse_callback_line(output),
     })
+}
+
+/// Parses login.mjs's optional `callback <median> <p10> <p90> <n>` line.
+fn parse_callback_line(output: &str) -> Option<(f64, f64, f64)> {
+    let line = output
+        .lines()
+        .find_map(|line| line.strip_prefix("callback "))?;
+    let numbers: Vec<f64> = line
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<std::result::Result<_, _>>()
+        .ok()?;
+    let [median, p10, p90, _runs] = numbers[..] else {
+        return None;
+    };
+    Some((median, p10, p90))
 }
 
 /// Everything one bench run measured.
@@ -369,6 +389,17 @@ impl BenchReport {
                     row.max_ms,
                     row.runs
                 );
+            }
+            for row in &self.login {
+                if let Some((median, p10, p90)) = row.callback_ms {
+                    let _ = writeln!(
+                        md,
+                        "\n{}'s callback processing (User Timing `hashgate:callback`: fragment \
+                         captured → tokens validated, WebCrypto signature and at_hash included): \
+                         median {median:.1} ms (p10 {p10:.1}, p90 {p90:.1}).",
+                        row.app
+                    );
+                }
             }
         }
         let _ = writeln!(md, "\n## Goals (issue 9)\n");
@@ -1034,6 +1065,9 @@ fn measure_login_in(
             "  {name}: median {:.0} ms ({:.0}-{:.0})",
             row.median_ms, row.min_ms, row.max_ms
         );
+        if let Some((median, _, _)) = row.callback_ms {
+            println!("  {name}: callback processing median {median:.1} ms");
+        }
         rows.push(row);
         drop(host);
     }
@@ -1181,9 +1215,11 @@ Transfer/sec:    587.19KB
                 row("express", "/api/private", express),
             ],
             duration_secs: 10,
-            login: vec![
-                parse_login_result("Hashgate", "run 1\nresult 490.6 410 712 420 600 20\n").unwrap(),
-            ],
+            login: vec![parse_login_result(
+                "Hashgate",
+                "run 1\nresult 490.6 410 712 420 600 20\ncallback 12.5 10.0 20.0 20\n",
+            )
+            .unwrap()],
             login_note: None,
             machine: vec!["test machine".to_owned()],
         }
@@ -1228,9 +1264,16 @@ Transfer/sec:    587.19KB
         assert_eq!(parse_login_result("peer", "result 1 2 3"), None);
         assert_eq!(parse_login_result("peer", "run 3\n"), None);
 
+        assert_eq!(row.callback_ms, None, "the peer sets no performance marks");
+
         let md = report(190_000, 1000.0, 900.0, 100.0).markdown();
         assert!(
             md.contains("| Hashgate | 491 ms | 420 ms | 600 ms | 410 ms | 712 ms | 20 |"),
+            "{md}"
+        );
+        // Issue 9: the callback processing time from the app's performance marks.
+        assert!(
+            md.contains("Hashgate's callback processing") && md.contains("median 12.5 ms"),
             "{md}"
         );
     }
