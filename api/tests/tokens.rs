@@ -462,3 +462,37 @@ fn the_jwk_of_a_test_key_round_trips_its_modulus() {
     assert_eq!(n, KEY_A.private.to_public_key().n().to_bytes_be());
     assert_eq!(n.len(), 256);
 }
+
+#[tokio::test]
+async fn a_remembered_token_is_still_refused_once_it_expires() {
+    // Validated tokens are remembered to skip repeated RSA checks; expiry must still apply
+    // (RFC 7519 §4.1.4), here with no leeway.
+    let api = TestApi::with_provider(FakeProvider::start(&[&KEY_A]).await, |s| {
+        s.leeway = std::time::Duration::ZERO;
+    })
+    .await;
+    let mut claims = access_claims(&api.provider.issuer, "alice", "");
+    claims["exp"] = json!(now() + 2);
+    let token = KEY_A.mint(&claims);
+    for _ in 0..3 {
+        assert_eq!(api.get("/api/private", &token).await.status, StatusCode::OK);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    let answer = api.get("/api/private", &token).await;
+    assert_invalid_token(&answer, &token);
+    assert_eq!(answer.body["error_description"], "the token has expired");
+}
+
+#[tokio::test]
+async fn remembering_a_valid_token_does_not_make_a_tampered_copy_valid() {
+    // The memory is keyed by the whole token: changing any byte means a full check again.
+    let api = TestApi::start().await;
+    let token = api.token("alice", "");
+    assert_eq!(api.get("/api/private", &token).await.status, StatusCode::OK);
+    // A character well inside the signature (the last one only carries padding bits).
+    let at = token.len() - 10;
+    let flipped = if &token[at..=at] == "A" { "B" } else { "A" };
+    let tampered = format!("{}{flipped}{}", &token[..at], &token[at + 1..]);
+    let answer = api.get("/api/private", &tampered).await;
+    assert_invalid_token(&answer, &tampered);
+}

@@ -10,20 +10,31 @@
 //! 5. Claims: `iss` equals the issuer exactly; `aud` contains the API identifier (so ID
 //!    tokens, whose `aud` is the client id, are refused); `exp` and `nbf` with leeway;
 //!    `sub` present.
+//!
+//! A token that passed every check is remembered (by its SHA-256, never the token itself)
+//! until it expires, so a client calling again does not pay for another RSA verification.
+//! Like the JWKS cache, this means a key the issuer stops publishing keeps its already
+//! validated tokens valid until they expire.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
 
 use super::bearer::BearerToken;
 use super::claims::Claims;
 use super::keys::KeyStore;
 use crate::error::AppError;
+
+/// At most this many validated tokens are remembered; past it, expired ones are dropped, and
+/// if that is not enough the memory is cleared (bounded memory under a flood of tokens).
+const MAX_REMEMBERED: usize = 10_000;
 
 /// Header parameters that point at a key chosen by the token's author.
 const KEY_BEARING_HEADERS: [&str; 4] = ["jku", "x5u", "jwk", "x5c"];
@@ -34,6 +45,8 @@ pub struct TokenVerifier {
     keys: KeyStore,
     issuer: Arc<str>,
     validation: Arc<Validation>,
+    /// Claims of tokens that passed every check, by the token's SHA-256.
+    verified: Arc<Mutex<HashMap<[u8; 32], Claims>>>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -66,18 +79,56 @@ impl TokenVerifier {
             keys: KeyStore::new(issuer, http, min_refresh_interval),
             issuer: issuer.into(),
             validation: Arc::new(validation),
+            verified: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
     /// Validates `token` and returns its claims, or the RFC 6750 error that fits.
     pub async fn verify(&self, token: &BearerToken) -> Result<Claims, AppError> {
+        let digest: [u8; 32] = Sha256::digest(token.secret().as_bytes()).into();
+        let now = unix_now();
+        if let Some(claims) = self.remembered(&digest, now) {
+            return Ok(claims);
+        }
         let kid = check_header(token.secret())?;
         let key = self.keys.key(kid.as_deref()).await?;
         let data =
             jsonwebtoken::decode::<Map<String, Value>>(token.secret(), &key, &self.validation)
                 .map_err(|e| AppError::invalid_token(describe(e.kind())))?;
-        Claims::from_payload(data.claims, &self.issuer)
+        let claims = Claims::from_payload(data.claims, &self.issuer)?;
+        self.remember(digest, &claims, now);
+        Ok(claims)
     }
+
+    /// The claims of an already validated token, while it has not expired (same leeway).
+    fn remembered(&self, digest: &[u8; 32], now: u64) -> Option<Claims> {
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        let claims = verified.get(digest)?;
+        if claims.expires_at.saturating_add(self.validation.leeway) >= now {
+            return Some(claims.clone());
+        }
+        // Expired: forget it; the full check then answers with the precise error.
+        verified.remove(digest);
+        None
+    }
+
+    fn remember(&self, digest: [u8; 32], claims: &Claims, now: u64) {
+        let leeway = self.validation.leeway;
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if verified.len() >= MAX_REMEMBERED {
+            verified.retain(|_, c| c.expires_at.saturating_add(leeway) >= now);
+            if verified.len() >= MAX_REMEMBERED {
+                verified.clear();
+            }
+        }
+        verified.insert(digest, claims.clone());
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Steps 1–3: returns the `kid` (if any) of an acceptable header.
