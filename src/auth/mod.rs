@@ -11,7 +11,7 @@
 //! - Tokens are kept in memory unless `cacheLocation` says otherwise, and never logged.
 //!
 //! Use it like this:
-//! ```ignore
+//! ```text
 //! view! { <Router><AuthProvider> /* your routes */ </AuthProvider></Router> }
 //! // anywhere below:
 //! let auth = use_auth();
