@@ -315,7 +315,10 @@ mod tests {
             )
         }
         .to_url();
-        assert!(url.starts_with("https://t.eu.auth0.com/authorize?"), "{url}");
+        assert!(
+            url.starts_with("https://t.eu.auth0.com/authorize?"),
+            "{url}"
+        );
         for part in [
             "response_type=id_token%20token",
             "client_id=spa",

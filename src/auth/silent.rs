@@ -22,7 +22,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::browser;
 use super::context::AuthContext;
 use super::error::AuthError;
-use super::provider::validate_with_cache;
+use super::provider::{validate_with_cache, CALLBACK_MEASURE, CALLBACK_START_MARK};
 use super::session::Session;
 use super::validate::TokenInput;
 
@@ -58,6 +58,7 @@ pub async fn silent_authorize(
     .to_url();
 
     let response = run_iframe(&url, &expected_origin, &state).await?;
+    browser::mark(CALLBACK_START_MARK);
     let now = browser::now_secs();
     match response {
         AuthorizationResponse::Error(err) => Err(AuthError::provider(
@@ -75,7 +76,10 @@ pub async fn silent_authorize(
                 expires_at: None,
                 max_iat_age_secs: None,
             };
-            validate_with_cache(auth, config, metadata, input, now).await
+            let session = validate_with_cache(auth, config, metadata, input, now).await?;
+            // Response received → validated session, as for `/callback`.
+            browser::measure(CALLBACK_MEASURE, CALLBACK_START_MARK);
+            Ok(session)
         }
     }
 }
