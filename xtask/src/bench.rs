@@ -394,8 +394,9 @@ impl BenchReport {
                 if let Some((median, p10, p90)) = row.callback_ms {
                     let _ = writeln!(
                         md,
-                        "\n{}'s callback processing (User Timing `hashgate:callback`: fragment \
-                         captured → tokens validated, WebCrypto signature and at_hash included): \
+                        "\n{}'s callback processing (User Timing `hashgate:callback`: \
+                         authorization response received → tokens validated, WebCrypto \
+                         signature and at_hash included; here the silent sign-in's response): \
                          median {median:.1} ms (p10 {p10:.1}, p90 {p90:.1}).",
                         row.app
                     );
