@@ -153,16 +153,7 @@ async fn complete_login(
                 .as_ref()
                 .ok_or(AuthError::Incomplete("it has no state"))?;
             let transaction = storage::take_transaction(state.secret(), now)?;
-            let input = TokenInput {
-                access_token: response.access_token,
-                token_type: response.token_type,
-                id_token: response.id_token,
-                expires_in: response.expires_in,
-                scope: response.scope,
-                nonce: transaction.nonce,
-                expires_at: None,
-                max_iat_age_secs: None,
-            };
+            let input = TokenInput::from_response(response, transaction.nonce);
             let session = validate_with_cache(auth, config, metadata, input, now).await?;
             let return_to =
                 sanitize_return_to(&transaction.return_to).unwrap_or_else(|| "/".into());

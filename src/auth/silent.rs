@@ -66,16 +66,7 @@ pub async fn silent_authorize(
             err.error_description.as_deref(),
         )),
         AuthorizationResponse::Success(response) => {
-            let input = TokenInput {
-                access_token: response.access_token,
-                token_type: response.token_type,
-                id_token: response.id_token,
-                expires_in: response.expires_in,
-                scope: response.scope,
-                nonce,
-                expires_at: None,
-                max_iat_age_secs: None,
-            };
+            let input = TokenInput::from_response(response, nonce);
             let session = validate_with_cache(auth, config, metadata, input, now).await?;
             // Response received → validated session, as for `/callback`.
             browser::measure(CALLBACK_MEASURE, CALLBACK_START_MARK);

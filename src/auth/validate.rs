@@ -4,7 +4,7 @@
 use hashgate_protocol::{
     check_at_hash, check_header, jwt, select_key, AccessToken, AuthConfig, IdToken, IdTokenClaims,
     IdTokenVerifier, JwkSet, JwtHeader, KeySelectError, Nonce, ProviderMetadata, ResponseType,
-    RsaPublicJwk,
+    RsaPublicJwk, TokenResponse,
 };
 
 use super::browser;
@@ -84,6 +84,23 @@ pub struct TokenInput {
     pub expires_at: Option<i64>,
     /// How old `iat` may be; `None` keeps the verifier's default (a fresh login).
     pub max_iat_age_secs: Option<i64>,
+}
+
+impl TokenInput {
+    /// A fresh authorization response (from `/callback` or a silent attempt) for the login
+    /// that sent `nonce`.
+    pub fn from_response(response: TokenResponse, nonce: Nonce) -> Self {
+        TokenInput {
+            access_token: response.access_token,
+            token_type: response.token_type,
+            id_token: response.id_token,
+            expires_in: response.expires_in,
+            scope: response.scope,
+            nonce,
+            expires_at: None,
+            max_iat_age_secs: None,
+        }
+    }
 }
 
 /// Validates `input` completely; on success returns the session, on failure the first failed check.
