@@ -201,6 +201,12 @@ impl KeyStore {
         cache.find(kid).ok_or_else(|| cache.miss(kid))
     }
 
+    /// Changes whenever the JWKS is (re)fetched, so callers can tell a key set they have
+    /// seen from a newer one.
+    pub fn generation(&self) -> u64 {
+        self.read().generation
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
         // The cache is replaced whole under the lock, so a poisoned lock still holds a valid cache.
         self.inner

@@ -12,9 +12,9 @@
 //!    `sub` present.
 //!
 //! A token that passed every check is remembered (by its SHA-256, never the token itself)
-//! until it expires, so a client calling again does not pay for another RSA verification.
-//! Like the JWKS cache, this means a key the issuer stops publishing keeps its already
-//! validated tokens valid until they expire.
+//! until it expires or the JWKS is fetched again, so a client calling again does not pay for
+//! another RSA verification, and a key the issuer stops publishing stops validating after
+//! the next refetch, as without the memory.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,6 +36,9 @@ use crate::error::AppError;
 /// if that is not enough the memory is cleared (bounded memory under a flood of tokens).
 const MAX_REMEMBERED: usize = 10_000;
 
+/// Validated tokens by SHA-256: their claims and the key-set generation they were checked with.
+type Remembered = HashMap<[u8; 32], (Claims, u64)>;
+
 /// Header parameters that point at a key chosen by the token's author.
 const KEY_BEARING_HEADERS: [&str; 4] = ["jku", "x5u", "jwk", "x5c"];
 
@@ -46,7 +49,7 @@ pub struct TokenVerifier {
     issuer: Arc<str>,
     validation: Arc<Validation>,
     /// Claims of tokens that passed every check, by the token's SHA-256.
-    verified: Arc<Mutex<HashMap<[u8; 32], Claims>>>,
+    verified: Arc<Mutex<Remembered>>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -96,32 +99,34 @@ impl TokenVerifier {
             jsonwebtoken::decode::<Map<String, Value>>(token.secret(), &key, &self.validation)
                 .map_err(|e| AppError::invalid_token(describe(e.kind())))?;
         let claims = Claims::from_payload(data.claims, &self.issuer)?;
-        self.remember(digest, &claims, now);
+        self.remember(digest, &claims, now, self.keys.generation());
         Ok(claims)
     }
 
     /// The claims of an already validated token, while it has not expired (same leeway).
     fn remembered(&self, digest: &[u8; 32], now: u64) -> Option<Claims> {
         let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-        let claims = verified.get(digest)?;
-        if claims.expires_at.saturating_add(self.validation.leeway) >= now {
+        let (claims, generation) = verified.get(digest)?;
+        if claims.expires_at.saturating_add(self.validation.leeway) >= now
+            && *generation == self.keys.generation()
+        {
             return Some(claims.clone());
         }
-        // Expired: forget it; the full check then answers with the precise error.
+        // Expired, or checked against an older key set: the full check decides again.
         verified.remove(digest);
         None
     }
 
-    fn remember(&self, digest: [u8; 32], claims: &Claims, now: u64) {
+    fn remember(&self, digest: [u8; 32], claims: &Claims, now: u64, generation: u64) {
         let leeway = self.validation.leeway;
         let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
         if verified.len() >= MAX_REMEMBERED {
-            verified.retain(|_, c| c.expires_at.saturating_add(leeway) >= now);
+            verified.retain(|_, (c, _)| c.expires_at.saturating_add(leeway) >= now);
             if verified.len() >= MAX_REMEMBERED {
                 verified.clear();
             }
         }
-        verified.insert(digest, claims.clone());
+        verified.insert(digest, (claims.clone(), generation));
     }
 }
 
