@@ -63,6 +63,18 @@ pub fn add_inline_script_hashes(html: &str) -> Option<String> {
     Some(out)
 }
 
+/// Returns `html` with the `'sha256-…'` sources that follow the strict `script-src` removed,
+/// so a page whose inline scripts changed can be hashed again; `None` without the directive.
+pub fn remove_script_hashes(html: &str) -> Option<String> {
+    let at = html.find(SCRIPT_SRC)? + SCRIPT_SRC.len();
+    let mut rest = &html[at..];
+    while let Some(after) = rest.strip_prefix(" 'sha256-") {
+        let end = after.find('\'')?;
+        rest = &after[end + 1..];
+    }
+    Some(format!("{}{rest}", &html[..at]))
+}
+
 /// Bodies of `<script>` elements without a `src` attribute.
 fn inline_scripts(html: &str) -> Vec<&str> {
     let mut bodies = Vec::new();
@@ -97,6 +109,20 @@ mod tests {
         // echo -n 'alert(1)' | openssl dgst -sha256 -binary | base64
         assert!(out.contains("script-src 'self' 'wasm-unsafe-eval' 'sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI='; style-src"), "{out}");
         assert_eq!(out.matches("sha256-").count(), 1);
+    }
+
+    #[test]
+    fn old_script_hashes_are_removed_and_new_ones_added() {
+        let html = "<meta content=\"script-src 'self' 'wasm-unsafe-eval' 'sha256-old1=' 'sha256-old2='; style-src 'self'\"><script>alert(1)</script>";
+        let stripped = remove_script_hashes(html).unwrap();
+        assert!(
+            stripped.contains("'wasm-unsafe-eval'; style-src"),
+            "{stripped}"
+        );
+        let out = add_inline_script_hashes(&stripped).unwrap();
+        assert!(!out.contains("old"), "{out}");
+        assert_eq!(out.matches("sha256-").count(), 1, "{out}");
+        assert!(remove_script_hashes("<meta content=\"script-src *\">").is_none());
     }
 
     #[test]

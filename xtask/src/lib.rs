@@ -14,6 +14,7 @@ pub mod csp;
 pub mod dev;
 pub mod error;
 pub mod size;
+pub mod smallest;
 pub mod test;
 pub mod tools;
 

@@ -4,12 +4,13 @@
 //! cargo xtask test               # tools, fmt, clippy, release build, all tests, size, summary
 //! cargo xtask dev                # run the demo: idp :3000, api :3001, trunk serve :8080
 //! cargo xtask size [--no-build]  # size report of dist/ (builds it first unless --no-build)
+//! cargo xtask size --smallest     # opt-in nightly build into dist-smallest/, and its report
 //! cargo xtask bench [--no-build] [--duration S] [--login-runs N]  # vs JS peers; bench/results/
 //! ```
 
 use std::process::ExitCode;
 
-use xtask::{bench, cmd, csp, dev, size, test, tools, Error, Result};
+use xtask::{bench, cmd, csp, dev, size, smallest, test, tools, Error, Result};
 
 const USAGE: &str = "usage: cargo xtask <command>
 
@@ -18,6 +19,8 @@ commands:
                      run every test (browser tests in headless Chromium), report sizes
   dev                start the identity provider, the API and `trunk serve`; Ctrl-C stops all
   size [--no-build]  build the release (unless --no-build) and report its size
+  size --smallest    also build the opt-in smallest release (nightly toolchain with rust-src)
+                     into dist-smallest/ and report both
   bench [--no-build] [--duration S] [--login-runs N]
                      transfer size, API throughput and login round trip against the
                      JavaScript peers (React + auth0-js, Express); writes bench/results/";
@@ -49,6 +52,7 @@ fn dispatch(args: &[&str]) -> Result<bool> {
         ["csp", dir] => csp::run(Some(std::path::Path::new(dir))),
         ["size"] => report_size(true),
         ["size", "--no-build"] => report_size(false),
+        ["size", "--smallest"] => report_smallest(),
         ["bench", rest @ ..] => bench::run(&bench::Options::parse(rest)?),
         [] | ["help"] | ["--help"] | ["-h"] => {
             println!("{USAGE}");
@@ -76,6 +80,16 @@ fn report_size(build: bool) -> Result<bool> {
             dist.display()
         )));
     }
+    println!("{}", size::measure(&dist)?);
+    Ok(true)
+}
+
+fn report_smallest() -> Result<bool> {
+    if let Some(why) = smallest::unavailable() {
+        return Err(Error::Missing(why));
+    }
+    report_size(true)?;
+    let dist = smallest::build(&test::dist_dir())?;
     println!("{}", size::measure(&dist)?);
     Ok(true)
 }
