@@ -42,7 +42,7 @@ use nix::{
 use crate::{
     cmd,
     size::{self, human, Sizes},
-    test,
+    smallest, test,
     tools::{self, Needs},
     Error, Result,
 };
@@ -262,11 +262,15 @@ pub struct BenchReport {
     pub hashgate_wasm_brotli: u64,
     /// The React + auth0-js peer's bundle.
     pub peer_size: Sizes,
+    /// The opt-in smallest build (`cargo xtask size --smallest`), or why it was not built.
+    pub smallest_size: std::result::Result<Sizes, String>,
+    /// The Leptos shell with no auth (`bench/shell`): the floor under any Leptos app.
+    pub shell_size: Sizes,
     /// wrk rows, hashgate public, hashgate private, express private.
     pub api: Vec<ApiRow>,
     /// Seconds per wrk run.
     pub duration_secs: u64,
-    /// Login round trips, Hashgate then the peer; empty when skipped.
+    /// Login round trips, Hashgate (and its smallest build) then the peer; empty when skipped.
     pub login: Vec<LoginRow>,
     /// Why the login part has no rows, when it has none.
     pub login_note: Option<String>,
@@ -284,7 +288,12 @@ impl BenchReport {
 
     /// Hashgate's brotli total over the peer's.
     pub fn size_ratio(&self) -> f64 {
-        self.hashgate_size.brotli as f64 / self.peer_size.brotli.max(1) as f64
+        self.ratio(self.hashgate_size)
+    }
+
+    /// A build's brotli total over the peer's.
+    fn ratio(&self, sizes: Sizes) -> f64 {
+        sizes.brotli as f64 / self.peer_size.brotli.max(1) as f64
     }
 
     /// `/api/private` over `/api/public` throughput of hashgate-api.
@@ -325,16 +334,39 @@ impl BenchReport {
             self.hashgate_size,
             self.size_ratio(),
         );
+        if let Ok(smallest) = self.smallest_size {
+            size_row(
+                &mut md,
+                "Hashgate, opt-in smallest build (nightly `build-std`, immediate abort)",
+                smallest,
+                self.ratio(smallest),
+            );
+        }
         size_row(
             &mut md,
             "peer: React + react-router + auth0-js (esbuild)",
             self.peer_size,
             1.0,
         );
+        size_row(
+            &mut md,
+            "floor: the Leptos shell alone, no auth (`bench/shell`)",
+            self.shell_size,
+            self.ratio(self.shell_size),
+        );
+        if let Err(why) = &self.smallest_size {
+            let _ = writeln!(md, "\nSmallest build not measured: {why}.");
+        }
+        let goal = (self.peer_size.brotli as f64 * SIZE_GOAL) as u64;
         let _ = writeln!(
             md,
-            "\nHashgate's wasm alone: {} brotli.\n",
-            human(self.hashgate_wasm_brotli)
+            "\nHashgate's wasm alone: {} brotli. The goal ({SIZE_GOAL}× the peer) is {} brotli; \
+             the Leptos shell with no auth at all already takes {} of it, which leaves {} for \
+             sign-in, validation, silent renewal, the API client, the pages and the CSS.\n",
+            human(self.hashgate_wasm_brotli),
+            human(goal),
+            human(self.shell_size.brotli),
+            human(goal.saturating_sub(self.shell_size.brotli)),
         );
         let _ = writeln!(
             md,
@@ -367,7 +399,7 @@ impl BenchReport {
         let _ = writeln!(
             md,
             "From opening `/profile` signed out in the app to `data-auth-state=\"authenticated\"`; \
-             both apps served from the same origin against the same `hashgate-idp` (release).\n"
+             every app served from the same origin against the same `hashgate-idp` (release).\n"
         );
         if let Some(note) = &self.login_note {
             let _ = writeln!(md, "Not measured: {note}\n");
@@ -412,6 +444,14 @@ impl BenchReport {
             "| Hashgate brotli ≤ {SIZE_GOAL}× peer | {ratio:.2}× | {} |",
             mark(ratio <= SIZE_GOAL)
         );
+        if let Ok(smallest) = self.smallest_size {
+            let ratio = self.ratio(smallest);
+            let _ = writeln!(
+                md,
+                "| (opt-in smallest build ≤ {SIZE_GOAL}× peer) | {ratio:.2}× | {} |",
+                mark(ratio <= SIZE_GOAL)
+            );
+        }
         let optional = |md: &mut String, goal: String, value: Option<f64>, met: fn(f64) -> bool| {
             let _ = match value {
                 Some(value) => writeln!(md, "| {goal} | {value:.2}× | {} |", mark(met(value))),
@@ -446,10 +486,12 @@ impl BenchReport {
     /// A bar chart of brotli sizes and req/s, as a standalone SVG.
     pub fn svg(&self) -> String {
         let mut bars: Vec<(String, f64, String, &str)> = Vec::new();
-        let sizes = [
-            ("Hashgate", self.hashgate_size.brotli, "#b7410e"),
-            ("React + auth0-js", self.peer_size.brotli, "#61dafb"),
-        ];
+        let mut sizes = vec![("Hashgate", self.hashgate_size.brotli, "#b7410e")];
+        if let Ok(smallest) = self.smallest_size {
+            sizes.push(("Hashgate (smallest)", smallest.brotli, "#d9835a"));
+        }
+        sizes.push(("React + auth0-js", self.peer_size.brotli, "#61dafb"));
+        sizes.push(("Leptos shell, no auth", self.shell_size.brotli, "#999999"));
         let mut rps = Vec::new();
         for row in &self.api {
             let colour = if row.server == "express" {
@@ -598,6 +640,33 @@ pub fn run(options: &Options) -> Result<bool> {
     )?;
     let peer = size::measure(&peer_dir.join("dist"))?;
     println!("{peer}");
+    let shell_dir = bench_dir().join("shell");
+    if options.build {
+        cmd::run(
+            cmd::command("trunk")
+                .args(["build", "--release", "--offline"])
+                .current_dir(&shell_dir),
+        )?;
+    }
+    let shell = size::measure(&shell_dir.join("dist"))?;
+    println!("{shell}");
+    let smallest = match smallest::unavailable() {
+        Some(why) => Err(why),
+        None if options.build => Ok(smallest::build(&dist)?),
+        None if smallest::dist_dir().join("index.html").is_file() => Ok(smallest::dist_dir()),
+        None => Err("no dist-smallest/ (run without --no-build)".to_owned()),
+    };
+    let smallest_size = match &smallest {
+        Ok(dir) => {
+            let report = size::measure(dir)?;
+            println!("{report}");
+            Ok(report.total())
+        }
+        Err(why) => {
+            println!("smallest build skipped: {why}");
+            Err(why.clone())
+        }
+    };
 
     println!("\n==> API throughput");
     let express_dir = bench_dir().join("peer-express");
@@ -613,7 +682,12 @@ pub fn run(options: &Options) -> Result<bool> {
             browser: true,
         })?;
         (
-            measure_login(&dist, &peer_dir.join("dist"), options.login_runs)?,
+            measure_login(
+                &dist,
+                smallest.as_deref().ok(),
+                &peer_dir.join("dist"),
+                options.login_runs,
+            )?,
             None,
         )
     };
@@ -622,6 +696,8 @@ pub fn run(options: &Options) -> Result<bool> {
         hashgate_size: hashgate.total(),
         hashgate_wasm_brotli: hashgate.of(size::Kind::Wasm).brotli,
         peer_size: peer.total(),
+        smallest_size,
+        shell_size: shell.total(),
         api,
         duration_secs: options.duration_secs,
         login,
@@ -973,20 +1049,25 @@ fn wait_for_port(server: &mut Server, port: u16) -> Result<()> {
     )))
 }
 
-fn measure_login(hashgate_dist: &Path, peer_dist: &Path, runs: u32) -> Result<Vec<LoginRow>> {
+fn measure_login(
+    hashgate_dist: &Path,
+    smallest_dist: Option<&Path>,
+    peer_dist: &Path,
+    runs: u32,
+) -> Result<Vec<LoginRow>> {
     let scratch = std::env::temp_dir().join(format!("hashgate-bench-login-{}", std::process::id()));
     let _ = fs::remove_dir_all(&scratch);
-    let result = measure_login_in(&scratch, hashgate_dist, peer_dist, runs);
+    let mut apps = vec![("Hashgate", hashgate_dist)];
+    if let Some(dist) = smallest_dist {
+        apps.push(("Hashgate (smallest build)", dist));
+    }
+    apps.push(("React + auth0-js", peer_dist));
+    let result = measure_login_in(&scratch, &apps, runs);
     let _ = fs::remove_dir_all(&scratch);
     result
 }
 
-fn measure_login_in(
-    scratch: &Path,
-    hashgate_dist: &Path,
-    peer_dist: &Path,
-    runs: u32,
-) -> Result<Vec<LoginRow>> {
+fn measure_login_in(scratch: &Path, apps: &[(&str, &Path)], runs: u32) -> Result<Vec<LoginRow>> {
     let (idp_port, app_port, driver_port) = (free_port()?, free_port()?, free_port()?);
     let root = cmd::root();
     let shipped_path = root.join("idp/hashgate-idp.toml");
@@ -1029,7 +1110,7 @@ fn measure_login_in(
         .ok_or_else(|| Error::Missing(format!("chromium is missing: {}", tools::CHROMIUM_APT)))?;
 
     let mut rows = Vec::new();
-    for (name, dist) in [("Hashgate", hashgate_dist), ("React + auth0-js", peer_dist)] {
+    for &(name, dist) in apps {
         let site = scratch.join(format!("site-{}", rows.len()));
         copy_dir(dist, &site)?;
         write(&site.join("auth_config.json"), &auth_config(idp_port))?;
@@ -1210,6 +1291,12 @@ Transfer/sec:    587.19KB
                 gzip: 120_000,
                 brotli: 100_000,
             },
+            smallest_size: Err("no nightly toolchain".to_owned()),
+            shell_size: Sizes {
+                raw: 200_000,
+                gzip: 90_000,
+                brotli: 70_000,
+            },
             api: vec![
                 row("hashgate-api", "/api/public", public),
                 row("hashgate-api", "/api/private", private),
@@ -1224,6 +1311,34 @@ Transfer/sec:    587.19KB
             login_note: None,
             machine: vec!["test machine".to_owned()],
         }
+    }
+
+    // The size table puts the floor (Leptos without auth) and the smallest build beside the
+    // peer, and says how much of the goal the floor leaves.
+    #[test]
+    fn the_size_table_shows_the_floor_and_the_smallest_build_when_there_is_one() {
+        let mut report = report(190_000, 1000.0, 900.0, 100.0);
+        let md = report.markdown();
+        assert!(md.contains("| floor: the Leptos shell alone, no auth (`bench/shell`) | 195.3 KiB | 87.9 KiB | 68.4 KiB | 0.70× |"), "{md}");
+        assert!(
+            md.contains("Smallest build not measured: no nightly toolchain."),
+            "{md}"
+        );
+        assert!(!md.contains("opt-in smallest build ≤"), "{md}");
+        // 0.8 × 100 000 = 80 000 bytes; the floor takes 70 000 of them.
+        assert!(md.contains("is 78.1 KiB brotli; the Leptos shell with no auth at all already takes 68.4 KiB of it, which leaves 9.8 KiB"), "{md}");
+        report.smallest_size = Ok(Sizes {
+            raw: 400_000,
+            gzip: 150_000,
+            brotli: 150_000,
+        });
+        let md = report.markdown();
+        assert!(md.contains("| 146.5 KiB | 1.50× |"), "{md}");
+        assert!(
+            md.contains("| (opt-in smallest build ≤ 0.8× peer) | 1.50× | **no** |"),
+            "{md}"
+        );
+        assert!(report.svg().contains("Hashgate (smallest)"));
     }
 
     // Issue 9: a missed goal is said plainly, a met one too.
@@ -1298,8 +1413,9 @@ Transfer/sec:    587.19KB
     fn the_chart_is_one_svg_with_a_bar_per_measurement() {
         let svg = report(190_000, 1000.0, 900.0, 100.0).svg();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-        // Background plus 2 size bars, 3 throughput bars and 1 login bar.
-        assert_eq!(svg.matches("<rect").count(), 7, "{svg}");
+        // Background plus 3 size bars (Hashgate, peer, floor), 3 throughput bars, 1 login bar.
+        assert_eq!(svg.matches("<rect").count(), 8, "{svg}");
+        assert!(svg.contains("Leptos shell, no auth"), "{svg}");
         assert!(svg.contains("491 ms median"), "{svg}");
         assert!(svg.contains("express /api/private"));
     }
