@@ -72,11 +72,12 @@ pub fn build(stable_dist: &Path) -> Result<PathBuf> {
         cmd::cargo()
             .env("RUSTUP_TOOLCHAIN", TOOLCHAIN)
             .env("CARGO_TARGET_DIR", &target_dir)
-            .env("CARGO_PROFILE_RELEASE_PANIC", "immediate-abort")
+            .env("CARGO_PROFILE_WASM_RELEASE_PANIC", "immediate-abort")
             .env("RUSTFLAGS", RUSTFLAGS)
             .args([
                 "build",
-                "--release",
+                "--profile",
+                "wasm-release",
                 "--package",
                 "hashgate",
                 "--bin",
@@ -89,7 +90,7 @@ pub fn build(stable_dist: &Path) -> Result<PathBuf> {
     )?;
     let wasm_in = target_dir
         .join(crate::tools::WASM_TARGET)
-        .join("release/hashgate.wasm");
+        .join("wasm-release/hashgate.wasm");
     let new_stem = format!("hashgate-small-{}", short_hash(&read_bytes(&wasm_in)?));
 
     let bindgen_dir = target_dir.join("bindgen");
