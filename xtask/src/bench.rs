@@ -11,7 +11,10 @@
 //!
 //! 1. Transfer size: `dist/` (html + js + wasm + css; raw, gzip -9, brotli -11, via
 //!    [`crate::size`]) against `bench/peer-react-auth0js/` (React + react-router + auth0-js,
-//!    the same routes), installed with `npm ci` and bundled by esbuild at bench time.
+//!    the same routes), installed with `npm ci` and bundled by esbuild at bench time; beside
+//!    it a second peer on oidc-client (`bench/peer-react-oidc-client/`), the opt-in smallest
+//!    build ([`crate::smallest`], when a nightly toolchain is there) and the floor: the same
+//!    Leptos shell without any auth (`bench/shell/`).
 //! 2. API throughput: `wrk -t2 -c50 --latency` against `hashgate-api` (release)
 //!    `/api/public` and `/api/private`, and against Express + `express-oauth2-jwt-bearer`
 //!    (`bench/peer-express/`) `/api/private`, all with one RS256 token from a fake issuer
@@ -260,8 +263,10 @@ pub struct BenchReport {
     pub hashgate_size: Sizes,
     /// The wasm file alone, brotli.
     pub hashgate_wasm_brotli: u64,
-    /// The React + auth0-js peer's bundle.
+    /// The React + auth0-js peer's bundle: the peer of the goal.
     pub peer_size: Sizes,
+    /// The second peer's bundle (React + oidc-client).
+    pub oidc_peer_size: Sizes,
     /// The opt-in smallest build (`cargo xtask size --smallest`), or why it was not built.
     pub smallest_size: std::result::Result<Sizes, String>,
     /// The Leptos shell with no auth (`bench/shell`): the floor under any Leptos app.
@@ -350,6 +355,12 @@ impl BenchReport {
         );
         size_row(
             &mut md,
+            "second peer: React + react-router + oidc-client (esbuild)",
+            self.oidc_peer_size,
+            self.ratio(self.oidc_peer_size),
+        );
+        size_row(
+            &mut md,
             "floor: the Leptos shell alone, no auth (`bench/shell`)",
             self.shell_size,
             self.ratio(self.shell_size),
@@ -357,6 +368,17 @@ impl BenchReport {
         if let Err(why) = &self.smallest_size {
             let _ = writeln!(md, "\nSmallest build not measured: {why}.");
         }
+        let _ = writeln!(
+            md,
+            "\nAgainst the second peer, Hashgate is {:.2}×{}.",
+            self.hashgate_size.brotli as f64 / self.oidc_peer_size.brotli.max(1) as f64,
+            self.smallest_size
+                .as_ref()
+                .map_or(String::new(), |s| format!(
+                    " (smallest build {:.2}×)",
+                    s.brotli as f64 / self.oidc_peer_size.brotli.max(1) as f64
+                ))
+        );
         let goal = (self.peer_size.brotli as f64 * SIZE_GOAL) as u64;
         let _ = writeln!(
             md,
@@ -491,6 +513,7 @@ impl BenchReport {
             sizes.push(("Hashgate (smallest)", smallest.brotli, "#d9835a"));
         }
         sizes.push(("React + auth0-js", self.peer_size.brotli, "#61dafb"));
+        sizes.push(("React + oidc-client", self.oidc_peer_size.brotli, "#8fd8ea"));
         sizes.push(("Leptos shell, no auth", self.shell_size.brotli, "#999999"));
         let mut rps = Vec::new();
         for row in &self.api {
@@ -527,7 +550,7 @@ impl BenchReport {
             .login
             .iter()
             .map(|row| {
-                let colour = if row.app == "Hashgate" {
+                let colour = if row.app.starts_with("Hashgate") {
                     "#b7410e"
                 } else {
                     "#61dafb"
@@ -640,6 +663,15 @@ pub fn run(options: &Options) -> Result<bool> {
     )?;
     let peer = size::measure(&peer_dir.join("dist"))?;
     println!("{peer}");
+    let oidc_peer_dir = bench_dir().join("peer-react-oidc-client");
+    npm_ci(&oidc_peer_dir)?;
+    cmd::run(
+        Command::new("npm")
+            .args(["run", "build"])
+            .current_dir(&oidc_peer_dir),
+    )?;
+    let oidc_peer = size::measure(&oidc_peer_dir.join("dist"))?;
+    println!("{oidc_peer}");
     let shell_dir = bench_dir().join("shell");
     if options.build {
         cmd::run(
@@ -685,7 +717,10 @@ pub fn run(options: &Options) -> Result<bool> {
             measure_login(
                 &dist,
                 smallest.as_deref().ok(),
-                &peer_dir.join("dist"),
+                &[
+                    ("React + auth0-js", &peer_dir.join("dist")),
+                    ("React + oidc-client", &oidc_peer_dir.join("dist")),
+                ],
                 options.login_runs,
             )?,
             None,
@@ -696,6 +731,7 @@ pub fn run(options: &Options) -> Result<bool> {
         hashgate_size: hashgate.total(),
         hashgate_wasm_brotli: hashgate.of(size::Kind::Wasm).brotli,
         peer_size: peer.total(),
+        oidc_peer_size: oidc_peer.total(),
         smallest_size,
         shell_size: shell.total(),
         api,
@@ -1052,7 +1088,7 @@ fn wait_for_port(server: &mut Server, port: u16) -> Result<()> {
 fn measure_login(
     hashgate_dist: &Path,
     smallest_dist: Option<&Path>,
-    peer_dist: &Path,
+    peers: &[(&str, &Path)],
     runs: u32,
 ) -> Result<Vec<LoginRow>> {
     let scratch = std::env::temp_dir().join(format!("hashgate-bench-login-{}", std::process::id()));
@@ -1061,7 +1097,7 @@ fn measure_login(
     if let Some(dist) = smallest_dist {
         apps.push(("Hashgate (smallest build)", dist));
     }
-    apps.push(("React + auth0-js", peer_dist));
+    apps.extend_from_slice(peers);
     let result = measure_login_in(&scratch, &apps, runs);
     let _ = fs::remove_dir_all(&scratch);
     result
@@ -1291,6 +1327,11 @@ Transfer/sec:    587.19KB
                 gzip: 120_000,
                 brotli: 100_000,
             },
+            oidc_peer_size: Sizes {
+                raw: 400_000,
+                gzip: 150_000,
+                brotli: 125_000,
+            },
             smallest_size: Err("no nightly toolchain".to_owned()),
             shell_size: Sizes {
                 raw: 200_000,
@@ -1325,6 +1366,11 @@ Transfer/sec:    587.19KB
             "{md}"
         );
         assert!(!md.contains("opt-in smallest build ≤"), "{md}");
+        assert!(md.contains("| second peer: React + react-router + oidc-client (esbuild) | 390.6 KiB | 146.5 KiB | 122.1 KiB | 1.25× |"), "{md}");
+        assert!(
+            md.contains("Against the second peer, Hashgate is 1.52×."),
+            "{md}"
+        );
         // 0.8 × 100 000 = 80 000 bytes; the floor takes 70 000 of them.
         assert!(md.contains("is 78.1 KiB brotli; the Leptos shell with no auth at all already takes 68.4 KiB of it, which leaves 9.8 KiB"), "{md}");
         report.smallest_size = Ok(Sizes {
@@ -1336,6 +1382,10 @@ Transfer/sec:    587.19KB
         assert!(md.contains("| 146.5 KiB | 1.50× |"), "{md}");
         assert!(
             md.contains("| (opt-in smallest build ≤ 0.8× peer) | 1.50× | **no** |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("Hashgate is 1.52× (smallest build 1.20×)."),
             "{md}"
         );
         assert!(report.svg().contains("Hashgate (smallest)"));
@@ -1413,8 +1463,8 @@ Transfer/sec:    587.19KB
     fn the_chart_is_one_svg_with_a_bar_per_measurement() {
         let svg = report(190_000, 1000.0, 900.0, 100.0).svg();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-        // Background plus 3 size bars (Hashgate, peer, floor), 3 throughput bars, 1 login bar.
-        assert_eq!(svg.matches("<rect").count(), 8, "{svg}");
+        // Background plus 4 size bars (Hashgate, 2 peers, floor), 3 throughput bars, 1 login bar.
+        assert_eq!(svg.matches("<rect").count(), 9, "{svg}");
         assert!(svg.contains("Leptos shell, no auth"), "{svg}");
         assert!(svg.contains("491 ms median"), "{svg}");
         assert!(svg.contains("express /api/private"));
