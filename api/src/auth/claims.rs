@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
@@ -12,7 +13,8 @@ use super::bearer::bearer_token;
 use super::verify::TokenVerifier;
 use crate::error::AppError;
 
-/// The claims of a validated access token.
+/// The claims of a validated access token. Cheap to clone: the scope set and the payload
+/// are shared.
 ///
 /// As an extractor it answers 401/400 (RFC 6750) unless the request carries a valid token.
 /// The state must provide a [`TokenVerifier`] (`FromRef`), as [`crate::AppState`] does.
@@ -23,13 +25,13 @@ pub struct Claims {
     pub sub: String,
     /// Granted scopes: the union of the space-separated `scope` claim and the
     /// `permissions` array (Auth0 RBAC).
-    pub scopes: BTreeSet<String>,
+    pub scopes: Arc<BTreeSet<String>>,
     /// The client the token was issued to (`azp`, else `client_id`), if stated.
     pub client_id: Option<String>,
     /// Expiry (`exp`), seconds since the Unix epoch.
     pub expires_at: u64,
     /// Every claim of the payload, for anything the fields above do not cover.
-    pub all: Map<String, Value>,
+    pub all: Arc<Map<String, Value>>,
 }
 
 impl Claims {
@@ -66,10 +68,10 @@ impl Claims {
             .map(str::to_owned);
         Ok(Self {
             sub,
-            scopes,
+            scopes: Arc::new(scopes),
             client_id,
             expires_at,
-            all,
+            all: Arc::new(all),
         })
     }
 

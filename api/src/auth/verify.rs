@@ -17,7 +17,7 @@
 //! the next refetch, as without the memory.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -37,6 +37,7 @@ use crate::error::AppError;
 const MAX_REMEMBERED: usize = 10_000;
 
 /// Validated tokens by SHA-256: their claims and the key-set generation they were checked with.
+/// Behind a read-write lock, so concurrent requests look up in parallel.
 type Remembered = HashMap<[u8; 32], (Claims, u64)>;
 
 /// Header parameters that point at a key chosen by the token's author.
@@ -49,7 +50,7 @@ pub struct TokenVerifier {
     issuer: Arc<str>,
     validation: Arc<Validation>,
     /// Claims of tokens that passed every check, by the token's SHA-256.
-    verified: Arc<Mutex<Remembered>>,
+    verified: Arc<RwLock<Remembered>>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -82,7 +83,7 @@ impl TokenVerifier {
             keys: KeyStore::new(issuer, http, min_refresh_interval),
             issuer: issuer.into(),
             validation: Arc::new(validation),
-            verified: Arc::new(Mutex::new(HashMap::new())),
+            verified: Arc::new(RwLock::new(HashMap::new())),
         }
     }
 
@@ -105,21 +106,31 @@ impl TokenVerifier {
 
     /// The claims of an already validated token, while it has not expired (same leeway).
     fn remembered(&self, digest: &[u8; 32], now: u64) -> Option<Claims> {
-        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-        let (claims, generation) = verified.get(digest)?;
+        let (claims, generation) = self
+            .verified
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(digest)
+            .map(|(claims, generation)| (claims.clone(), *generation))?;
         if claims.expires_at.saturating_add(self.validation.leeway) >= now
-            && *generation == self.keys.generation()
+            && generation == self.keys.generation()
         {
-            return Some(claims.clone());
+            return Some(claims);
         }
         // Expired, or checked against an older key set: the full check decides again.
-        verified.remove(digest);
+        self.verified
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(digest);
         None
     }
 
     fn remember(&self, digest: [u8; 32], claims: &Claims, now: u64, generation: u64) {
         let leeway = self.validation.leeway;
-        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        let mut verified = self
+            .verified
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         if verified.len() >= MAX_REMEMBERED {
             verified.retain(|_, (c, _)| c.expires_at.saturating_add(leeway) >= now);
             if verified.len() >= MAX_REMEMBERED {
