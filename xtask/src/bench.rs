@@ -654,24 +654,8 @@ pub fn run(options: &Options) -> Result<bool> {
     }
     let hashgate = size::measure(&dist)?;
     println!("{hashgate}");
-    let peer_dir = bench_dir().join("peer-react-auth0js");
-    npm_ci(&peer_dir)?;
-    cmd::run(
-        Command::new("npm")
-            .args(["run", "build"])
-            .current_dir(&peer_dir),
-    )?;
-    let peer = size::measure(&peer_dir.join("dist"))?;
-    println!("{peer}");
-    let oidc_peer_dir = bench_dir().join("peer-react-oidc-client");
-    npm_ci(&oidc_peer_dir)?;
-    cmd::run(
-        Command::new("npm")
-            .args(["run", "build"])
-            .current_dir(&oidc_peer_dir),
-    )?;
-    let oidc_peer = size::measure(&oidc_peer_dir.join("dist"))?;
-    println!("{oidc_peer}");
+    let (peer_dir, peer) = build_peer("peer-react-auth0js")?;
+    let (oidc_peer_dir, oidc_peer) = build_peer("peer-react-oidc-client")?;
     let shell_dir = bench_dir().join("shell");
     if options.build {
         cmd::run(
@@ -750,6 +734,16 @@ pub fn run(options: &Options) -> Result<bool> {
         test::format_duration(started.elapsed())
     );
     Ok(true)
+}
+
+/// Installs and bundles the React peer in `bench/<name>/`; returns its directory and sizes.
+fn build_peer(name: &str) -> Result<(PathBuf, size::SizeReport)> {
+    let dir = bench_dir().join(name);
+    npm_ci(&dir)?;
+    cmd::run(Command::new("npm").args(["run", "build"]).current_dir(&dir))?;
+    let report = size::measure(&dir.join("dist"))?;
+    println!("{report}");
+    Ok((dir, report))
 }
 
 /// `bench/` in the workspace root.
