@@ -120,12 +120,9 @@ impl Interop {
         confirm_logout(browser).await;
         let home = self.spa.url("/");
         browser
-            .wait_until(
+            .wait_for_url(
+                &home,
                 "the provider sends the browser back to the app's home",
-                || {
-                    let home = home.clone();
-                    async move { browser.current_url().await == home }
-                },
             )
             .await;
         app.wait_for_shell().await;

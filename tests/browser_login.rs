@@ -190,13 +190,9 @@ async fn logging_out_signs_out_here_and_at_the_provider() {
     app.log_out().await;
     let home = stack.spa.url("/");
     browser
-        .wait_until(
+        .wait_for_url(
+            &home,
             "the provider sends the browser back to the app's home",
-            || {
-                let home = home.clone();
-                let browser = &browser;
-                async move { browser.current_url().await == home }
-            },
         )
         .await;
     app.wait_for_shell().await;
@@ -289,13 +285,9 @@ async fn with_cache_location_local_logging_out_removes_the_stored_tokens() {
     app.log_out().await;
     let home = stack.spa.url("/");
     browser
-        .wait_until(
+        .wait_for_url(
+            &home,
             "the provider sends the browser back to the app's home",
-            || {
-                let home = home.clone();
-                let browser = &browser;
-                async move { browser.current_url().await == home }
-            },
         )
         .await;
     app.wait_for_shell().await;

@@ -198,13 +198,9 @@ async fn the_login_journey_works_through_the_shipped_nginx_config() {
     browser.click_button("Log out").await;
     let home = site.nginx.url("/");
     browser
-        .wait_until(
+        .wait_for_url(
+            &home,
             "the provider sends the browser back to the app's home",
-            || {
-                let home = home.clone();
-                let browser = &browser;
-                async move { browser.current_url().await == home }
-            },
         )
         .await;
     browser.wait_for_auth_state("anonymous").await;

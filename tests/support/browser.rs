@@ -174,6 +174,12 @@ impl Browser {
         }
     }
 
+    /// Waits until the location bar shows exactly `url`; fails with `what`.
+    pub async fn wait_for_url(&self, url: &str, what: &str) {
+        self.wait_until(what, || async move { self.current_url().await == url })
+            .await;
+    }
+
     /// Waits for an element matching the CSS selector `css`.
     pub async fn wait_for_css(&self, css: &str) -> Element {
         self.wait_for(Locator::Css(css), &format!("an element matches `{css}`"))
