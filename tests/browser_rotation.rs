@@ -9,10 +9,8 @@
 
 mod support;
 
-use fantoccini::Locator;
-use serde_json::Value;
 use support::stack::{wait_for_heading, Stack, StackOptions, ALICE};
-use support::Browser;
+use support::{inspector_json, Browser};
 
 /// Long enough that the renewal (half-way) comes after the JWKS refetch interval (10 s).
 const LIFETIME_SECS: u64 = 26;
@@ -57,13 +55,6 @@ async fn after_the_provider_rotates_its_key_the_renewed_tokens_are_accepted() {
 
 /// The `kid` of the ID token shown in the token inspector.
 async fn id_token_kid(browser: &Browser) -> Option<String> {
-    let xpath = "//section[contains(@class,'inspector')]\
-                 //article[h3[normalize-space(.)='ID token']]//pre";
-    let blocks = browser
-        .client()
-        .find_all(Locator::XPath(xpath))
-        .await
-        .ok()?;
-    let header: Value = serde_json::from_str(&blocks.first()?.text().await.ok()?).ok()?;
+    let header = inspector_json(browser, "ID token", 0).await?;
     header["kid"].as_str().map(str::to_owned)
 }

@@ -20,7 +20,7 @@ use support::stack::{
     assert_stays, fill, follow_nav, header_user, run_js, wait_for_header_user, wait_for_heading,
     ExternalApi, Stack, StackOptions, ALICE,
 };
-use support::{App, Browser};
+use support::{inspector_json, App, Browser};
 
 /// Access-token lifetime for the renewal journeys: renewal is due half-way, after ~3 s.
 const SHORT_LIFETIME_SECS: u64 = 6;
@@ -305,16 +305,7 @@ async fn logging_out_in_one_tab_signs_the_other_tab_out() {
 
 /// The access token's claims as the profile page's token inspector shows them right now.
 async fn access_token_claims(browser: &Browser) -> Option<Value> {
-    let xpath = "//section[contains(@class,'inspector')]\
-                 //article[h3[normalize-space(.)='Access token']]//pre";
-    let blocks = browser
-        .client()
-        .find_all(Locator::XPath(xpath))
-        .await
-        .ok()?;
-    // Header first, then claims.
-    let claims = blocks.get(1)?.text().await.ok()?;
-    serde_json::from_str(&claims).ok()
+    inspector_json(browser, "Access token", 1).await
 }
 
 fn claim_i64(claims: &Value, name: &str) -> i64 {

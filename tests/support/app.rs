@@ -110,3 +110,23 @@ impl<'a> App<'a> {
         self.browser.click_button("Log out").await;
     }
 }
+
+/// One decoded JSON block of the profile page's token inspector as shown right now:
+/// `token` is the card's heading (`ID token`, `Access token`), `index` 0 the JOSE header,
+/// 1 the claims. `None` while the inspector or the block is not there.
+pub async fn inspector_json(
+    browser: &Browser,
+    token: &str,
+    index: usize,
+) -> Option<serde_json::Value> {
+    let xpath = format!(
+        "//section[contains(@class,'inspector')]//article[h3[normalize-space(.)={}]]//pre",
+        xpath_literal(token)
+    );
+    let blocks = browser
+        .client()
+        .find_all(Locator::XPath(&xpath))
+        .await
+        .ok()?;
+    serde_json::from_str(&blocks.get(index)?.text().await.ok()?).ok()
+}

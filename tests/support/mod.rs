@@ -35,6 +35,6 @@ pub mod nginx;
 mod spa;
 pub mod stack;
 
-pub use app::App;
+pub use app::{inspector_json, App};
 pub use browser::{redact_jwts, xpath_literal, Browser, DEFAULT_TIMEOUT};
 pub use spa::{auth_config, dist_dir, screenshot_dir, AuthConfigFile, SpaServer};
