@@ -3,7 +3,8 @@
 // library. Each peer's `src/main.jsx` supplies an `AuthProvider` that puts
 // { status, user, accessToken, error, login, logout, handleCallback, apiOrigin, library }
 // into `AuthContext`. Bundled into each peer by its build.mjs (react resolved from the peer).
-import { createContext, useContext, useEffect, useState } from "react";
+import { createContext, useContext, useEffect, useState, StrictMode } from "react";
+import { createRoot } from "react-dom/client";
 import { Link, Route, Routes, BrowserRouter, useNavigate } from "react-router-dom";
 
 export const AuthContext = createContext(null);
@@ -95,7 +96,7 @@ function Callback() {
   return <p>Signing in…</p>;
 }
 
-export function App({ config, AuthProvider }) {
+function App({ config, AuthProvider }) {
   return (
     <AuthProvider config={config}>
       <BrowserRouter>
@@ -121,3 +122,15 @@ function AuthState() {
   return null;
 }
 
+// Loads /auth_config.json and renders the app with the peer's AuthProvider.
+export function mount(AuthProvider) {
+  fetch("/auth_config.json")
+    .then((response) => response.json())
+    .then((config) =>
+      createRoot(document.getElementById("root")).render(
+        <StrictMode>
+          <App config={config} AuthProvider={AuthProvider} />
+        </StrictMode>,
+      ),
+    );
+}

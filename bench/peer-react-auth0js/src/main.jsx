@@ -2,9 +2,8 @@
 // external API, callback) with React, react-router and auth0-js's implicit grant
 // (`authorize` + `parseHash`, silent renewal with `checkSession`). Written as a typical
 // auth0-js quickstart would be, so its bundle is a fair size peer.
-import { useEffect, useState, StrictMode } from "react";
-import { createRoot } from "react-dom/client";
-import { App, AuthContext } from "../../peer-pages/pages.jsx";
+import { useEffect, useState } from "react";
+import { AuthContext, mount } from "../../peer-pages/pages.jsx";
 import auth0 from "auth0-js";
 
 // auth0-js builds `https://` + domain unless the domain starts with `http`, so a local
@@ -64,12 +63,4 @@ function AuthProvider({ config, children }) {
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
 
-fetch("/auth_config.json")
-  .then((response) => response.json())
-  .then((config) =>
-    createRoot(document.getElementById("root")).render(
-      <StrictMode>
-        <App config={config} AuthProvider={AuthProvider} />
-      </StrictMode>,
-    ),
-  );
+mount(AuthProvider);

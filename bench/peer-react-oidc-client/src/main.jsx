@@ -3,9 +3,8 @@
 // classic OpenID Connect library for the implicit grant (`id_token token`, signature and
 // at_hash checked against the provider's JWKS, silent renewal in an iframe). Written as
 // its documentation shows, so its bundle is a fair size peer.
-import { useEffect, useState, StrictMode } from "react";
-import { createRoot } from "react-dom/client";
-import { App, AuthContext } from "../../peer-pages/pages.jsx";
+import { useEffect, useState } from "react";
+import { AuthContext, mount } from "../../peer-pages/pages.jsx";
 import { UserManager } from "oidc-client";
 
 function userManager(config) {
@@ -65,12 +64,6 @@ function AuthProvider({ config, children }) {
 if (window.location.pathname === "/silent-callback.html") {
   // The hidden iframe of a silent renewal: hand the response to the parent window.
   new UserManager({ response_type: "id_token token" }).signinSilentCallback();
-} else fetch("/auth_config.json")
-  .then((response) => response.json())
-  .then((config) =>
-    createRoot(document.getElementById("root")).render(
-      <StrictMode>
-        <App config={config} AuthProvider={AuthProvider} />
-      </StrictMode>,
-    ),
-  );
+} else {
+  mount(AuthProvider);
+}
