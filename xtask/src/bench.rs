@@ -881,23 +881,9 @@ fn http_status(port: u16, path: &str, token: Option<&str>) -> Option<u16> {
 }
 
 fn wait_until_up(server: &mut Server, port: u16) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if http_status(port, "/api/public", None).is_some() {
-            return Ok(());
-        }
-        if let Ok(Some(status)) = server.child.try_wait() {
-            return Err(Error::Missing(format!(
-                "{} exited before answering ({status})",
-                server.name
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Err(Error::Missing(format!(
-        "{} did not answer on 127.0.0.1:{port} within 20 s",
-        server.name
-    )))
+    wait_for(server, port, "answer", || {
+        http_status(port, "/api/public", None).is_some()
+    })
 }
 
 /// The token must open `/api/private` and its absence must not, or wrk would time the
@@ -1060,21 +1046,29 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 }
 
 fn wait_for_port(server: &mut Server, port: u16) -> Result<()> {
+    wait_for(server, port, "listen", || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+}
+
+/// Polls `ready` for up to 20 s; fails early if `server` exits. `what` is the verb the
+/// error uses ("answer", "listen").
+fn wait_for(server: &mut Server, port: u16, what: &str, ready: impl Fn() -> bool) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if ready() {
             return Ok(());
         }
         if let Ok(Some(status)) = server.child.try_wait() {
             return Err(Error::Missing(format!(
-                "{} exited before listening ({status})",
+                "{} exited before it could {what} ({status})",
                 server.name
             )));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     Err(Error::Missing(format!(
-        "{} did not listen on 127.0.0.1:{port} within 20 s",
+        "{} did not {what} on 127.0.0.1:{port} within 20 s",
         server.name
     )))
 }
