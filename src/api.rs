@@ -1,8 +1,10 @@
 //! The one typed client for the demo API. `Authorization: Bearer` is added here and nowhere else.
 
 use gloo_net::http::{Method, RequestBuilder};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-use crate::auth::{parse_json, pretty_json, AuthContext};
+use crate::auth::{parse_json, pretty_json, to_json, AuthContext};
 
 /// An API answer the page can show: HTTP status and the body (pretty JSON when it is JSON).
 #[derive(Clone, Debug, PartialEq)]
@@ -11,6 +13,29 @@ pub struct ApiResponse {
     pub status: u16,
     /// The response body, re-indented if it is JSON.
     pub body: String,
+}
+
+/// A message as `GET /api/messages` lists it.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Message {
+    /// The text the user posted.
+    pub text: String,
+    /// When it was stored (RFC 3339), if the API says.
+    pub created_at: Option<String>,
+}
+
+/// The body of `GET /api/messages`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct MessageList {
+    /// The caller's messages, oldest first.
+    pub messages: Vec<Message>,
+}
+
+/// The body of `POST /api/messages`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NewMessage<'a> {
+    /// The text to store.
+    pub text: &'a str,
 }
 
 /// Why an API call failed, as a sentence the user can act on.
@@ -36,6 +61,32 @@ pub enum ApiError {
     /// The API could not be reached.
     #[error("could not reach the API at {0}; check that it is running, then retry")]
     Network(String),
+    /// The request body could not be written as JSON.
+    #[error("the request could not be written as JSON")]
+    Encode,
+    /// The API answered with a body that is not the JSON the call expects.
+    #[error("the API's answer could not be read: {reason}")]
+    BadBody {
+        /// Why, in a few words.
+        reason: String,
+        /// The API's answer.
+        response: ApiResponse,
+    },
+}
+
+impl ApiError {
+    /// The API's answer, when there was one.
+    pub fn response(&self) -> Option<&ApiResponse> {
+        match self {
+            ApiError::Unauthorized(response)
+            | ApiError::Forbidden { response, .. }
+            | ApiError::BadBody { response, .. } => Some(response),
+            ApiError::NotConfigured
+            | ApiError::LoginRequired
+            | ApiError::Network(_)
+            | ApiError::Encode => None,
+        }
+    }
 }
 
 /// Calls the API configured as `apiOrigin`, with the signed-in user's access token.
@@ -52,26 +103,45 @@ impl ApiClient {
 
     /// `GET {apiOrigin}{path}` without a token.
     pub async fn get_public(&self, path: &str) -> Result<ApiResponse, ApiError> {
-        self.send(Method::GET, path, None, false).await
+        Ok(self.send(Method::GET, path, None, false).await?.0)
     }
 
     /// `GET {apiOrigin}{path}` with the access token.
     pub async fn get(&self, path: &str) -> Result<ApiResponse, ApiError> {
-        self.send(Method::GET, path, None, true).await
+        Ok(self.send(Method::GET, path, None, true).await?.0)
     }
 
-    /// `POST {apiOrigin}{path}` with a JSON body and the access token.
-    pub async fn post_json(&self, path: &str, json: String) -> Result<ApiResponse, ApiError> {
-        self.send(Method::POST, path, Some(json), true).await
+    /// `GET {apiOrigin}{path}` with the access token, reading a successful answer as `T`.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<(ApiResponse, T), ApiError> {
+        let (response, text) = self.send(Method::GET, path, None, true).await?;
+        let value = parse_json(&text).map_err(|reason| ApiError::BadBody {
+            reason,
+            response: response.clone(),
+        })?;
+        Ok((response, value))
     }
 
+    /// `POST {apiOrigin}{path}` with `body` as JSON and the access token.
+    pub async fn post_json<B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<ApiResponse, ApiError> {
+        let json = to_json(body).ok_or(ApiError::Encode)?;
+        Ok(self.send(Method::POST, path, Some(json), true).await?.0)
+    }
+
+    /// Sends the request; on success the answer and its raw body text.
     async fn send(
         &self,
         method: Method,
         path: &str,
         json: Option<String>,
         with_token: bool,
-    ) -> Result<ApiResponse, ApiError> {
+    ) -> Result<(ApiResponse, String), ApiError> {
         let origin = self
             .auth
             .config()
@@ -129,7 +199,7 @@ impl ApiClient {
                         response: answer,
                     })
                 }
-                _ => Ok(answer),
+                _ => Ok((answer, text)),
             };
         }
     }

@@ -2,7 +2,6 @@
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
 
 use crate::auth::{use_auth, AuthProvider, Protected};
 use crate::components::alert::Alert;
@@ -11,6 +10,7 @@ use crate::pages::{
     callback::CallbackPage, external_api::ExternalApiPage, home::HomePage, not_found::NotFoundPage,
     profile::ProfilePage,
 };
+use crate::routes::{self, segment};
 
 /// The whole app: an [`AuthProvider`] around the header and the routed pages.
 #[component]
@@ -22,16 +22,16 @@ pub fn App() -> impl IntoView {
                 <main id="main" class="container">
                     <AuthErrorBanner />
                     <Routes fallback=NotFoundPage>
-                        <Route path=path!("/") view=HomePage />
+                        <Route path=segment(routes::HOME) view=HomePage />
                         <Route
-                            path=path!("/profile")
+                            path=segment(routes::PROFILE)
                             view=|| view! { <Protected><ProfilePage /></Protected> }
                         />
                         <Route
-                            path=path!("/external-api")
+                            path=segment(routes::EXTERNAL_API)
                             view=|| view! { <Protected><ExternalApiPage /></Protected> }
                         />
-                        <Route path=path!("/callback") view=CallbackPage />
+                        <Route path=segment(routes::CALLBACK) view=CallbackPage />
                     </Routes>
                 </main>
                 <footer class="site-footer container">

@@ -5,6 +5,8 @@
 //! - [`api`] is the one typed client that adds `Authorization: Bearer` to API calls.
 //! - [`pages`] has one page per route; [`routes`] names every path in one place.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -1,12 +1,12 @@
 //! End to end, in headless Chromium: the External API page calling a real `hashgate-api`
-//! with tokens from a real `hashgate-idp` (issue 5). Each test is a journey a user makes.
+//! with tokens from a real `hashgate-idp` (docs/contract.md §2 and §4). Each test is a journey a user makes.
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
 //! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_api -- --test-threads=2`.
 //! Screenshots land in `target/screenshots/`.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod support;
+use hashgate_e2e as support;
 
 use support::stack::{
     follow_nav, wait_for_heading, DemoUser, ExternalApi, Stack, StackOptions, ALICE, BOB,
@@ -28,7 +28,7 @@ async fn sign_in_on_external_api<'a>(
     ExternalApi::wait(browser).await
 }
 
-// Issue 5 / contract §2: a signed-in demo user calls each endpoint from the page: public,
+// docs/contract.md §2 and §4: a signed-in demo user calls each endpoint from the page: public,
 // private (which answers with her `sub`) and private-scoped all say 200.
 #[tokio::test(flavor = "multi_thread")]
 async fn alice_calls_each_endpoint_and_gets_200_with_her_sub_from_private() {
@@ -65,7 +65,7 @@ async fn alice_calls_each_endpoint_and_gets_200_with_her_sub_from_private() {
     browser.close().await;
 }
 
-// Issue 5: `POST /api/messages` with `write:messages` stores the message, and the list the
+// docs/contract.md §4: `POST /api/messages` with `write:messages` stores the message, and the list the
 // page loads afterwards shows it.
 #[tokio::test(flavor = "multi_thread")]
 async fn alice_posts_a_message_and_sees_it_in_her_list() {
@@ -92,7 +92,7 @@ async fn alice_posts_a_message_and_sees_it_in_her_list() {
     browser.close().await;
 }
 
-// Issue 5 / RFC 6750 §3.1 insufficient_scope: Bob lacks `write:messages`; posting shows the
+// RFC 6750 §3.1 insufficient_scope: Bob lacks `write:messages`; posting shows the
 // 403 as a sentence naming the missing permission, and nothing is stored.
 #[tokio::test(flavor = "multi_thread")]
 async fn bob_posting_a_message_is_told_it_needs_write_messages() {
@@ -126,7 +126,7 @@ async fn bob_posting_a_message_is_told_it_needs_write_messages() {
     browser.close().await;
 }
 
-// Issue 5 "done when": messages survive an API restart (SQLite in the data directory).
+// api/README.md: messages survive an API restart (SQLite in the data directory).
 #[tokio::test(flavor = "multi_thread")]
 async fn messages_survive_an_api_restart() {
     let mut stack = Stack::start(StackOptions::default()).await;

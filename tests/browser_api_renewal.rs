@@ -1,6 +1,6 @@
 //! End to end, in headless Chromium: what the API client does with a 401.
 //!
-//! Issue 5: "401 → one renewal attempt, then a login prompt". The hostile provider doubles as
+//! RFC 6750 §3.1 `invalid_token`: a 401 gets one renewal attempt, then a login prompt. The hostile provider doubles as
 //! the API here, so a test can make it refuse tokens (`set_api_rejections`) and count what
 //! the browser sent.
 //!
@@ -8,7 +8,7 @@
 //! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_api_renewal`.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod support;
+use hashgate_e2e as support;
 
 use fantoccini::Locator;
 use serde_json::json;
@@ -51,7 +51,7 @@ async fn click_call_private(browser: &Browser) {
         .unwrap_or_else(|e| panic!("cannot click Call private: {e}"));
 }
 
-// Issue 5: a 401 (a revoked token) makes the client renew silently once and retry with the
+// RFC 6750 §3.1: a 401 (a revoked token) makes the client renew silently once and retry with the
 // new token; the user just sees the answer.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_401_is_answered_by_one_silent_renewal_and_a_retry_with_the_new_token() {
@@ -74,7 +74,7 @@ async fn a_401_is_answered_by_one_silent_renewal_and_a_retry_with_the_new_token(
     browser.close().await;
 }
 
-// Issue 5: when the renewed token is refused too, the user is asked to log in again — once,
+// RFC 6750 §3.1: when the renewed token is refused too, the user is asked to log in again — once,
 // with no retry loop.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_401_after_the_renewal_asks_the_user_to_log_in_again_without_a_loop() {

@@ -5,20 +5,23 @@
 //! token anywhere (the provider doubles as the API and records every request it gets).
 //! The valid control tests prove the fixture itself is right.
 //!
-//! Issue 4 ("Tests", third bullet) and issue 6 (forged postMessage, provider that never
+//! OIDC Core §3.2.2 (every check of the implicit flow), RFC 9700 §4 (attacks on it), and the
+//! silent-authentication rules of the README (forged postMessage, a provider that never
 //! answers `prompt=none`).
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
 //! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_hostile -- --test-threads=2`.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod support;
+use hashgate_e2e as support;
 
 use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
 use serde_json::{json, Value};
-use support::hostile::{HostileProvider, Issued, Silent, Tamper, HTML_DESCRIPTION};
+use support::hostile::{
+    HostileProvider, Issued, Silent, Tamper, HTML_DESCRIPTION, OTHER_USER_NAME,
+};
 use support::{App, AuthConfigFile, Browser, SpaServer};
 
 /// The app, the hostile provider (also the API) and a browser, wired together.
@@ -122,16 +125,29 @@ impl Hostile {
     /// Problems if any recorded request, resource URL or storage entry carries a token of
     /// `issued`, or if any request to the provider/API carried an `Authorization` header.
     async fn leaks(&self, issued: &[Issued]) -> Vec<String> {
-        let mut problems = Vec::new();
-        let tokens: Vec<&str> = issued.iter().flat_map(Issued::tokens).collect();
-        for request in self.idp.requests() {
-            if request.authorization().is_some() {
-                problems.push(format!(
+        let mut problems: Vec<String> = self
+            .idp
+            .requests()
+            .iter()
+            .filter(|request| request.authorization().is_some())
+            .map(|request| {
+                format!(
                     "{} {} carried an Authorization header",
                     request.method,
                     request.path()
-                ));
-            }
+                )
+            })
+            .collect();
+        problems.extend(self.token_sightings(issued).await);
+        problems
+    }
+
+    /// Problems if any recorded request, resource URL or storage entry carries a token of
+    /// `issued`.
+    async fn token_sightings(&self, issued: &[Issued]) -> Vec<String> {
+        let mut problems = Vec::new();
+        let tokens: Vec<&str> = issued.iter().flat_map(Issued::tokens).collect();
+        for request in self.idp.requests() {
             if tokens.iter().any(|token| request.mentions(token)) {
                 problems.push(format!(
                     "{} {} carried a rejected token in its URL or headers",
@@ -179,6 +195,10 @@ async fn assert_login_rejected(tamper: Tamper, reason: &str) -> Hostile {
     let url = h.browser.current_url().await;
     if url.contains('#') {
         problems.push(format!("the fragment is still in the address bar: {url}"));
+    }
+    let issued = h.idp.logins();
+    if issued.iter().flat_map(Issued::tokens).any(|t| url.contains(t)) {
+        problems.push(format!("a token is still in the address bar: {url}"));
     }
     match h.browser.try_alert_text().await {
         None => problems.push("no role=alert is shown".into()),
@@ -246,7 +266,7 @@ async fn assert_login_succeeds(tamper: Tamper) {
         .access_token
         .clone()
         .unwrap_or_else(|| panic!("{tamper:?} issues an access token"));
-    // Contract §3: with cacheLocation memory, tokens are never in storage.
+    // docs/contract.md §3: with cacheLocation memory, tokens are never in storage.
     assert!(
         !h.page_urls_and_storage().await.contains(&access_token),
         "the access token is in web storage or a resource URL"
@@ -278,7 +298,162 @@ async fn a_valid_response_signs_in_and_the_api_receives_its_token() {
     assert_login_succeeds(Tamper::Valid).await;
 }
 
-// Issue 4: unusable keys in the JWKS are skipped, not fatal.
+// RFC 6749 §4.2.2 and RFC 9700 §4.3.2: a provider misconfigured with response_mode=query puts
+// the tokens in the query string, which goes to servers and logs. The app removes them from
+// the address bar, never uses them, and says why.
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_in_the_query_string_are_refused_removed_and_never_used() {
+    let h = assert_login_rejected(Tamper::ResponseInQuery, "query string").await;
+    let url = h.browser.current_url().await;
+    assert!(
+        !url.contains('?'),
+        "the response parameters stayed in the address bar: {url}"
+    );
+    h.browser.close().await;
+}
+
+// RFC 9700 §4.3.2: a crafted link can put tokens in the query of any route. They leave the
+// address bar and history at once (the app's own parameters stay), are never used, and the
+// page says they were refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crafted_link_with_tokens_in_the_query_of_any_route_is_refused() {
+    let h = hostile(Tamper::Valid, Silent::Answer(Tamper::Valid)).await;
+    let forged = h.idp.valid_fragment("crafted-state", "crafted-nonce");
+    let issued = h.idp.issued();
+    App::open(&h.browser, &h.spa, "/").await;
+    h.browser.wait_for_auth_state("authenticated").await;
+
+    let link = h.spa.url(&format!("/profile?tab=2&{forged}"));
+    h.browser.goto(&link).await;
+    h.browser.wait_for_auth_state("error").await;
+    let alert = h.browser.alert_text().await;
+    assert!(
+        alert.contains("query string"),
+        "the alert does not say the tokens came in the query string: {alert:?}"
+    );
+    let expected = h.spa.url("/profile?tab=2");
+    assert_eq!(h.browser.current_url().await, expected);
+    // History holds the cleaned address too: Back, then Forward, lands on it again.
+    h.browser.client().back().await.expect("going back");
+    h.browser.client().forward().await.expect("going forward");
+    h.browser.wait_for_url(&expected, "the cleaned address").await;
+    h.browser.screenshot("hostile-tokens-in-query").await;
+    let problems = h.leaks(&issued[issued.len() - 1..]).await;
+    assert!(problems.is_empty(), "{problems:?}");
+    h.browser.close().await;
+}
+
+// OIDC Core §2 (`sub` names the user): a renewal that comes back for someone else (the
+// provider's session changed hands in another tab or on a shared computer) must not swap users
+// under the page. The app signs out here and in its other tabs and says why; the other user's
+// name never shows and their access token is never sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_renewal_for_another_user_signs_out_every_tab_with_a_sentence() {
+    let h = hostile(Tamper::Valid, Silent::Answer(Tamper::Valid)).await;
+    let app = App::open(&h.browser, &h.spa, "/external-api").await;
+    h.browser.wait_for_auth_state("authenticated").await;
+    let client = h.browser.client().clone();
+    let first_tab = client.window().await.expect("the first tab's handle");
+    let second = client.new_window(true).await.expect("opening a second tab");
+    client
+        .switch_to_window(second.handle.clone())
+        .await
+        .expect("switching to the second tab");
+    App::open(&h.browser, &h.spa, "/").await;
+    h.browser.wait_for_auth_state("authenticated").await;
+    client
+        .switch_to_window(first_tab)
+        .await
+        .expect("switching back to the first tab");
+
+    // The provider's session is now Bob's; the API refuses the current token once, so the
+    // next call renews.
+    h.idp.set_silent(Silent::Answer(Tamper::OtherUser));
+    h.idp.set_api_rejections(1);
+    let before = h.idp.issued().len();
+    h.browser
+        .wait_for_css("article[data-endpoint='/api/private'] button")
+        .await
+        .click()
+        .await
+        .expect("clicking Call private");
+    h.browser.wait_for_auth_state("error").await;
+    let alert = h.browser.alert_text().await;
+    assert!(
+        alert.contains("different user"),
+        "the alert does not say another user is signed in at the provider: {alert:?}"
+    );
+    app.log_in_button().await;
+    h.browser.screenshot("hostile-user-changed").await;
+    let page = h.browser.client().source().await.expect("the page source");
+    assert!(!page.contains(OTHER_USER_NAME), "Bob's name is on the page");
+    let bobs = h.idp.issued()[before..].to_vec();
+    assert!(!bobs.is_empty(), "the provider never answered the renewal");
+    let problems = h.token_sightings(&bobs).await;
+    assert!(problems.is_empty(), "{problems:?}");
+
+    // The other tab is signed out too, with the same sentence.
+    client
+        .switch_to_window(second.handle)
+        .await
+        .expect("switching to the second tab");
+    h.browser.wait_for_auth_state("error").await;
+    let alert = h.browser.alert_text().await;
+    assert!(alert.contains("different user"), "second tab: {alert:?}");
+    let page = h.browser.client().source().await.expect("the page source");
+    assert!(!page.contains(OTHER_USER_NAME), "Bob's name is on the second tab");
+    h.browser.close().await;
+}
+
+// OIDC RP-Initiated Logout 1.0 §2: client_id and post_logout_redirect_uri are enough. The ID
+// token (the user's name and email) stays out of the logout URL, which browsers keep in history.
+#[tokio::test(flavor = "multi_thread")]
+async fn logout_sends_no_id_token_to_the_provider_by_default() {
+    let h = hostile(Tamper::Valid, Silent::LoginRequired).await;
+    let app = h.log_in().await;
+    h.browser.wait_for_auth_state("authenticated").await;
+    let id_token = h.idp.logins()[0].id_token.clone().expect("an ID token");
+    app.log_out().await;
+    h.browser
+        .wait_for_url(&h.spa.url("/"), "the provider sends the browser home")
+        .await;
+    h.browser.wait_for_auth_state("anonymous").await;
+    let logouts = h.idp.requests_to("/logout");
+    assert_eq!(logouts.len(), 1, "one logout request");
+    let uri = &logouts[0].uri;
+    assert!(uri.contains("client_id=hashgate-spa"), "{uri}");
+    assert!(uri.contains("post_logout_redirect_uri="), "{uri}");
+    assert!(!uri.contains("id_token_hint"), "{uri}");
+    assert!(!logouts[0].mentions(&id_token), "the ID token went to logout");
+    h.browser.close().await;
+}
+
+// docs/contract.md §1 `logoutIdTokenHint: true` (Keycloak without a confirmation page needs it):
+// then, and only then, the ID token goes along as id_token_hint.
+#[tokio::test(flavor = "multi_thread")]
+async fn logout_sends_id_token_hint_when_the_config_asks_for_it() {
+    let h = hostile(Tamper::Valid, Silent::LoginRequired).await;
+    let mut config = h.idp.auth_config();
+    config["logoutIdTokenHint"] = json!(true);
+    h.spa.set_auth_config(AuthConfigFile::Json(config));
+    let app = h.log_in().await;
+    h.browser.wait_for_auth_state("authenticated").await;
+    let id_token = h.idp.logins()[0].id_token.clone().expect("an ID token");
+    app.log_out().await;
+    h.browser
+        .wait_for_url(&h.spa.url("/"), "the provider sends the browser home")
+        .await;
+    let logouts = h.idp.requests_to("/logout");
+    assert_eq!(logouts.len(), 1, "one logout request");
+    assert!(
+        logouts[0].uri.contains(&format!("id_token_hint={id_token}")),
+        "{}",
+        logouts[0].uri
+    );
+    h.browser.close().await;
+}
+
+// RFC 7517 §5: unusable keys in the JWKS are skipped, not fatal.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_jwks_with_a_garbage_key_next_to_the_good_one_still_signs_in() {
     assert_login_succeeds(Tamper::GarbageKeyInJwks).await;
@@ -334,7 +509,7 @@ async fn an_id_token_carrying_the_attacker_key_in_a_jwk_header_is_rejected() {
         .await;
 }
 
-// Issue 4: a `kid` that is not in the JWKS (even after a refetch) is refused.
+// OIDC Core §10.1.1: a `kid` that is not in the JWKS (even after a refetch) is refused.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_id_token_signed_under_an_unknown_kid_is_rejected() {
     assert_login_rejected(Tamper::UnknownKid, "key")
@@ -494,7 +669,7 @@ async fn a_response_repeating_the_state_parameter_is_rejected() {
         .await;
 }
 
-// Issue 4: the provider's error is shown as escaped text; markup never becomes elements.
+// docs/contract.md §3: the provider's error is shown as escaped text; markup never becomes elements.
 #[tokio::test(flavor = "multi_thread")]
 async fn html_in_error_description_is_shown_as_text() {
     // The alert check of assert_login_rejected also looks for elements inside the alert.
@@ -548,7 +723,7 @@ async fn a_discovery_document_for_another_issuer_stops_login_before_the_redirect
     h.browser.close().await;
 }
 
-// Issue 4: the transaction is single-use, so the same response visited again is refused.
+// RFC 6749 §10.12: the transaction is single-use, so the same response visited again is refused.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replayed_callback_url_is_rejected() {
     let h = hostile(Tamper::Valid, Silent::LoginRequired).await;
@@ -613,7 +788,7 @@ async fn an_unsolicited_response_is_rejected() {
     h.browser.close().await;
 }
 
-// Issue 4: the fragment leaves the address bar before anything else, i.e. while the
+// RFC 9700 §4.3.2: the fragment leaves the address bar before anything else, i.e. while the
 // signature is still being checked (the JWKS answer is held back).
 #[tokio::test(flavor = "multi_thread")]
 async fn the_fragment_is_gone_from_the_address_bar_before_validation_finishes() {
@@ -692,7 +867,7 @@ async fn a_valid_silent_answer_signs_in_without_a_click() {
     h.browser.close().await;
 }
 
-// Issue 6: without web_message the fragment goes to /silent-callback.html, which relays it
+// README (silent authentication): without web_message the fragment goes to /silent-callback.html, which relays it
 // (this fails when the build lacks silent-callback.js: the attempt then times out).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_valid_silent_answer_through_silent_callback_html_signs_in() {
@@ -715,7 +890,7 @@ async fn a_valid_silent_answer_through_silent_callback_html_signs_in() {
     h.browser.close().await;
 }
 
-// Issue 6: a tampered answer relayed by /silent-callback.html is refused like any other.
+// OIDC Core §3.2.2.11: a tampered answer relayed by /silent-callback.html is refused like any other.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tampered_silent_answer_through_silent_callback_html_is_refused() {
     assert_silent_answer_rejected(Tamper::BadSignature, false).await;
@@ -750,19 +925,19 @@ async fn assert_silent_answer_rejected(tamper: Tamper, web_message: bool) {
     h.browser.close().await;
 }
 
-// Issue 6: the silent result goes through exactly the same validation as /callback.
+// OIDC Core §3.2.2.11: the silent result goes through exactly the same validation as /callback.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_silent_answer_with_a_bad_signature_leaves_the_app_signed_out() {
     assert_silent_answer_rejected(Tamper::BadSignature, true).await;
 }
 
-// Issue 6: each silent attempt has its own nonce, checked like a login's.
+// OIDC Core §3.2.2.11: each silent attempt has its own nonce, checked like a login's.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_silent_answer_with_another_nonce_leaves_the_app_signed_out() {
     assert_silent_answer_rejected(Tamper::WrongNonce, true).await;
 }
 
-// Issue 6: a message with another state, even from the provider's origin and with valid
+// RFC 6749 §10.12: a message with another state, even from the provider's origin and with valid
 // tokens, is ignored; the genuine answer that follows is used.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_silent_answer_with_another_state_is_ignored() {
@@ -789,7 +964,7 @@ async fn a_silent_answer_with_another_state_is_ignored() {
     h.browser.close().await;
 }
 
-// Issue 6: a message from another origin, even with the right state and valid tokens, is
+// HTML postMessage security: a message from another origin, even with the right state and valid tokens, is
 // ignored.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_silent_answer_from_another_origin_is_ignored() {
@@ -828,7 +1003,7 @@ async fn a_silent_answer_from_another_origin_is_ignored() {
     h.browser.close().await;
 }
 
-// Issue 6: a provider that never answers `prompt=none` hits the 10 s timeout; the app ends
+// README (silent authentication): a provider that never answers `prompt=none` hits the 10 s timeout; the app ends
 // signed out (with `Log in`) and the iframe is removed.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_provider_that_never_answers_prompt_none_times_out_signed_out() {

@@ -1,4 +1,4 @@
-//! Interoperability, end to end (issue 8): the unchanged release build against
+//! Interoperability, end to end (docs/providers.md): the unchanged release build against
 //! `oidc-provider` (panva/node-oidc-provider, OpenID Certified, pinned in
 //! `tests/interop/package-lock.json`), through that provider's own login, consent and logout
 //! pages, in headless Chromium. `hashgate-api` validates the provider's JWT access tokens
@@ -14,7 +14,7 @@
 //! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_interop -- --test-threads=2`.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod support;
+use hashgate_e2e as support;
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -131,7 +131,7 @@ impl Interop {
     }
 }
 
-// Issue 8: with `id_token token` the unchanged SPA logs in through oidc-provider's own pages,
+// OIDC Core §3.2: with `id_token token` the unchanged SPA logs in through oidc-provider's own pages,
 // shows the profile, and hashgate-api accepts the provider's JWT access token (RS256,
 // aud = the API identifier) on /api/private and, by its `scope`, /api/private-scoped.
 #[tokio::test(flavor = "multi_thread")]
@@ -173,7 +173,7 @@ async fn id_token_token_logs_in_through_oidc_provider_and_the_api_accepts_its_jw
     browser.close().await;
 }
 
-// Issue 8: `id_token` (sign-in only) logs in and out through oidc-provider too; the ID token
+// OIDC Core §3.2: `id_token` (sign-in only) logs in and out through oidc-provider too; the ID token
 // carries the profile and no access token is held.
 #[tokio::test(flavor = "multi_thread")]
 async fn id_token_only_logs_in_and_out_through_oidc_provider() {
@@ -194,7 +194,7 @@ async fn id_token_only_logs_in_and_out_through_oidc_provider() {
     browser.close().await;
 }
 
-// Issue 8 / issue 6: silent renewal works against oidc-provider: a reload (tokens only in
+// OIDC Core §3.1.2.1 `prompt=none`: silent renewal works against oidc-provider: a reload (tokens only in
 // memory) signs the user in again with a prompt=none iframe answered through
 // /silent-callback.html, without showing the login page; after logout, the provider answers
 // login_required and the app stays signed out, with no loop.

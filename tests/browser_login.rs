@@ -1,12 +1,12 @@
 //! End to end, in headless Chromium: logging in and out of the release build against a
-//! real `hashgate-idp` (issue 4). Each test is a journey a user makes.
+//! real `hashgate-idp` (README, "What the app checks"). Each test is a journey a user makes.
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
 //! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_login -- --test-threads=2`.
 //! Screenshots land in `target/screenshots/`.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod support;
+use hashgate_e2e as support;
 
 use std::time::Duration;
 
@@ -21,8 +21,8 @@ use support::{App, Browser};
 /// How long "nothing else happens" is watched for (a redirect loop shows within this).
 const SETTLE: Duration = Duration::from_secs(3);
 
-// Issue 4 / OIDC Core 3.2: the full implicit login through the provider's login and consent
-// pages ends signed in, with the user's name in the header. Contract §3: the tokens are
+// OIDC Core 3.2: the full implicit login through the provider's login and consent
+// pages ends signed in, with the user's name in the header. docs/contract.md §3: the tokens are
 // never left in the URL after the callback, nor in the history Back walks through.
 #[tokio::test(flavor = "multi_thread")]
 async fn logging_in_through_login_and_consent_signs_in_and_leaves_no_token_in_url_or_history() {
@@ -85,7 +85,7 @@ async fn logging_in_through_login_and_consent_signs_in_and_leaves_no_token_in_ur
     browser.close().await;
 }
 
-// Contract §2: a signed-out visit to a protected route starts a login and lands back on
+// docs/contract.md §2: a signed-out visit to a protected route starts a login and lands back on
 // that route (path and query), which then shows the user's profile and the token inspector.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signed_out_deep_link_to_profile_logs_in_and_lands_back_on_profile() {
@@ -177,7 +177,7 @@ async fn denying_consent_shows_that_access_was_denied_and_does_not_loop() {
     browser.close().await;
 }
 
-// Contract §3 and issue 4: `Log out` signs out here and at the provider: the app is
+// docs/contract.md §3 and OIDC RP-Initiated Logout 1.0: `Log out` signs out here and at the provider: the app is
 // anonymous with `Log in` back, and a protected page asks for the password again.
 #[tokio::test(flavor = "multi_thread")]
 async fn logging_out_signs_out_here_and_at_the_provider() {
@@ -213,7 +213,7 @@ async fn logging_out_signs_out_here_and_at_the_provider() {
     browser.close().await;
 }
 
-// Contract §3: with `cacheLocation: memory` no token is ever written to Web Storage.
+// docs/contract.md §3: with `cacheLocation: memory` no token is ever written to Web Storage.
 #[tokio::test(flavor = "multi_thread")]
 async fn with_cache_location_memory_no_token_reaches_web_storage() {
     let stack = Stack::start(StackOptions::default().cache_location("memory")).await;
@@ -241,7 +241,7 @@ async fn with_cache_location_memory_no_token_reaches_web_storage() {
     browser.close().await;
 }
 
-// Contract §1 `cacheLocation: session`: the opposite case, which also proves the storage
+// docs/contract.md §1 `cacheLocation: session`: the opposite case, which also proves the storage
 // scan above can see a token: the tokens are in sessionStorage and nowhere else.
 #[tokio::test(flavor = "multi_thread")]
 async fn with_cache_location_session_the_tokens_are_kept_in_session_storage() {
@@ -266,7 +266,7 @@ async fn with_cache_location_session_the_tokens_are_kept_in_session_storage() {
     browser.close().await;
 }
 
-// Contract §1 `cacheLocation: local`: tokens persisted in localStorage are removed by
+// docs/contract.md §1 `cacheLocation: local`: tokens persisted in localStorage are removed by
 // `Log out`, so the next person at this browser finds none.
 #[tokio::test(flavor = "multi_thread")]
 async fn with_cache_location_local_logging_out_removes_the_stored_tokens() {
@@ -306,7 +306,7 @@ async fn with_cache_location_local_logging_out_removes_the_stored_tokens() {
     browser.close().await;
 }
 
-// Issue 4 error paths: a wrong password is answered by the provider's own error on its
+// Error paths (docs/contract.md §4): a wrong password is answered by the provider's own error on its
 // login page; nothing is signed in, at the provider or in the app.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_password_shows_the_providers_error_and_signs_nobody_in() {

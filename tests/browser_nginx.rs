@@ -1,4 +1,4 @@
-//! End to end through the shipped nginx config (issue 8): Debian's nginx serves a copy of
+//! End to end through the shipped nginx config (docs/deploy.md): Debian's nginx serves a copy of
 //! the release build with `deploy/nginx/hashgate.conf` (only its `listen` and `root` lines
 //! rewritten), and headless Chromium logs in through it against an in-process
 //! `hashgate-idp`, calls `hashgate-api`, reloads a deep link and logs out; against
@@ -12,7 +12,7 @@
 //! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_nginx -- --test-threads=2`.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod support;
+use hashgate_e2e as support;
 
 use std::{fs, net::SocketAddr};
 
@@ -141,7 +141,7 @@ fn built_files(nginx: &Nginx, suffix: &str) -> Vec<String> {
         .collect()
 }
 
-// Issue 8: the end-to-end suite serves dist/ through Debian's nginx with the shipped config
+// docs/deploy.md: the end-to-end suite serves dist/ through Debian's nginx with the shipped config
 // and runs the login journey through it: log in (password, consent), call the API, reload a
 // deep link (SPA fallback + silent authentication), log out.
 #[tokio::test(flavor = "multi_thread")]
@@ -208,7 +208,7 @@ async fn the_login_journey_works_through_the_shipped_nginx_config() {
     browser.close().await;
 }
 
-// Issue 8: silent renewal through `/silent-callback.html` (providers without web_message:
+// docs/deploy.md: silent renewal through `/silent-callback.html` (providers without web_message:
 // Keycloak, Okta, oidc-provider) works behind the shipped headers: the app frames that page
 // from its own origin (frame-ancestors 'self', X-Frame-Options SAMEORIGIN), so a reload of a
 // deep link signs the user in again without the login page.
@@ -250,7 +250,7 @@ async fn silent_renewal_through_silent_callback_html_works_behind_the_shipped_co
     browser.close().await;
 }
 
-// Issue 8: SPA fallback to index.html for the app's routes, but never for a missing asset
+// docs/deploy.md: SPA fallback to index.html for the app's routes, but never for a missing asset
 // (index.html served as script, then cached, would break the app for a year).
 #[tokio::test(flavor = "multi_thread")]
 async fn deep_links_get_index_html_and_missing_assets_get_404() {
@@ -297,7 +297,7 @@ async fn deep_links_get_index_html_and_missing_assets_get_404() {
     );
 }
 
-// Issue 8: hashed assets are cached for a year (immutable); index.html, auth_config.json and
+// docs/deploy.md: hashed assets are cached for a year (immutable); index.html, auth_config.json and
 // the silent-callback page are revalidated on every load; wasm has its MIME type (needed for
 // streaming compilation).
 #[tokio::test(flavor = "multi_thread")]
@@ -342,7 +342,7 @@ async fn hashed_assets_are_cached_for_good_and_entry_points_are_never_cached() {
     }
 }
 
-// Issue 8: security headers on every answer: the app may not be framed (frame-ancestors, which
+// docs/deploy.md: security headers on every answer: the app may not be framed (frame-ancestors, which
 // a <meta> CSP cannot say), except the silent-callback page by the app itself; no referrer;
 // no MIME sniffing. The <meta> CSP with the build's script hash stays in index.html.
 #[tokio::test(flavor = "multi_thread")]

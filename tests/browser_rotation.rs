@@ -1,13 +1,13 @@
 //! End to end, in headless Chromium: the app follows the provider's key rotation.
 //!
-//! Issue 4: the JWKS is cached, and a token whose `kid` is unknown makes the app refetch it
+//! OIDC Core §10.1.1: the JWKS is cached, and a token whose `kid` is unknown makes the app refetch it
 //! once (at most every 10 s), so a rotation does not sign anybody out.
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
 //! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_rotation`.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod support;
+use hashgate_e2e as support;
 
 use support::stack::{wait_for_heading, Stack, StackOptions, ALICE};
 use support::{inspector_json, Browser};
@@ -15,8 +15,8 @@ use support::{inspector_json, Browser};
 /// Long enough that the renewal (half-way) comes after the JWKS refetch interval (10 s).
 const LIFETIME_SECS: u64 = 26;
 
-// Issue 4: "JWKS from jwks_uri, cached, refetched once (rate-limited) when a token's kid is
-// unknown, so key rotation works".
+// OIDC Core §10.1.1: the JWKS comes from jwks_uri, is cached, and is refetched once
+// (rate-limited) when a token's kid is unknown, so key rotation works.
 #[tokio::test(flavor = "multi_thread")]
 async fn after_the_provider_rotates_its_key_the_renewed_tokens_are_accepted() {
     let stack = Stack::start(StackOptions::short_lived_tokens(LIFETIME_SECS)).await;

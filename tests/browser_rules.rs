@@ -1,18 +1,18 @@
 //! End to end, in headless Chromium: the provider's Auth0-style rules reach the app.
 //!
-//! Issue 7: the shipped rules in `idp/rules/` add a namespaced roles claim (shown on the
+//! idp/README.md (rules): the shipped rules in `idp/rules/` add a namespaced roles claim (shown on the
 //! profile page) and deny a blocked email domain (shown to the user as an error).
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
 //! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_rules`.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod support;
+use hashgate_e2e as support;
 
 use support::stack::{wait_for_heading, Stack, StackOptions, ALICE};
 use support::Browser;
 
-// Issue 7 "done when": a rule's custom claim is on the profile page, and the demo uses roles
+// idp/README.md (rules): a rule's custom claim is on the profile page, and the demo uses roles
 // somewhere visible.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_roles_a_rule_adds_are_shown_on_the_profile_page() {
@@ -33,7 +33,7 @@ async fn the_roles_a_rule_adds_are_shown_on_the_profile_page() {
     browser.close().await;
 }
 
-// Issue 7: `callback(new UnauthorizedError("…"))` ends the login with error=unauthorized and
+// idp/README.md (rules): `callback(new UnauthorizedError("…"))` ends the login with error=unauthorized and
 // that description, which the app shows as text; nobody is signed in.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_login_denied_by_a_rule_shows_the_rules_message() {

@@ -8,7 +8,7 @@
 //! Screenshots land in `target/screenshots/`.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod support;
+use hashgate_e2e as support;
 
 use support::{auth_config, App, Browser, SpaServer};
 
@@ -20,7 +20,7 @@ async fn start() -> (SpaServer, Browser) {
     (spa, browser)
 }
 
-// Issue 2 / contract §2-3: `/` says what the app is and offers `Log in`; exactly one
+// docs/contract.md §2 and §3: `/` says what the app is and offers `Log in`; exactly one
 // element carries data-auth-state.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_home_page_renders_the_shell_with_a_log_in_button() {
@@ -50,7 +50,7 @@ async fn the_home_page_renders_the_shell_with_a_log_in_button() {
     browser.close().await;
 }
 
-// Issue 2 / contract §2: anything that is not a route shows a not-found page, inside the
+// docs/contract.md §2: anything that is not a route shows a not-found page, inside the
 // shell, and the header still leads home.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unknown_path_shows_the_not_found_page_and_the_nav_leads_home() {
@@ -68,7 +68,7 @@ async fn an_unknown_path_shows_the_not_found_page_and_the_nav_leads_home() {
     browser.close().await;
 }
 
-// Issue 2 / contract §2: `/profile` is the profile page, or, for a signed-out visitor,
+// docs/contract.md §2: `/profile` is the profile page, or, for a signed-out visitor,
 // the start of a login. With an unreachable issuer the login either leaves for it or
 // cannot start and says so in an alert; it must never be the not-found page or blank.
 #[tokio::test(flavor = "multi_thread")]
@@ -101,7 +101,7 @@ async fn profile_shows_the_profile_page_or_starts_a_login() {
         browser.screenshot("shell-profile").await;
         let heading = browser.try_text_of("main h1").await;
         if heading.as_deref().map(str::trim) != Some("Profile") {
-            // Contract §3: an error is shown as text in role="alert", with the auth state.
+            // docs/contract.md §3: an error is shown as text in role="alert", with the auth state.
             assert_eq!(browser.auth_state().await, "error");
             let alert = browser.alert_text().await;
             assert!(!alert.trim().is_empty(), "the alert is empty");

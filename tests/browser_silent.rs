@@ -1,5 +1,5 @@
 //! End to end, in headless Chromium: silent authentication against a real `hashgate-idp`
-//! (issue 6): a reload keeps the session, short-lived access tokens are renewed with no
+//! (README, "Staying signed in"): a reload keeps the session, short-lived access tokens are renewed with no
 //! user action, a session ended at the provider signs the app out, and a logout in one
 //! tab signs the others out.
 //!
@@ -10,7 +10,7 @@
 // A failed WebDriver window command leaves the journey nothing to do but stop.
 #![allow(clippy::expect_used)]
 
-mod support;
+use hashgate_e2e as support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -27,7 +27,7 @@ const SHORT_LIFETIME_SECS: u64 = 6;
 /// How long "nothing else happens" is watched for (a redirect loop shows within this).
 const SETTLE: Duration = Duration::from_secs(3);
 
-// Issue 6 "done when": after a login, a reload keeps the user signed in (one silent
+// OIDC Core §3.1.2.1 `prompt=none`: after a login, a reload keeps the user signed in (one silent
 // prompt=none request) without showing the provider's login page.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reload_keeps_the_user_signed_in_without_the_login_form() {
@@ -75,7 +75,7 @@ async fn a_reload_keeps_the_user_signed_in_without_the_login_form() {
     browser.close().await;
 }
 
-// Issue 6: a short-lived access token is renewed before it expires with no user action, and
+// README (silent authentication): a short-lived access token is renewed before it expires with no user action, and
 // the API (which here allows no clock leeway) keeps answering 200 long after the first
 // token's lifetime.
 #[tokio::test(flavor = "multi_thread")]
@@ -123,7 +123,7 @@ async fn a_short_lived_token_is_renewed_silently_and_api_calls_keep_working() {
         "after the first token expired: {private:?}"
     );
 
-    // Issue 6 "done when": wait past a whole lifetime on the External API page.
+    // Wait past a whole lifetime on the External API page.
     tokio::time::sleep(Duration::from_secs(SHORT_LIFETIME_SECS + 1)).await;
     let later = page.call("Call private", "/api/private").await;
     assert_eq!(later.status, 200, "a lifetime later: {later:?}");
@@ -138,7 +138,7 @@ async fn a_short_lived_token_is_renewed_silently_and_api_calls_keep_working() {
     browser.close().await;
 }
 
-// Issue 6: renewal happens "with no user action", so the user must not notice it either:
+// README (silent authentication): renewal happens with no user action, so the user must not notice it either:
 // what the page shows (an API answer, a half-typed message) stays through a renewal.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_silent_renewal_leaves_the_page_the_user_is_on_untouched() {
@@ -178,7 +178,7 @@ async fn a_silent_renewal_leaves_the_page_the_user_is_on_untouched() {
     browser.close().await;
 }
 
-// Issue 6: after the session is ended at the provider (here from another window), the next
+// OIDC Core §3.1.2.6 `login_required`: after the session is ended at the provider (here from another window), the next
 // silent renewal finds no session: the app becomes anonymous with `Log in`, shows no error,
 // and does not start a login by itself; a reload stays anonymous too.
 #[tokio::test(flavor = "multi_thread")]
@@ -257,7 +257,7 @@ async fn after_logging_out_at_the_provider_renewal_signs_the_app_out_without_a_l
     browser.close().await;
 }
 
-// Issue 6: two tabs of the app share the provider session; `Log out` in one signs the
+// README (silent authentication): two tabs of the app share the provider session; `Log out` in one signs the
 // other out at once (BroadcastChannel), without sending it to the provider.
 #[tokio::test(flavor = "multi_thread")]
 async fn logging_out_in_one_tab_signs_the_other_tab_out() {

@@ -465,7 +465,7 @@ mod tests {
 
     #[test]
     fn a_missing_at_hash_is_rejected_when_an_access_token_came_back() {
-        // Issue 4 / OIDC Core 3.2.2.10: at_hash required when an access token is returned.
+        // OIDC Core 3.2.2.10: at_hash required when an access token is returned.
         let digest = Sha256::digest(b"at");
         assert_eq!(
             check_at_hash(None, Some(&digest)),

@@ -1,12 +1,12 @@
 //! `auth_config.json`: the raw file as the SPA reads it, and its validated form
-//! (`/work/shared/CONTRACT.md` section 1).
+//! (`docs/contract.md §1`).
 //!
 //! The SPA parses the JSON (browser `JSON.parse` + serde-wasm-bindgen) into
 //! [`RawAuthConfig`], then calls [`RawAuthConfig::validate`]; every error names the field.
 
 use crate::error::ConfigError;
 use crate::scope;
-use crate::urls::parse_http_url;
+use crate::url::parse_http_url;
 use serde::{Deserialize, Serialize};
 
 /// `auth_config.json` exactly as written: every field optional, camelCase, unknown fields
@@ -32,6 +32,8 @@ pub struct RawAuthConfig {
     pub api_origin: Option<String>,
     /// `memory` (default), `session` or `local`.
     pub cache_location: Option<String>,
+    /// Send the ID token as `id_token_hint` at logout (default `false`).
+    pub logout_id_token_hint: Option<bool>,
 }
 
 /// What the SPA asks the provider to return.
@@ -101,6 +103,8 @@ pub struct AuthConfig {
     pub api_origin: Option<String>,
     /// Where tokens are kept.
     pub cache_location: CacheLocation,
+    /// Whether logout sends the ID token as `id_token_hint` (OIDC RP-Initiated Logout 1.0 §2).
+    pub logout_id_token_hint: bool,
 }
 
 impl AuthConfig {
@@ -150,7 +154,7 @@ fn present(value: Option<String>, field: &'static str) -> Result<Option<String>,
 }
 
 impl RawAuthConfig {
-    /// Validates every field and applies the defaults of CONTRACT section 1.
+    /// Validates every field and applies the defaults of `docs/contract.md §1`.
     pub fn validate(self) -> Result<AuthConfig, ConfigError> {
         let issuer = match (
             present(self.issuer, "issuer")?,
@@ -287,6 +291,7 @@ impl RawAuthConfig {
             redirect_path,
             api_origin,
             cache_location,
+            logout_id_token_hint: self.logout_id_token_hint.unwrap_or(false),
         })
     }
 }
@@ -352,7 +357,7 @@ mod tests {
 
     #[test]
     fn a_minimal_file_gets_the_documented_defaults() {
-        // CONTRACT 1: defaults for scope, responseType, redirectPath, cacheLocation.
+        // docs/contract.md §1: defaults for scope, responseType, redirectPath, cacheLocation.
         let c = minimal().validate().unwrap();
         assert_eq!(c.issuer, "http://localhost:3000/");
         assert_eq!(c.client_id, "hashgate-spa");
@@ -362,6 +367,7 @@ mod tests {
         assert_eq!(c.redirect_path, "/callback");
         assert_eq!(c.api_origin, None);
         assert_eq!(c.cache_location, CacheLocation::Memory);
+        assert!(!c.logout_id_token_hint);
         assert_eq!(
             c.discovery_url(),
             "http://localhost:3000/.well-known/openid-configuration"
@@ -374,7 +380,7 @@ mod tests {
 
     #[test]
     fn every_field_is_read_and_unknown_fields_are_ignored() {
-        // CONTRACT 1: camelCase fields; unknown fields are ignored.
+        // docs/contract.md §1: camelCase fields; unknown fields are ignored.
         let c = raw(serde_json::json!({
             "issuer": "https://id.example",
             "clientId": "abc",
@@ -384,6 +390,7 @@ mod tests {
             "redirectPath": "/auth/cb",
             "apiOrigin": "https://api.example/",
             "cacheLocation": "session",
+            "logoutIdTokenHint": true,
             "somethingElse": [1, 2, 3]
         }))
         .validate()
@@ -401,11 +408,12 @@ mod tests {
         assert_eq!(c.redirect_path, "/auth/cb");
         assert_eq!(c.api_origin.as_deref(), Some("https://api.example"));
         assert_eq!(c.cache_location, CacheLocation::Session);
+        assert!(c.logout_id_token_hint);
     }
 
     #[test]
     fn an_auth0_domain_becomes_an_https_issuer() {
-        // CONTRACT 1: domain tenant.eu.auth0.com means issuer https://tenant.eu.auth0.com/.
+        // docs/contract.md §1: domain tenant.eu.auth0.com means issuer https://tenant.eu.auth0.com/.
         let c = raw(serde_json::json!({"domain": "t.eu.auth0.com", "clientId": "x"}))
             .validate()
             .unwrap();
@@ -414,7 +422,7 @@ mod tests {
 
     #[test]
     fn a_domain_with_a_scheme_or_path_is_refused() {
-        // CONTRACT 1: domain is a bare host name.
+        // docs/contract.md §1: domain is a bare host name.
         for bad in [
             "https://t.auth0.com",
             "t.auth0.com/x",
@@ -441,7 +449,7 @@ mod tests {
 
     #[test]
     fn a_missing_issuer_or_client_id_is_named() {
-        // CONTRACT 1: a missing file field shows an error naming it.
+        // docs/contract.md §1: a missing file field shows an error naming it.
         let r = raw(serde_json::json!({"clientId": "x"}));
         assert_eq!(r.validate(), Err(ConfigError::Missing { field: "issuer" }));
         let r = raw(serde_json::json!({"issuer": "https://id.example/", "clientId": "  "}));
@@ -479,7 +487,7 @@ mod tests {
 
     #[test]
     fn a_client_id_with_whitespace_or_control_characters_is_refused() {
-        // CONTRACT 1: invalid field named.
+        // docs/contract.md §1: invalid field named.
         for bad in ["a b", "a\u{7}b"] {
             let r = raw(serde_json::json!({"issuer": "https://id.example/", "clientId": bad}));
             assert_eq!(field_error(r), "clientId");
@@ -496,7 +504,7 @@ mod tests {
 
     #[test]
     fn scope_always_contains_openid_and_rejects_invalid_characters() {
-        // CONTRACT 1: scope is always sent with openid; RFC 6749 3.3 scope-token syntax.
+        // docs/contract.md §1: scope is always sent with openid; RFC 6749 3.3 scope-token syntax.
         let mut r = minimal();
         r.scope = Some("email email".into());
         assert_eq!(r.validate().unwrap().scope, "openid email");
@@ -507,7 +515,7 @@ mod tests {
 
     #[test]
     fn response_type_accepts_only_the_two_implicit_variants() {
-        // CONTRACT 1: responseType is `id_token token` or `id_token`.
+        // docs/contract.md §1: responseType is `id_token token` or `id_token`.
         let mut r = minimal();
         r.response_type = Some("token id_token".into());
         assert_eq!(
@@ -561,7 +569,7 @@ mod tests {
 
     #[test]
     fn cache_location_accepts_memory_session_and_local() {
-        // CONTRACT 1: cacheLocation memory, session or local.
+        // docs/contract.md §1: cacheLocation memory, session or local.
         for (value, expected) in [
             ("memory", CacheLocation::Memory),
             ("session", CacheLocation::Session),
@@ -584,7 +592,6 @@ mod tests {
     fn field_error_of(e: &ConfigError) -> &'static str {
         match e {
             ConfigError::Missing { field } | ConfigError::Invalid { field, .. } => field,
-            ConfigError::Malformed(_) => "",
         }
     }
 }

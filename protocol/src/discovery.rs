@@ -2,7 +2,7 @@
 //! (`{issuer}.well-known/openid-configuration`) and the checks that make it trustworthy.
 
 use crate::error::{truncate, DiscoveryError};
-use crate::urls::parse_http_url;
+use crate::url::parse_http_url;
 use serde::{Deserialize, Serialize};
 
 /// The fields of an OpenID Provider Metadata document this app uses
@@ -107,7 +107,7 @@ mod tests {
 
     #[test]
     fn a_well_formed_document_for_our_issuer_passes_and_unknown_fields_are_ignored() {
-        // Issue 4: discovery from {issuer}.well-known/openid-configuration.
+        // OIDC Discovery 4: the document lives at {issuer}.well-known/openid-configuration.
         assert_eq!(meta().check("https://id.example/"), Ok(()));
         assert!(meta().end_session_endpoint.is_none());
     }
@@ -164,7 +164,7 @@ mod tests {
 
     #[test]
     fn plain_http_endpoints_are_allowed_on_loopback_hosts() {
-        // CONTRACT 1: the default config points at the local dev provider on http://localhost.
+        // docs/contract.md §1: the default config points at the local dev provider on http://localhost.
         let m = ProviderMetadata {
             issuer: "http://localhost:3000/".into(),
             authorization_endpoint: "http://localhost:3000/authorize".into(),
@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn web_message_support_is_read_from_response_modes() {
-        // Issue 6: web_message is used only when discovery advertises it.
+        // Silent authentication uses web_message only when discovery advertises it (README).
         assert!(meta().supports_web_message());
         let mut m = meta();
         m.response_modes_supported = Some(vec!["fragment".into()]);
@@ -190,7 +190,7 @@ mod tests {
 
     #[test]
     fn allowed_algorithms_are_those_implemented_and_advertised() {
-        // Issue 4: RS256 plus whatever else is implemented and advertised.
+        // OIDC Discovery 3: RS256 plus whatever else is implemented and advertised.
         assert_eq!(meta().allowed_algs(&["RS256", "ES256"]), vec!["RS256"]);
         let mut m = meta();
         m.id_token_signing_alg_values_supported = None;

@@ -36,13 +36,6 @@ pub enum ValidationError {
         /// The header parameter's name.
         name: &'static str,
     },
-    /// The signature does not verify against the provider's key (reported by the caller,
-    /// which does the RSA arithmetic through WebCrypto).
-    #[error("the sign-in token's signature is not valid")]
-    InvalidSignature,
-    /// The token or its JSON could not be decoded (reported by the caller after parsing).
-    #[error("the sign-in token is malformed")]
-    MalformedToken,
     /// `iss` is not exactly the configured issuer (OIDC Core 3.1.3.7 step 2).
     #[error("the sign-in response came from an unexpected identity provider (issuer)")]
     Issuer,
@@ -167,7 +160,7 @@ pub enum TransactionError {
     Expired,
 }
 
-/// `auth_config.json` is missing a field, has an invalid one, or is not JSON.
+/// `auth_config.json` is missing a field or has an invalid one.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -185,9 +178,6 @@ pub enum ConfigError {
         /// Why, in a few words.
         reason: &'static str,
     },
-    /// The file could not be parsed at all (reported by the caller, which parses the JSON).
-    #[error("auth_config.json is not valid: {0}")]
-    Malformed(String),
 }
 
 /// The provider's discovery document cannot be trusted or used.

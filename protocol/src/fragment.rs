@@ -186,6 +186,59 @@ pub fn looks_like_authorization_response(fragment: &str) -> bool {
     })
 }
 
+/// The parameters an authorization response can carry (RFC 6749 §4.1.2, §4.2.2 and §5.1,
+/// OIDC Core §3.2.2.5, OIDC Session Management §3, RFC 9207 §2).
+const RESPONSE_PARAMETERS: &[&str] = &[
+    "access_token",
+    "id_token",
+    "token_type",
+    "expires_in",
+    "refresh_token",
+    "scope",
+    "state",
+    "code",
+    "iss",
+    "session_state",
+    "error",
+    "error_description",
+    "error_uri",
+];
+
+/// A query string split into an authorization response and the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitQuery {
+    /// The authorization-response parameters, as they were written (`a=1&b=2`, no `?`).
+    pub response: String,
+    /// Every other parameter, as written (empty when there is none).
+    pub rest: String,
+}
+
+/// Takes the authorization response out of a query string (`?…`, the `?` optional): when the
+/// query carries a token, a code or an error, every response parameter (`state`, `iss`,
+/// `error_description`, …) moves to [`SplitQuery::response`] and the others stay in
+/// [`SplitQuery::rest`], in order. `None` when the query is no authorization response.
+///
+/// The implicit grant returns tokens in the fragment (RFC 6749 §4.2.2); tokens in a query were
+/// sent by a misconfigured provider or a crafted link, and the query goes to servers and logs
+/// (RFC 9700 §4.3.2), so the app removes them from the address bar before anything else.
+pub fn split_query(search: &str) -> Option<SplitQuery> {
+    let search = search.strip_prefix('?').unwrap_or(search);
+    let name_of = |pair: &str| pair.split_once('=').map_or(pair, |(n, _)| n).to_owned();
+    let pairs = || search.split('&').filter(|p| !p.is_empty());
+    let triggers = ["access_token", "id_token", "refresh_token", "code", "error"];
+    // Names are compared after decoding, so `%63ode` cannot slip past.
+    let decoded = |pair: &str| decode_form(&name_of(pair)).unwrap_or_else(|_| name_of(pair));
+    if !pairs().any(|p| triggers.contains(&decoded(p).as_str())) {
+        return None;
+    }
+    let (response, rest): (Vec<&str>, Vec<&str>) =
+        pairs().partition(|p| RESPONSE_PARAMETERS.contains(&decoded(p).as_str()));
+    Some(SplitQuery {
+        response: response.join("&"),
+        rest: rest.join("&"),
+    })
+}
+
 fn non_empty(
     params: &mut BTreeMap<String, String>,
     name: &'static str,
@@ -241,6 +294,41 @@ mod tests {
         match parse_fragment(f) {
             Ok(AuthorizationResponse::Success(r)) => r,
             other => panic!("expected success, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_query_with_tokens_is_split_from_the_app_s_own_parameters() {
+        // RFC 9700 §4.3.2: response parameters in a query are taken out; the app's stay.
+        let split = split_query("?tab=2&access_token=at&state=s&id_token=a.b.c&x=%20y").unwrap();
+        assert_eq!(split.response, "access_token=at&state=s&id_token=a.b.c");
+        assert_eq!(split.rest, "tab=2&x=%20y");
+        let split = split_query("code=c&state=s&iss=https%3A%2F%2Fid.example%2F").unwrap();
+        assert_eq!(
+            split.response,
+            "code=c&state=s&iss=https%3A%2F%2Fid.example%2F"
+        );
+        assert_eq!(split.rest, "");
+        let split = split_query("?error=access_denied&error_description=no").unwrap();
+        assert_eq!(split.response, "error=access_denied&error_description=no");
+        // Encoded names are recognised too.
+        let split = split_query("?%63ode=c&a=1").unwrap();
+        assert_eq!(split.response, "%63ode=c");
+        assert_eq!(split.rest, "a=1");
+    }
+
+    #[test]
+    fn a_query_without_tokens_codes_or_errors_is_left_alone() {
+        // An app's own query (or a lone `state`) is not an authorization response.
+        for search in [
+            "",
+            "?",
+            "?tab=2",
+            "?state=s",
+            "?scope=x&iss=y",
+            "?codes=1&errors=2",
+        ] {
+            assert_eq!(split_query(search), None, "{search:?}");
         }
     }
 
@@ -426,7 +514,7 @@ mod tests {
 
     #[test]
     fn web_message_parameters_go_through_the_same_rules() {
-        // Issue 6: the silent result goes through exactly the same validation code.
+        // A silent (web_message) result goes through exactly the same parser rules.
         let r = from_pairs([("id_token", "a.b.c"), ("state", "s"), ("expires_in", "60")]).unwrap();
         assert_eq!(r.state().unwrap().secret(), "s");
         assert_eq!(
@@ -451,7 +539,7 @@ mod tests {
 
     #[test]
     fn expiry_is_computed_from_expires_in_without_overflow() {
-        // Issue 6: renewal is scheduled from the access token's lifetime.
+        // RFC 6749 4.2.2: expires_in is the access token's lifetime, which schedules renewal.
         assert_eq!(
             success("access_token=a&expires_in=7200").expires_at(1000),
             Some(8200)
@@ -463,7 +551,7 @@ mod tests {
 
     #[test]
     fn authorization_responses_are_told_apart_from_anchors() {
-        // Issue 4: only real responses are consumed and cleared from the address bar.
+        // Only real responses are consumed and cleared from the address bar; anchors stay.
         assert!(looks_like_authorization_response("#access_token=x"));
         assert!(looks_like_authorization_response(
             "a=1&error=login_required"

@@ -181,7 +181,7 @@ mod tests {
 
     #[test]
     fn garbage_entries_are_skipped_and_good_keys_kept() {
-        // Issue 4: unusable keys in the set are skipped, not fatal.
+        // RFC 7517 5: keys this app cannot use are skipped, not fatal.
         let s = set(json!([
             rsa("good1"),
             "not an object",
@@ -259,7 +259,7 @@ mod tests {
 
     #[test]
     fn a_kid_selects_the_key_with_exactly_that_id() {
-        // Issue 4: JWKS key chosen by kid.
+        // RFC 7515 4.1.4: the key is chosen by kid.
         let keys = [key(Some("a")), key(Some("b"))];
         assert_eq!(
             select_key(&keys, Some("b")).unwrap().kid.as_deref(),
@@ -269,7 +269,7 @@ mod tests {
 
     #[test]
     fn an_unknown_kid_asks_for_a_refetch() {
-        // Issue 4: refetched once when a token's kid is unknown (key rotation).
+        // OIDC Core 10.1.1: an unknown kid means rotation; the caller refetches once.
         let keys = [key(Some("a"))];
         assert_eq!(
             select_key(&keys, Some("B")),

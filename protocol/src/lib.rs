@@ -34,6 +34,7 @@
 // Tests may unwrap: a panic there is a failing test, which is the point.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod authorize;
 pub mod claims;
 pub mod config;
 pub mod discovery;
@@ -45,8 +46,9 @@ pub mod return_to;
 pub mod scope;
 pub mod secret;
 pub mod transaction;
-pub mod urls;
+pub mod url;
 
+pub use authorize::{logout_url, AuthorizeRequest};
 pub use claims::{at_hash_from_sha256, check_at_hash, Audience, IdTokenClaims, IdTokenVerifier};
 pub use config::{AuthConfig, CacheLocation, RawAuthConfig, ResponseType};
 pub use discovery::ProviderMetadata;
@@ -55,15 +57,15 @@ pub use error::{
     TransactionError, ValidationError,
 };
 pub use fragment::{
-    looks_like_authorization_response, parse_fragment, AuthorizationResponse, ErrorResponse,
-    TokenResponse,
+    looks_like_authorization_response, parse_fragment, split_query, AuthorizationResponse,
+    ErrorResponse, SplitQuery, TokenResponse,
 };
 pub use jwks::{select_key, Jwk, JwkSet, RsaPublicJwk};
 pub use jwt::{check_header, JwtHeader, JwtParts};
-pub use return_to::{default_return_to, sanitize_return_to};
+pub use return_to::sanitize_return_to;
 pub use secret::{ct_eq, AccessToken, IdToken, Nonce, State};
 pub use transaction::{Transaction, TransactionStore};
-pub use urls::{append_query, encode_component, logout_url, origin_of, AuthorizeRequest};
+pub use url::{append_query, encode_component, origin_of};
 
 #[cfg(test)]
 mod tests {
@@ -140,6 +142,16 @@ mod tests {
         for s in hostile_strings(20_000) {
             let _ = parse_fragment(&s);
             let _ = looks_like_authorization_response(&s);
+            if let Some(split) = split_query(&s) {
+                // Nothing is lost or invented: every pair lands on exactly one side.
+                let before = s
+                    .trim_start_matches('?')
+                    .split('&')
+                    .filter(|p| !p.is_empty())
+                    .count();
+                let count = |q: &str| q.split('&').filter(|p| !p.is_empty()).count();
+                assert_eq!(count(&split.response) + count(&split.rest), before, "{s:?}");
+            }
             let _ = jwt::split(&s);
             let _ = jwt::dangerous::decode_segment_unverified(&s);
             let _ = scope::with_openid(&s);

@@ -4,11 +4,6 @@
 /// Longest return-to path accepted.
 pub const MAX_RETURN_TO_LEN: usize = 2048;
 
-/// The page to land on when there is no usable return-to.
-pub fn default_return_to() -> &'static str {
-    "/"
-}
-
 /// `input` if it is a same-origin absolute path (with optional query), with any
 /// `#fragment` removed; `None` otherwise.
 ///
@@ -54,7 +49,7 @@ mod tests {
 
     #[test]
     fn same_origin_paths_are_kept_with_their_query() {
-        // Issue 4: the user lands back where they asked to go.
+        // docs/contract.md §2: the user lands back where they asked to go.
         assert_eq!(sanitize_return_to("/").as_deref(), Some("/"));
         assert_eq!(sanitize_return_to("/profile").as_deref(), Some("/profile"));
         assert_eq!(
@@ -62,7 +57,6 @@ mod tests {
             Some("/external-api?tab=2&x=%2F")
         );
         assert_eq!(sanitize_return_to("/a/b:c").as_deref(), Some("/a/b:c"));
-        assert_eq!(default_return_to(), "/");
     }
 
     #[test]
@@ -77,7 +71,7 @@ mod tests {
 
     #[test]
     fn hostile_return_to_values_are_rejected() {
-        // Issue 4: no open redirects; //evil.example, https://evil.example, /\evil.example.
+        // RFC 9700 4.11: no open redirects; //evil.example, https://evil.example, /\evil.example.
         for hostile in [
             "//evil.example",
             "///evil.example",

@@ -51,7 +51,7 @@ mod tests {
 
     #[test]
     fn merge_appends_only_new_scopes() {
-        // Issue 4: login(options) can ask for extra scopes.
+        // RFC 6749 3.3: login(options) can ask for extra scopes.
         assert_eq!(
             merge("openid profile", &["read:messages", "profile", "a b"]),
             "openid profile read:messages a b"

@@ -119,7 +119,7 @@ mod tests {
 
     #[test]
     fn state_and_nonce_from_random_are_url_safe_and_carry_256_bits() {
-        // Issue 4: state and nonce each ≥ 128 bits from the CSPRNG, URL-safe.
+        // RFC 6749 10.10: state and nonce each ≥ 128 bits from the CSPRNG, URL-safe.
         let state = State::from_random(&[0xff; 32]);
         let nonce = Nonce::from_random(&[0xfb; 32]);
         for value in [state.secret(), nonce.secret()] {

@@ -19,8 +19,6 @@ pub struct Transaction {
     pub return_to: String,
     /// When the attempt started, unix seconds.
     pub created_at: i64,
-    /// Whether this is a silent (`prompt=none`) attempt.
-    pub silent: bool,
 }
 
 /// The pending transactions; serialize it whole into sessionStorage.
@@ -34,8 +32,8 @@ pub struct TransactionStore {
 impl TransactionStore {
     /// Most transactions kept; more means abandoned attempts, and the oldest go first.
     pub const MAX_ENTRIES: usize = 10;
-    /// A reasonable `max_age` for [`Self::take`] and [`Self::prune`]: ten minutes to log in.
-    pub const DEFAULT_MAX_AGE_SECS: i64 = 600;
+    /// The `max_age` the SPA gives [`Self::take`] and [`Self::prune`]: ten minutes to log in.
+    pub const MAX_AGE_SECS: i64 = 600;
 
     /// Adds a transaction, dropping the oldest beyond [`Self::MAX_ENTRIES`].
     pub fn insert(&mut self, tx: Transaction) {
@@ -100,13 +98,12 @@ mod tests {
             nonce: Nonce::new(format!("nonce-{state}")),
             return_to: "/profile".into(),
             created_at,
-            silent: false,
         }
     }
 
     #[test]
     fn a_transaction_can_be_taken_exactly_once() {
-        // Issue 4: the transaction is single-use (replayed responses are refused).
+        // RFC 6749 10.12: the transaction is single-use (replayed responses are refused).
         let mut store = TransactionStore::default();
         store.insert(tx("s1", 100));
         store.insert(tx("s2", 100));
@@ -142,7 +139,7 @@ mod tests {
 
     #[test]
     fn an_expired_transaction_is_refused_and_removed() {
-        // Issue 4: stale transactions expire.
+        // Stale transactions expire (README: ten minutes to log in).
         let mut store = TransactionStore::default();
         store.insert(tx("s1", 100));
         assert_eq!(store.take("s1", 701, 600), Err(TransactionError::Expired));
@@ -153,7 +150,7 @@ mod tests {
 
     #[test]
     fn prune_drops_only_stale_transactions() {
-        // Issue 4: stale transactions expire.
+        // Stale transactions expire (README: ten minutes to log in).
         let mut store = TransactionStore::default();
         store.insert(tx("old", 0));
         store.insert(tx("new", 500));
@@ -186,13 +183,11 @@ mod tests {
     fn the_store_round_trips_through_json() {
         // The store lives in sessionStorage across the redirect.
         let mut store = TransactionStore::default();
-        let mut silent = tx("s1", 1);
-        silent.silent = true;
-        store.insert(silent);
+        store.insert(tx("s1", 1));
         let json = serde_json::to_string(&store).unwrap();
         let back: TransactionStore = serde_json::from_str(&json).unwrap();
         assert_eq!(back, store);
-        assert!(back.entries[0].silent);
+        assert_eq!(back.entries[0].return_to, "/profile");
         let empty: TransactionStore = serde_json::from_str("{}").unwrap();
         assert!(empty.entries.is_empty());
     }

@@ -153,17 +153,30 @@ fn set(target: &Object, key: &str, value: impl Into<JsValue>) -> Result<(), Auth
         .map_err(|_| AuthError::Browser("webcrypto"))
 }
 
-/// The current location's `hash` (with its `#`), `pathname` and `origin`.
-pub fn location_parts() -> Result<(String, String, String, String), AuthError> {
+/// The parts of the page's address the auth module reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// `#…` (with the `#`), or empty.
+    pub hash: String,
+    /// The path, e.g. `/callback`.
+    pub pathname: String,
+    /// `?…` (with the `?`), or empty.
+    pub search: String,
+    /// `scheme://host[:port]`.
+    pub origin: String,
+}
+
+/// The page's current address.
+pub fn location() -> Result<Location, AuthError> {
     let location = window()?.location();
     let get =
         |r: Result<String, JsValue>| r.map_err(|_| AuthError::Browser("cannot read the location"));
-    Ok((
-        get(location.hash())?,
-        get(location.pathname())?,
-        get(location.search())?,
-        get(location.origin())?,
-    ))
+    Ok(Location {
+        hash: get(location.hash())?,
+        pathname: get(location.pathname())?,
+        search: get(location.search())?,
+        origin: get(location.origin())?,
+    })
 }
 
 /// Replaces the current history entry with `path`, dropping any fragment, so the tokens in an
@@ -239,6 +252,13 @@ pub fn json_entries(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// User Timing mark set when an authorization response arrives (taken from the URL, or
+/// received by a silent attempt).
+pub const CALLBACK_START_MARK: &str = "hashgate:callback-start";
+/// User Timing measure from [`CALLBACK_START_MARK`] to the validated session; `cargo xtask bench`
+/// reads it.
+pub const CALLBACK_MEASURE: &str = "hashgate:callback";
+
 /// Sets a User Timing mark (visible in the browser's performance tools and to benchmarks).
 pub fn mark(name: &str) {
     if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
@@ -251,6 +271,11 @@ pub fn measure(name: &str, start: &str) {
     if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
         let _ = performance.measure_with_start_mark(name, start);
     }
+}
+
+/// Records [`CALLBACK_MEASURE`]: an authorization response became a validated session.
+pub fn measure_callback() {
+    measure(CALLBACK_MEASURE, CALLBACK_START_MARK);
 }
 
 /// True while the page is in a background tab or minimised.

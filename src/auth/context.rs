@@ -15,12 +15,16 @@ use super::error::AuthError;
 use super::session::{Session, StoredTokens, User};
 use super::silent::silent_authorize;
 use super::storage;
-use super::validate::KeyCache;
+use super::validate::{validate_tokens, KeyCache, TokenInput};
 
 /// Where the app's sign-in settings are fetched from (same origin, so deployments change it without a rebuild).
 pub const CONFIG_PATH: &str = "/auth_config.json";
 /// Name of the `BroadcastChannel` that tells the app's other tabs about a logout.
 pub const LOGOUT_CHANNEL: &str = "hashgate.auth";
+/// The message on [`LOGOUT_CHANNEL`] for a logout.
+pub const LOGOUT_MESSAGE: &str = "logout";
+/// The message on [`LOGOUT_CHANNEL`] when a renewal found another user at the provider.
+pub const USER_CHANGED_MESSAGE: &str = "user-changed";
 /// A hidden tab checks again this often instead of renewing in the background.
 const HIDDEN_TAB_RECHECK: Duration = Duration::from_secs(30);
 
@@ -77,12 +81,13 @@ pub struct LoginOptions {
     pub extra_scopes: Vec<String>,
 }
 
-/// The provider's settings once loaded: config, discovery and the key cache.
+/// What signing in needs, loaded once: the app's config, the provider's discovery document and
+/// its signing keys.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Provider {
-    pub config: Option<AuthConfig>,
-    pub metadata: Option<ProviderMetadata>,
-    pub keys: KeyCache,
+struct SignInSetup {
+    config: Option<AuthConfig>,
+    metadata: Option<ProviderMetadata>,
+    keys: KeyCache,
 }
 
 /// Handle to the sign-in state; `Copy`, so closures can capture it freely.
@@ -92,7 +97,7 @@ pub struct AuthContext {
     /// The status alone: changes only when the kind of state does, so a renewed session (one
     /// signed-in state replacing another) does not rebuild the pages that depend on it.
     status: Memo<AuthStatus>,
-    pub(crate) provider: StoredValue<Provider>,
+    setup: StoredValue<SignInSetup>,
     /// The renewal in flight, shared by every caller that needs a fresh token meanwhile.
     renewal: StoredValue<Option<Renewal>, LocalStorage>,
     /// The one scheduled renewal timer.
@@ -129,7 +134,7 @@ impl AuthContext {
                     AuthState::Error(_) => AuthStatus::Error,
                 })
             }),
-            provider: StoredValue::new(Provider::default()),
+            setup: StoredValue::new(SignInSetup::default()),
             renewal: StoredValue::new_local(None),
             timer: StoredValue::new(None),
             leaving: StoredValue::new(false),
@@ -177,7 +182,7 @@ impl AuthContext {
 
     /// The loaded `auth_config.json`, once it is loaded (not reactive).
     pub fn config(&self) -> Option<AuthConfig> {
-        self.provider.with_value(|p| p.config.clone())
+        self.setup.with_value(|s| s.config.clone())
     }
 
     /// A valid access token for the API. A token that has expired or is about to is renewed
@@ -220,7 +225,21 @@ impl AuthContext {
 
     async fn renew_once(&self) -> Result<Session, AuthError> {
         let (config, metadata) = self.ready().await?;
-        match silent_authorize(*self, &config, &metadata).await {
+        let result = self.silent_authorize(&config, &metadata).await;
+        let current_user = self.state.with_untracked(|s| match s {
+            AuthState::Authenticated(session) => Some(session.claims.sub.clone()),
+            _ => None,
+        });
+        match result {
+            // OIDC Core §2: `sub` identifies the user. A renewal that comes back for someone else
+            // (the provider's session changed in another tab, or on a shared computer) must not
+            // swap users under the page: sign out here and in every tab.
+            Ok(session) if current_user.is_some_and(|sub| sub != session.claims.sub) => {
+                self.forget_session();
+                browser::broadcast(LOGOUT_CHANNEL, USER_CHANGED_MESSAGE);
+                self.state.set(AuthState::Error(AuthError::UserChanged));
+                Err(AuthError::UserChanged)
+            }
             Ok(session) => {
                 self.accept_session(session.clone());
                 Ok(session)
@@ -235,6 +254,42 @@ impl AuthContext {
                 Err(e)
             }
         }
+    }
+
+    /// One silent `prompt=none` attempt with the context's key cache (so rotations are kept).
+    pub(crate) async fn silent_authorize(
+        &self,
+        config: &AuthConfig,
+        metadata: &ProviderMetadata,
+    ) -> Result<Session, AuthError> {
+        let mut keys = self.setup.with_value(|s| s.keys.clone());
+        let result = silent_authorize(&mut keys, config, metadata).await;
+        self.setup.update_value(|s| s.keys = keys);
+        result
+    }
+
+    /// Validates `input` with the context's key cache (so rotations are kept).
+    pub(crate) async fn validate(
+        &self,
+        config: &AuthConfig,
+        metadata: &ProviderMetadata,
+        input: TokenInput,
+        now: i64,
+    ) -> Result<Session, AuthError> {
+        let mut keys = self.setup.with_value(|s| s.keys.clone());
+        let result = validate_tokens(&mut keys, config, metadata, input, now).await;
+        self.setup.update_value(|s| s.keys = keys);
+        result
+    }
+
+    /// Signs out here because another tab told us to; `message` says why.
+    pub(crate) fn signed_out_elsewhere(&self, message: &str) {
+        self.forget_session();
+        self.state.set(if message == USER_CHANGED_MESSAGE {
+            AuthState::Error(AuthError::UserChanged)
+        } else {
+            AuthState::Anonymous
+        });
     }
 
     /// Makes `session` current: persists it if configured, and schedules its renewal.
@@ -304,19 +359,19 @@ impl AuthContext {
 
     async fn start_login(&self, options: LoginOptions) -> Result<(), AuthError> {
         let (config, metadata) = self.ready().await?;
-        let (_, pathname, search, origin) = browser::location_parts()?;
+        let location = browser::location()?;
         let return_to = options
             .return_to
             .as_deref()
             .and_then(sanitize_return_to)
-            .or_else(|| sanitize_return_to(&format!("{pathname}{search}")))
+            .or_else(|| sanitize_return_to(&format!("{}{}", location.pathname, location.search)))
             .unwrap_or_else(|| "/".to_string());
         let state = State::from_random(&browser::random_32()?);
         let nonce = Nonce::from_random(&browser::random_32()?);
         let now = browser::now_secs();
         let extra: Vec<&str> = options.extra_scopes.iter().map(String::as_str).collect();
         let scope = scope::with_openid(&scope::merge(&config.scope, &extra));
-        let redirect_uri = format!("{origin}{}", config.redirect_path);
+        let redirect_uri = config.redirect_uri(&location.origin);
         let url = AuthorizeRequest {
             prompt: options.prompt.as_deref(),
             login_hint: options.login_hint.as_deref(),
@@ -329,35 +384,33 @@ impl AuthContext {
                 nonce,
                 return_to,
                 created_at: now,
-                silent: false,
             },
             now,
         )?;
         browser::redirect(&url)
     }
 
-    /// Signs out: forgets the session here, then ends the provider's session and returns to the app.
+    /// Signs out: forgets the session here and in the app's other tabs, then ends the provider's
+    /// session and returns to the app.
     pub fn logout(&self) {
         let session = self.state.with_untracked(|s| match s {
             AuthState::Authenticated(session) => Some(session.as_ref().clone()),
             _ => None,
         });
         self.forget_session();
-        browser::broadcast(LOGOUT_CHANNEL, "logout");
+        browser::broadcast(LOGOUT_CHANNEL, LOGOUT_MESSAGE);
         let (config, metadata) = self
-            .provider
-            .with_value(|p| (p.config.clone(), p.metadata.clone()));
-        let (Some(config), Some(metadata), Ok((_, _, _, origin))) =
-            (config, metadata, browser::location_parts())
+            .setup
+            .with_value(|s| (s.config.clone(), s.metadata.clone()));
+        let (Some(config), Some(metadata), Ok(location)) = (config, metadata, browser::location())
         else {
             self.state.set(AuthState::Anonymous);
             return;
         };
         let url = logout_url(
             &metadata,
-            &config.issuer,
-            &config.client_id,
-            &format!("{origin}/"),
+            &config,
+            &format!("{}/", location.origin),
             session.as_ref().map(|s| &s.id_token),
         );
         self.leaving.set_value(true);
@@ -370,20 +423,19 @@ impl AuthContext {
 
     /// Config and discovery, loading whichever is missing.
     pub(crate) async fn ready(&self) -> Result<(AuthConfig, ProviderMetadata), AuthError> {
-        let config = match self.provider.with_value(|p| p.config.clone()) {
+        let config = match self.setup.with_value(|s| s.config.clone()) {
             Some(config) => config,
             None => {
                 let raw: RawAuthConfig =
                     browser::fetch_json(CONFIG_PATH, "configuration file /auth_config.json")
                         .await
-                        .map_err(|e| AuthError::Config(e.to_string()))?;
+                        .map_err(|e| AuthError::ConfigFile(Box::new(e)))?;
                 let config = raw.validate()?;
-                self.provider
-                    .update_value(|p| p.config = Some(config.clone()));
+                self.setup.update_value(|s| s.config = Some(config.clone()));
                 config
             }
         };
-        let metadata = match self.provider.with_value(|p| p.metadata.clone()) {
+        let metadata = match self.setup.with_value(|s| s.metadata.clone()) {
             Some(metadata) => metadata,
             None => {
                 let url = config.discovery_url();
@@ -391,8 +443,8 @@ impl AuthContext {
                     browser::fetch_json(&url, "identity provider's discovery document").await?;
                 // OIDC Discovery §4.3: the issuer in the document must be exactly the one we trust.
                 metadata.check(&config.issuer)?;
-                self.provider
-                    .update_value(|p| p.metadata = Some(metadata.clone()));
+                self.setup
+                    .update_value(|s| s.metadata = Some(metadata.clone()));
                 metadata
             }
         };

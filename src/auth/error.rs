@@ -5,34 +5,16 @@ use hashgate_protocol::{
     ValidationError,
 };
 
-/// Keeps the protocol errors' sentences (the protocol types need not be `Clone`).
-macro_rules! from_protocol {
-    ($($source:ty => $variant:ident),* $(,)?) => {$(
-        impl From<$source> for AuthError {
-            fn from(e: $source) -> Self {
-                AuthError::$variant(e.to_string())
-            }
-        }
-    )*};
-}
-
-from_protocol! {
-    ConfigError => Config,
-    DiscoveryError => Discovery,
-    FragmentError => Fragment,
-    TransactionError => Transaction,
-    JwtError => Jwt,
-    KeySelectError => Key,
-    ValidationError => Validation,
-}
-
 /// Why signing in (or staying signed in) failed. Every `Display` is a sentence for the user.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
-    /// `auth_config.json` is missing, unreadable or invalid.
+    /// `auth_config.json` has a missing or invalid field, or is not JSON.
     #[error("the app's sign-in settings are broken: {0}")]
-    Config(String),
+    Config(#[from] ConfigError),
+    /// `auth_config.json` could not be fetched.
+    #[error("the app's sign-in settings are broken: {0}")]
+    ConfigFile(Box<AuthError>),
     /// A document could not be fetched at all (network down, CORS, wrong URL).
     #[error("could not reach the {what} at {url}; check that the identity provider is running and try again")]
     Unreachable {
@@ -51,33 +33,43 @@ pub enum AuthError {
     },
     /// The discovery document failed its checks (e.g. a different `issuer`).
     #[error("the identity provider's configuration was refused: {0}")]
-    Discovery(String),
+    Discovery(#[from] DiscoveryError),
     /// The URL fragment is not a well-formed authorization response.
     #[error("the sign-in response is malformed: {0}")]
-    Fragment(String),
+    Fragment(#[from] FragmentError),
     /// No pending login matches the response (unsolicited, replayed or expired).
     #[error(
         "this sign-in response was not started here or was already used ({0}); please log in again"
     )]
-    Transaction(String),
-    /// The ID token is not a well-formed JWT or uses a forbidden header.
+    Transaction(#[from] TransactionError),
+    /// The ID token is not a well-formed JWT.
     #[error("the ID token is malformed: {0}")]
-    Jwt(String),
+    Jwt(#[from] JwtError),
+    /// The ID token's header or claims are not the JSON they must be.
+    #[error("the ID token is malformed: {0}")]
+    TokenJson(String),
     /// No key in the provider's JWKS can check the signature.
     #[error("the ID token's signing key is unknown: {0}")]
-    Key(String),
+    Key(#[from] KeySelectError),
     /// A key in the JWKS could not be imported into WebCrypto.
     #[error("the identity provider's signing key could not be used")]
     UnusableKey,
     /// The ID token's signature does not verify.
     #[error("the ID token's signature is invalid; the response may have been tampered with")]
     BadSignature,
-    /// A claim check failed.
+    /// A header, claim or response check failed.
     #[error("the ID token was refused: {0}")]
-    Validation(String),
+    Validation(#[from] ValidationError),
+    /// Authorization-response parameters (tokens, a code or an error) arrived in the query
+    /// string; they were removed from the address bar and never used.
+    #[error("the sign-in response arrived in the query string, where this app never accepts tokens; it was refused and removed from the address bar")]
+    ResponseInQuery,
     /// The response lacks something the configured flow requires.
     #[error("the sign-in response is incomplete: {0}")]
     Incomplete(&'static str),
+    /// The response does not carry what the configured `responseType` asked for.
+    #[error("the sign-in response was refused: {0}")]
+    Response(ValidationError),
     /// The provider answered with an OAuth 2.0 error.
     #[error("{message}")]
     Provider {
@@ -86,6 +78,10 @@ pub enum AuthError {
         /// A sentence for the user, with the provider's description when it gave one.
         message: String,
     },
+    /// A renewal came back for another user than the one signed in here (OIDC Core §2: `sub`
+    /// names the user); the app signed out rather than switch users under the page.
+    #[error("you were signed out because the identity provider now has a different user signed in (in another tab or on this computer); log in again to continue")]
+    UserChanged,
     /// There is no signed-in session (or it expired).
     #[error("you are not signed in")]
     LoginRequired,

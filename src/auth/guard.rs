@@ -20,8 +20,7 @@ pub fn Protected(
             auth.login(LoginOptions::default());
         }
     });
-    move || {
-        match auth.status() {
+    move || match auth.status() {
         AuthStatus::Authenticated => children().into_any(),
         AuthStatus::Loading | AuthStatus::Anonymous => view! {
             <p class="muted" aria-live="polite">"Taking you to the login page…"</p>
@@ -31,10 +30,13 @@ pub fn Protected(
         AuthStatus::Error => view! {
             <section class="card">
                 <h1>"Sign-in needed"</h1>
-                <p>"This page is only for signed-in users. Use the Log in button above to try again."</p>
+                <p>{SIGN_IN_NEEDED}</p>
             </section>
         }
         .into_any(),
     }
-    }
 }
+
+/// What a signed-out visitor sees after a failed login, under the page's alert.
+const SIGN_IN_NEEDED: &str =
+    "This page is only for signed-in users. Use the Log in button above to try again.";

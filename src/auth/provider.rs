@@ -3,7 +3,7 @@
 use hashgate_protocol::{
     fragment::{looks_like_authorization_response, parse_fragment, AuthorizationResponse},
     return_to::sanitize_return_to,
-    AccessToken, AuthConfig, IdToken, Nonce, ProviderMetadata,
+    split_query, AccessToken, AuthConfig, IdToken, Nonce, ProviderMetadata, TokenResponse,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -14,9 +14,8 @@ use super::browser;
 use super::context::{AuthContext, AuthState, LOGOUT_CHANNEL};
 use super::error::AuthError;
 use super::session::Session;
-use super::silent::silent_authorize;
 use super::storage;
-use super::validate::{validate_tokens, TokenInput};
+use super::validate::TokenInput;
 
 /// Provides the [`AuthContext`] to `children` and carries the page's `data-auth-state`.
 ///
@@ -40,8 +39,8 @@ pub fn AuthProvider(
             Ok(Start::SignedIn(session, return_to)) => {
                 auth.accept_session(*session);
                 if let Some(path) = return_to {
-                    // Fragment captured → validated session: `cargo xtask bench` reads this.
-                    browser::measure(CALLBACK_MEASURE, CALLBACK_START_MARK);
+                    // Response captured → validated session: `cargo xtask bench` reads this.
+                    browser::measure_callback();
                     navigate(
                         &path,
                         NavigateOptions {
@@ -56,12 +55,10 @@ pub fn AuthProvider(
         }
     });
 
-    // A logout in another tab of the app signs this one out too (no second trip to the provider).
+    // A logout (or a change of user) in another tab of the app signs this one out too, without a
+    // second trip to the provider.
     browser::on_broadcast(LOGOUT_CHANNEL, move |message| {
-        if message == "logout" {
-            auth.forget_session();
-            auth.state.set(AuthState::Anonymous);
-        }
+        auth.signed_out_elsewhere(&message)
     });
 
     view! {
@@ -71,28 +68,43 @@ pub fn AuthProvider(
     }
 }
 
-/// User Timing mark set when an authorization response is taken from the URL.
-pub const CALLBACK_START_MARK: &str = "hashgate:callback-start";
-/// User Timing measure from [`CALLBACK_START_MARK`] to the validated session.
-pub const CALLBACK_MEASURE: &str = "hashgate:callback";
-
-/// A fragment that looks like an authorization response, and the path it arrived on.
+/// An authorization response taken from the address bar, and the path it arrived on.
 struct Captured {
-    fragment: String,
+    /// The fragment, when it looked like an authorization response.
+    fragment: Option<String>,
+    /// Authorization-response parameters found in the query string.
+    query: Option<String>,
     path: String,
 }
 
 fn capture_authorization_response() -> Option<Captured> {
-    let (hash, pathname, search, _) = browser::location_parts().ok()?;
-    if hash.len() <= 1 || !looks_like_authorization_response(&hash) {
+    let location = browser::location().ok()?;
+    let fragment = (location.hash.len() > 1 && looks_like_authorization_response(&location.hash))
+        .then(|| location.hash.clone());
+    let split = split_query(&location.search);
+    if fragment.is_none() && split.is_none() {
         return None;
     }
+    let mut url = location.pathname.clone();
+    match &split {
+        Some(split) if !split.rest.is_empty() => {
+            url.push('?');
+            url.push_str(&split.rest);
+        }
+        Some(_) => {}
+        None => url.push_str(&location.search),
+    }
+    if fragment.is_none() {
+        // An in-page anchor stays; only a response is removed.
+        url.push_str(&location.hash);
+    }
     // If the address bar cannot be rewritten the response is not used at all.
-    browser::replace_url(&format!("{pathname}{search}")).ok()?;
-    browser::mark(CALLBACK_START_MARK);
+    browser::replace_url(&url).ok()?;
+    browser::mark(browser::CALLBACK_START_MARK);
     Some(Captured {
-        fragment: hash,
-        path: pathname,
+        fragment,
+        query: split.map(|s| s.response),
+        path: location.pathname,
     })
 }
 
@@ -107,9 +119,16 @@ enum Start {
 async fn start(auth: AuthContext, captured: Option<Captured>) -> Result<Start, AuthError> {
     let (config, metadata) = auth.ready().await?;
     if let Some(captured) = captured {
-        if captured.path == config.redirect_path {
-            let (session, return_to) =
-                complete_login(auth, &config, &metadata, &captured.fragment).await?;
+        // RFC 6749 §4.2.2: the implicit grant answers in the fragment. Tokens or an error in the
+        // query come from a misconfigured provider or a crafted link: refused, never used.
+        if captured.query.is_some() {
+            return Err(AuthError::ResponseInQuery);
+        }
+        if let Some(fragment) = captured
+            .fragment
+            .filter(|_| captured.path == config.redirect_path)
+        {
+            let (session, return_to) = complete_login(auth, &config, &metadata, &fragment).await?;
             return Ok(Start::SignedIn(Box::new(session), Some(return_to)));
         }
         // A response anywhere else was not asked for: it is dropped unread.
@@ -119,7 +138,7 @@ async fn start(auth: AuthContext, captured: Option<Captured>) -> Result<Start, A
     }
     // Tokens live in memory by default, so a reload has none: one silent attempt restores the
     // session if the provider still has one. Any failure just means "signed out".
-    match silent_authorize(auth, &config, &metadata).await {
+    match auth.silent_authorize(&config, &metadata).await {
         Ok(session) => Ok(Start::SignedIn(Box::new(session), None)),
         Err(_) => Ok(Start::SignedOut),
     }
@@ -154,26 +173,12 @@ async fn complete_login(
                 .ok_or(AuthError::Incomplete("it has no state"))?;
             let transaction = storage::take_transaction(state.secret(), now)?;
             let input = TokenInput::from_response(response, transaction.nonce);
-            let session = validate_with_cache(auth, config, metadata, input, now).await?;
+            let session = auth.validate(config, metadata, input, now).await?;
             let return_to =
                 sanitize_return_to(&transaction.return_to).unwrap_or_else(|| "/".into());
             Ok((session, return_to))
         }
     }
-}
-
-/// Runs the shared validation with the context's key cache (so rotations are remembered).
-pub(crate) async fn validate_with_cache(
-    auth: AuthContext,
-    config: &AuthConfig,
-    metadata: &ProviderMetadata,
-    input: TokenInput,
-    now: i64,
-) -> Result<Session, AuthError> {
-    let mut keys = auth.provider.with_value(|p| p.keys.clone());
-    let result = validate_tokens(&mut keys, config, metadata, input, now).await;
-    auth.provider.update_value(|p| p.keys = keys);
-    result
 }
 
 /// A session persisted with `cacheLocation: session | local`, validated again as if new.
@@ -185,17 +190,19 @@ async fn restore_session(
     let stored = storage::load_tokens(config.cache_location)?;
     let now = browser::now_secs();
     let input = TokenInput {
-        access_token: stored.access_token.map(AccessToken::new),
-        token_type: Some("Bearer".into()),
-        id_token: Some(IdToken::new(stored.id_token)),
-        expires_in: None,
-        scope: Some(stored.scope),
+        response: TokenResponse {
+            access_token: stored.access_token.map(AccessToken::new),
+            token_type: Some("Bearer".into()),
+            id_token: Some(IdToken::new(stored.id_token)),
+            scope: Some(stored.scope),
+            ..TokenResponse::default()
+        },
         nonce: Nonce::new(stored.nonce),
         expires_at: stored.expires_at,
         // The ID token was fresh when first accepted; now only its expiry matters.
         max_iat_age_secs: Some(i64::MAX / 4),
     };
-    match validate_with_cache(auth, config, metadata, input, now).await {
+    match auth.validate(config, metadata, input, now).await {
         Ok(session) if session.expires_at() > now => Some(session),
         _ => {
             storage::clear_tokens();

@@ -20,24 +20,23 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::browser;
-use super::context::AuthContext;
 use super::error::AuthError;
-use super::provider::{validate_with_cache, CALLBACK_MEASURE, CALLBACK_START_MARK};
 use super::session::Session;
-use super::validate::TokenInput;
+use super::validate::{validate_tokens, KeyCache, TokenInput};
 
 /// How long a silent attempt may take before it ends with [`AuthError::Timeout`].
 pub const SILENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The static page that relays the fragment when the provider has no `web_message`.
 pub const SILENT_CALLBACK_PATH: &str = "/silent-callback.html";
 
-/// One `prompt=none` attempt with its own state and nonce; the result is validated exactly like `/callback`.
+/// One `prompt=none` attempt with its own state and nonce; the result is validated exactly like
+/// `/callback`, with `keys` (which learns of rotated keys on the way).
 pub async fn silent_authorize(
-    auth: AuthContext,
+    keys: &mut KeyCache,
     config: &AuthConfig,
     metadata: &ProviderMetadata,
 ) -> Result<Session, AuthError> {
-    let (_, _, _, origin) = browser::location_parts()?;
+    let origin = browser::location()?.origin;
     let state = State::from_random(&browser::random_32()?);
     let nonce = Nonce::from_random(&browser::random_32()?);
     let web_message = metadata.supports_web_message();
@@ -45,7 +44,7 @@ pub async fn silent_authorize(
         let provider_origin = origin_of(&metadata.authorization_endpoint).ok_or(
             AuthError::Browser("the authorization endpoint has no origin"),
         )?;
-        (format!("{origin}{}", config.redirect_path), provider_origin)
+        (config.redirect_uri(&origin), provider_origin)
     } else {
         (format!("{origin}{SILENT_CALLBACK_PATH}"), origin.clone())
     };
@@ -58,7 +57,7 @@ pub async fn silent_authorize(
     .to_url();
 
     let response = run_iframe(&url, &expected_origin, &state).await?;
-    browser::mark(CALLBACK_START_MARK);
+    browser::mark(browser::CALLBACK_START_MARK);
     let now = browser::now_secs();
     match response {
         AuthorizationResponse::Error(err) => Err(AuthError::provider(
@@ -67,9 +66,9 @@ pub async fn silent_authorize(
         )),
         AuthorizationResponse::Success(response) => {
             let input = TokenInput::from_response(response, nonce);
-            let session = validate_with_cache(auth, config, metadata, input, now).await?;
+            let session = validate_tokens(keys, config, metadata, input, now).await?;
             // Response received → validated session, as for `/callback`.
-            browser::measure(CALLBACK_MEASURE, CALLBACK_START_MARK);
+            browser::measure_callback();
             Ok(session)
         }
     }

@@ -12,8 +12,6 @@ use super::session::StoredTokens;
 
 const TRANSACTIONS_KEY: &str = "hashgate.auth.transactions";
 const TOKENS_KEY: &str = "hashgate.auth.tokens";
-/// A login not completed within this many seconds is forgotten.
-pub const TRANSACTION_MAX_AGE_SECS: i64 = 600;
 
 fn load_transactions() -> TransactionStore {
     browser::storage_get(Area::Session, TRANSACTIONS_KEY)
@@ -30,7 +28,7 @@ fn save_transactions(store: &TransactionStore) -> Result<(), AuthError> {
 /// Remembers a new pending login.
 pub fn begin_transaction(tx: Transaction, now: i64) -> Result<(), AuthError> {
     let mut store = load_transactions();
-    store.prune(now, TRANSACTION_MAX_AGE_SECS);
+    store.prune(now, TransactionStore::MAX_AGE_SECS);
     store.insert(tx);
     save_transactions(&store)
 }
@@ -38,7 +36,7 @@ pub fn begin_transaction(tx: Transaction, now: i64) -> Result<(), AuthError> {
 /// Takes (and deletes) the pending login for `state`: each state is usable once.
 pub fn take_transaction(state: &str, now: i64) -> Result<Transaction, AuthError> {
     let mut store = load_transactions();
-    let taken = store.take(state, now, TRANSACTION_MAX_AGE_SECS);
+    let taken = store.take(state, now, TransactionStore::MAX_AGE_SECS);
     // Saved whether or not it matched: `take` also drops expired entries.
     save_transactions(&store)?;
     Ok(taken?)

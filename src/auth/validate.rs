@@ -2,17 +2,17 @@
 //! storage: OpenID Connect Core §3.2.2.9–3.2.2.11, in that order, each check in [`hashgate_protocol`].
 
 use hashgate_protocol::{
-    check_at_hash, check_header, jwt, select_key, AccessToken, AuthConfig, IdToken, IdTokenClaims,
-    IdTokenVerifier, JwkSet, JwtHeader, KeySelectError, Nonce, ProviderMetadata, ResponseType,
-    RsaPublicJwk, TokenResponse,
+    check_at_hash, check_header, jwt, select_key, AuthConfig, IdTokenClaims, IdTokenVerifier,
+    JwkSet, JwtHeader, KeySelectError, Nonce, ProviderMetadata, RsaPublicJwk, TokenResponse,
 };
 
 use super::browser;
 use super::error::AuthError;
 use super::session::Session;
 
-/// The only signature algorithm we implement (and so the only one we accept).
-const ALLOWED_ALGS: &[&str] = &["RS256"];
+/// The signature algorithms this app can verify (WebCrypto RSASSA-PKCS1-v1_5). Of these, only
+/// the ones the provider advertises are accepted (OIDC Discovery §3).
+const IMPLEMENTED_ALGS: &[&str] = &["RS256"];
 /// An unknown `kid` refetches the JWKS at most this often, so a stream of forged tokens cannot
 /// turn the app into a request cannon against the provider.
 const JWKS_REFETCH_INTERVAL_MS: f64 = 10_000.0;
@@ -68,16 +68,8 @@ impl KeyCache {
 
 /// Tokens to check, and what they must match.
 pub struct TokenInput {
-    /// The access token, when the response carried one.
-    pub access_token: Option<AccessToken>,
-    /// The response's `token_type` (must be `Bearer` with an access token).
-    pub token_type: Option<String>,
-    /// The ID token.
-    pub id_token: Option<IdToken>,
-    /// Seconds until the access token expires.
-    pub expires_in: Option<u64>,
-    /// Granted scopes.
-    pub scope: Option<String>,
+    /// The tokens as the provider (or storage) gave them; nothing in it is trusted yet.
+    pub response: TokenResponse,
     /// The nonce this login sent.
     pub nonce: Nonce,
     /// Absolute expiry of the access token, for a stored session (overrides `expires_in`).
@@ -91,11 +83,7 @@ impl TokenInput {
     /// that sent `nonce`.
     pub fn from_response(response: TokenResponse, nonce: Nonce) -> Self {
         TokenInput {
-            access_token: response.access_token,
-            token_type: response.token_type,
-            id_token: response.id_token,
-            expires_in: response.expires_in,
-            scope: response.scope,
+            response,
             nonce,
             expires_at: None,
             max_iat_age_secs: None,
@@ -112,33 +100,34 @@ pub async fn validate_tokens(
     input: TokenInput,
     now: i64,
 ) -> Result<Session, AuthError> {
-    let id_token = input
+    let TokenInput {
+        response,
+        nonce,
+        expires_at,
+        max_iat_age_secs,
+    } = input;
+    // OIDC Core §3.2.2.5: every token the response type asked for, and (RFC 6749 §7.1) only
+    // bearer tokens, which are all this app knows how to use.
+    response
+        .check_response_type(config.response_type)
+        .map_err(AuthError::Response)?;
+    let expires_at = expires_at.or_else(|| response.expires_at(now));
+    let access_token = if config.response_type.includes_access_token() {
+        response.check_token_type().map_err(AuthError::Response)?;
+        response.access_token
+    } else {
+        // Sign-in only: an access token we did not ask for is dropped unused.
+        None
+    };
+    let id_token = response
         .id_token
         .ok_or(AuthError::Incomplete("it has no ID token"))?;
-    let access_token = match config.response_type {
-        ResponseType::IdTokenToken => {
-            let token = input
-                .access_token
-                .ok_or(AuthError::Incomplete("it has no access token"))?;
-            // RFC 6749 §7.1 / OIDC Core §3.2.2.5: we only know how to use Bearer tokens.
-            let bearer = input
-                .token_type
-                .as_deref()
-                .is_some_and(|t| t.eq_ignore_ascii_case("bearer"));
-            if !bearer {
-                return Err(AuthError::Incomplete("its token_type is not Bearer"));
-            }
-            Some(token)
-        }
-        // Sign-in only: an access token we did not ask for is dropped unused.
-        ResponseType::IdToken => None,
-    };
 
     // OIDC Core §3.1.3.7 step 6–8: the signature first, with an algorithm we chose, by a key
     // from the provider's JWKS only.
     let parts = jwt::split(id_token.secret())?;
     let header: JwtHeader = parse_segment(&parts.header_json)?;
-    check_header(&header, ALLOWED_ALGS)?;
+    check_header(&header, &metadata.allowed_algs(IMPLEMENTED_ALGS))?;
     let key = keys
         .key_for(&metadata.jwks_uri, header.kid.as_deref())
         .await?;
@@ -147,11 +136,11 @@ pub async fn validate_tokens(
     }
 
     let payload = std::str::from_utf8(&parts.payload_json)
-        .map_err(|_| AuthError::Jwt("the claims are not UTF-8".into()))?
+        .map_err(|_| AuthError::TokenJson("the claims are not UTF-8".into()))?
         .to_string();
     let claims: IdTokenClaims = parse_segment(&parts.payload_json)?;
-    let mut verifier = IdTokenVerifier::new(&config.issuer, &config.client_id, &input.nonce);
-    if let Some(age) = input.max_iat_age_secs {
+    let mut verifier = IdTokenVerifier::new(&config.issuer, &config.client_id, &nonce);
+    if let Some(age) = max_iat_age_secs {
         verifier.max_age_secs = age;
     }
     verifier.verify(&claims, now)?;
@@ -163,25 +152,20 @@ pub async fn validate_tokens(
     };
     check_at_hash(claims.at_hash.as_deref(), digest.as_deref())?;
 
-    let expires_at = input.expires_at.or_else(|| {
-        input
-            .expires_in
-            .map(|secs| now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX)))
-    });
     Ok(Session {
         access_token,
         id_token,
-        nonce: input.nonce,
+        nonce,
         claims,
         id_token_payload: payload,
         expires_at,
-        scope: input.scope.unwrap_or_else(|| config.scope.clone()),
+        scope: response.scope.unwrap_or_else(|| config.scope.clone()),
         received_at: now,
     })
 }
 
 fn parse_segment<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, AuthError> {
-    let text =
-        std::str::from_utf8(json).map_err(|_| AuthError::Jwt("a segment is not UTF-8".into()))?;
-    browser::parse_json(text).map_err(AuthError::Jwt)
+    let text = std::str::from_utf8(json)
+        .map_err(|_| AuthError::TokenJson("a segment is not UTF-8".into()))?;
+    browser::parse_json(text).map_err(AuthError::TokenJson)
 }

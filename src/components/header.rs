@@ -14,7 +14,7 @@ pub fn Header() -> impl IntoView {
     view! {
         <header class="site-header">
             <div class="container header-inner">
-                <a class="brand" href="/">
+                <a class="brand" href=routes::HOME>
                     <span class="brand-mark" aria-hidden="true">"#"</span>
                     "Hashgate"
                 </a>

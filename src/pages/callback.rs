@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::auth::{use_auth, AuthStatus};
+use crate::routes;
 
 /// Progress and outcome of handling an authorization response.
 #[component]
@@ -21,7 +22,7 @@ pub fn CallbackPage() -> impl IntoView {
             <section class="card narrow">
                 <h1>"Sign-in failed"</h1>
                 <p>"Nothing was stored. You can try again with the Log in button."</p>
-                <p><A href="/">"Back to the home page"</A></p>
+                <p><A href=routes::HOME>"Back to the home page"</A></p>
             </section>
         }
         .into_any(),
@@ -29,7 +30,7 @@ pub fn CallbackPage() -> impl IntoView {
             <section class="card narrow">
                 <h1>"Nothing to do here"</h1>
                 <p>"This address only handles the answer of a login you started."</p>
-                <p><A href="/">"Back to the home page"</A></p>
+                <p><A href=routes::HOME>"Back to the home page"</A></p>
             </section>
         }
         .into_any(),

@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{ApiClient, ApiError, ApiResponse};
-use crate::auth::{parse_json, to_json, use_auth};
+use crate::api::{ApiClient, ApiError, ApiResponse, MessageList, NewMessage};
+use crate::auth::use_auth;
 use crate::components::alert::Alert;
 
 /// The outcome of one API call, as shown in a result panel.
@@ -20,14 +20,7 @@ impl From<Result<ApiResponse, ApiError>> for CallResult {
     fn from(result: Result<ApiResponse, ApiError>) -> Self {
         match result {
             Ok(r) => CallResult::Done(r),
-            Err(e) => {
-                let response = match &e {
-                    ApiError::Unauthorized(r) => Some(r.clone()),
-                    ApiError::Forbidden { response, .. } => Some(response.clone()),
-                    _ => None,
-                };
-                CallResult::Failed(e.to_string(), response)
-            }
+            Err(e) => CallResult::Failed(e.to_string(), e.response().cloned()),
         }
     }
 }
@@ -118,24 +111,6 @@ fn ResultPanel(
     }
 }
 
-/// A message as the API returns it.
-#[derive(serde::Deserialize)]
-struct Message {
-    text: String,
-    created_at: Option<String>,
-}
-
-/// The body of `POST /api/messages`.
-#[derive(serde::Serialize)]
-struct NewMessage<'a> {
-    text: &'a str,
-}
-
-#[derive(serde::Deserialize)]
-struct MessageList {
-    messages: Vec<Message>,
-}
-
 /// Lists the caller's messages and posts new ones (`read:messages` / `write:messages`).
 #[component]
 fn Messages(
@@ -147,29 +122,27 @@ fn Messages(
     let draft = RwSignal::new(String::new());
     let load = move || {
         spawn_local(async move {
-            let answer = api.get("/api/messages").await;
-            if let Ok(r) = &answer {
-                if let Ok(list) = parse_json::<MessageList>(&r.body) {
-                    messages.set(
-                        list.messages
-                            .into_iter()
-                            .map(|m| (m.text, m.created_at.unwrap_or_default()))
-                            .collect(),
-                    );
-                }
-            }
+            let answer = api.get_json::<MessageList>("/api/messages").await;
+            let answer = answer.map(|(response, list)| {
+                messages.set(
+                    list.messages
+                        .into_iter()
+                        .map(|m| (m.text, m.created_at.unwrap_or_default()))
+                        .collect(),
+                );
+                response
+            });
             result.set(answer.into());
         });
     };
     let post = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let text = draft.get_untracked();
-        let Some(body) = to_json(&NewMessage { text: &text }) else {
-            return;
-        };
         result.set(CallResult::Pending);
         spawn_local(async move {
-            let answer = api.post_json("/api/messages", body).await;
+            let answer = api
+                .post_json("/api/messages", &NewMessage { text: &text })
+                .await;
             let ok = matches!(&answer, Ok(r) if r.status == 201);
             result.set(answer.into());
             if ok {

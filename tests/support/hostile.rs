@@ -48,6 +48,8 @@ pub const AUDIENCE: &str = "https://api.hostile.test";
 pub const GOOD_KID: &str = "hostile-good";
 /// The `kid` of the attacker's key (never published in the provider's JWKS).
 pub const ATTACKER_KID: &str = "attacker";
+/// The name in the ID tokens of [`Tamper::OtherUser`].
+pub const OTHER_USER_NAME: &str = "Bob Hostile";
 /// The `error_description` of [`Tamper::HtmlErrorDescription`]: markup that must show as text.
 pub const HTML_DESCRIPTION: &str = "<img src=x onerror=alert(1)>";
 
@@ -60,6 +62,12 @@ pub enum Tamper {
     Valid,
     /// The ID token's signature has one byte flipped.
     BadSignature,
+    /// A valid response, but sent in the query string (`redirect_uri?access_token=…`), as a
+    /// provider misconfigured with `response_mode=query` would.
+    ResponseInQuery,
+    /// A valid response for another user (`sub` hostile|bob, "Bob Hostile"): what a provider
+    /// whose session changed hands would send.
+    OtherUser,
     /// `alg: none` and an empty signature.
     AlgNone,
     /// HS256, with the provider's RSA public key (SPKI PEM) as the HMAC secret.
@@ -249,6 +257,7 @@ impl HostileProvider {
             .route("/.well-known/jwks.json", get(jwks))
             .route("/attacker/jwks.json", get(attacker_jwks))
             .route("/authorize", get(authorize))
+            .route("/logout", get(logout))
             .route("/silent/forged-origin", get(forged_origin_page))
             .route("/silent/login-required", get(login_required_page))
             .route("/api/{*rest}", any(api))
@@ -390,6 +399,7 @@ async fn discovery(State(shared): State<Arc<Shared>>) -> Json<Value> {
         "issuer": issuer,
         "authorization_endpoint": format!("{}/authorize", shared.origin),
         "jwks_uri": format!("{}/.well-known/jwks.json", shared.origin),
+        "end_session_endpoint": format!("{}/logout", shared.origin),
         "response_types_supported": ["id_token token", "id_token"],
         "response_modes_supported": modes,
         "subject_types_supported": ["public"],
@@ -484,10 +494,36 @@ async fn authorize(
 
     let tamper = *lock(&shared.tamper);
     let (params, mut issued) = respond(&shared, tamper, state, nonce);
-    let location = format!("{redirect_uri}#{}", form_encode(&params));
+    let separator = if tamper == Tamper::ResponseInQuery {
+        '?'
+    } else {
+        '#'
+    };
+    let location = format!("{redirect_uri}{separator}{}", form_encode(&params));
     issued.callback_url = Some(location.clone());
     lock(&shared.issued).push(issued);
     Redirect::to(&location).into_response()
+}
+
+/// OIDC RP-Initiated Logout: back to `post_logout_redirect_uri` when it is the app's home (the
+/// request, with whatever it carried, is recorded).
+async fn logout(
+    State(shared): State<Arc<Shared>>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let home = format!("{}/", shared.spa_origin);
+    let back = params
+        .iter()
+        .any(|(name, value)| name == "post_logout_redirect_uri" && *value == home);
+    if back {
+        Redirect::to(&home).into_response()
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            "hostile provider: post_logout_redirect_uri is not registered",
+        )
+            .into_response()
+    }
 }
 
 fn silent_answer(
@@ -673,6 +709,11 @@ fn respond(
             header["jwk"] = attacker_jwk;
         }
         Tamper::UnknownKid => header["kid"] = json!("hostile-rotated-away"),
+        Tamper::OtherUser => {
+            claims["sub"] = json!("hostile|bob");
+            claims["name"] = json!(OTHER_USER_NAME);
+            claims["email"] = json!("bob@hostile.test");
+        }
         Tamper::WrongIssuer => claims["iss"] = json!("http://evil.example/"),
         Tamper::WrongAudience => claims["aud"] = json!("another-client"),
         Tamper::ExtraUntrustedAudience => {

@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-use super::{xpath_literal, App, Browser, SpaServer};
+use super::{xpath_literal, Browser, SpaServer};
 
 /// The SPA's client id at the provider.
 pub const CLIENT_ID: &str = "hashgate-spa";

@@ -24,8 +24,9 @@
 //! }
 //! ```
 
-// Each test binary compiles this module and uses only part of it.
-#![allow(dead_code, unused_imports)]
+#![warn(missing_docs)]
+// A test harness: a panic is a failing test, which is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
 mod browser;
