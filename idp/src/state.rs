@@ -172,6 +172,19 @@ impl AppState {
     pub(crate) fn path(&self, path: &str) -> String {
         format!("{}{path}", self.issuer_url.path())
     }
+
+    /// Runs `work` on a blocking thread: storage (SQLite behind one lock), password
+    /// hashing and signing never hold up the async workers that serve everyone else.
+    pub(crate) async fn blocking<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&AppState) -> Result<T> + Send + 'static,
+    {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || work(&state))
+            .await
+            .map_err(|e| IdpError::Task(e.to_string()))?
+    }
 }
 
 fn seed_users(store: &Store, config: &Config, issuer: &str, now: i64) -> Result<()> {

@@ -1,14 +1,35 @@
 //! SQLite storage under the data directory (`idp.sqlite3`): users, login sessions,
 //! consents, signing keys and pending authorization requests. Every call is a short
-//! statement behind one mutex, so handlers call it directly.
+//! statement behind one mutex.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{IdpError, Result};
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The data directory could not be created.
+    #[error("cannot create data directory {}: {source}", path.display())]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// SQLite failed.
+    #[error("storage error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Stored data could not be encoded or decoded.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+/// Result of a storage call.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "idp.sqlite3";
@@ -134,7 +155,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|source| IdpError::DataDir {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.to_owned(),
             source,
         })?;
@@ -163,7 +184,7 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let profile =
-            serde_json::to_string(profile).map_err(|e| IdpError::Corrupt(e.to_string()))?;
+            serde_json::to_string(profile).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let conn = self.conn();
         let existing: Option<String> = conn
             .query_row(
@@ -211,8 +232,8 @@ impl Store {
             .optional()?;
         row.map(
             |(user_id, username, password_hash, profile, logins, updated_at)| {
-                let profile =
-                    serde_json::from_str(&profile).map_err(|e| IdpError::Corrupt(e.to_string()))?;
+                let profile = serde_json::from_str(&profile)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 Ok(UserRecord {
                     user_id,
                     username,

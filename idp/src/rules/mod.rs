@@ -35,9 +35,8 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use crate::config::RulesConfig;
+use crate::config::{Config, RulesConfig};
 use crate::request::AuthRequest;
-use crate::state::AppState;
 use crate::store::{SessionRecord, UserRecord};
 
 use engine::{Input, Kind, Limits, Script, Step};
@@ -170,21 +169,17 @@ pub struct Requester {
 }
 
 impl LoginInput {
-    /// Gathers what rules see about a login.
+    /// Gathers what rules see about a login. `user` should be read after the login
+    /// was counted, so `logins_count` includes this one; `hostname` is the issuer's.
     pub(crate) fn new(
-        state: &AppState,
+        config: &Config,
+        hostname: &str,
         req: &AuthRequest,
         user: &UserRecord,
         session: &SessionRecord,
         from: &Requester,
     ) -> Self {
-        // The record may predate this login's count (read before it was recorded).
-        let logins_count = state
-            .store
-            .user_by_id(&user.user_id)
-            .ok()
-            .flatten()
-            .map_or(user.logins_count, |u| u.logins_count);
+        let logins_count = user.logins_count;
         let p = &user.profile;
         let (_, bare_id) = user.user_id.split_once('|').unwrap_or(("", &user.user_id));
         let user_json = json!({
@@ -212,13 +207,12 @@ impl LoginInput {
         Self {
             user: user_json,
             client_id: req.client_id.clone(),
-            client_name: state
-                .config
+            client_name: config
                 .client(&req.client_id)
                 .map_or_else(|| req.client_id.clone(), |c| c.name.clone()),
             ip: from.ip.clone(),
             user_agent: from.user_agent.clone(),
-            hostname: state.issuer_url.host_str().unwrap_or_default().to_owned(),
+            hostname: hostname.to_owned(),
             query,
             scopes: req.scopes.clone(),
             session_id: session.sid.clone(),
@@ -520,7 +514,7 @@ mod tests {
 
     #[test]
     fn protocol_claims_are_dropped_when_merging() {
-        // Issue 7: protocol claims cannot be overwritten by rules.
+        // idp/README.md "Rules and Actions": claims the provider computes cannot be set.
         let mut into = Map::new();
         let from = json!({"sub": "evil", "nonce": "x", "permissions": ["all"], "https://x/y": 1});
         merge_claims(&mut into, from.as_object().unwrap(), "id_token");

@@ -1,11 +1,8 @@
 //! Login and consent pages: the form contract, sessions, CSRF, throttling, consent
 //! memory, and the `prompt` / `max_age` / `login_hint` branches.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 
 #[tokio::test]
 async fn the_login_page_has_labelled_fields_a_button_and_the_client_name() {
@@ -119,7 +116,7 @@ async fn cookies_are_secure_when_the_issuer_is_https() {
     )
     .unwrap();
     let app = hashgate_idp::app(state);
-    let res = common::send(
+    let res = crate::common::send(
         &app,
         axum::http::Request::get(authorize_uri(&spa_params(&[])))
             .body(axum::body::Body::empty())

@@ -1,6 +1,5 @@
 //! Test harness: an in-process provider on a temp data dir, driven through
 //! `tower::ServiceExt::oneshot`, and a tiny cookie-keeping "browser".
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
