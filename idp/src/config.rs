@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -70,8 +71,10 @@ pub struct Config {
     pub rules: RulesConfig,
     /// Login session settings.
     pub session: SessionConfig,
-    /// Failed-login throttling.
+    /// Failed-login throttling, and the proxies whose `X-Forwarded-For` is believed.
     pub throttle: ThrottleConfig,
+    /// Caps on pending logins (authorization requests waiting for the login form).
+    pub transactions: TransactionsConfig,
     /// Signing key settings.
     pub keys: KeysConfig,
     /// Registered applications.
@@ -99,9 +102,10 @@ impl Default for SessionConfig {
     }
 }
 
-/// Failed-login throttling: after `max_failures` failures for one username or one
-/// client IP within `window_secs`, further attempts are refused until old failures
-/// age out of the window.
+/// Failed-login throttling: after `max_failures` failures from one client IP within
+/// `window_secs`, that IP may not try again until old failures age out of the window;
+/// after `max_failures` for one username, only IPs without failures may still try it
+/// (see `idp/README.md`, "Throttling").
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ThrottleConfig {
@@ -109,6 +113,10 @@ pub struct ThrottleConfig {
     pub max_failures: u32,
     /// Length of the window in seconds (default 300).
     pub window_secs: u64,
+    /// Reverse proxies in front of the provider (default none). For a request from one
+    /// of these addresses the client IP is the right-most `X-Forwarded-For` entry that
+    /// is not one of them; from any other peer the header is ignored.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for ThrottleConfig {
@@ -116,6 +124,28 @@ impl Default for ThrottleConfig {
         Self {
             max_failures: 5,
             window_secs: 300,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Caps on pending logins: every `/authorize` that shows the login or consent page
+/// stores the request until it is finished or 30 minutes pass. Over a cap,
+/// `/authorize` answers 429 with an error page (never a redirect).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TransactionsConfig {
+    /// Pending logins one client IP may hold (default 200).
+    pub max_pending_per_ip: u32,
+    /// Pending logins in all (default 20000).
+    pub max_pending_total: u32,
+}
+
+impl Default for TransactionsConfig {
+    fn default() -> Self {
+        Self {
+            max_pending_per_ip: 200,
+            max_pending_total: 20_000,
         }
     }
 }
@@ -522,6 +552,16 @@ impl Config {
                 "must be between 1 MiB and 1 GiB",
             ));
         }
+        let transactions = root.key("transactions");
+        if self.transactions.max_pending_per_ip == 0 {
+            return Err((transactions.key("max_pending_per_ip"), "must be positive"));
+        }
+        if self.transactions.max_pending_total < self.transactions.max_pending_per_ip {
+            return Err((
+                transactions.key("max_pending_total"),
+                "must be at least max_pending_per_ip",
+            ));
+        }
         let mut apis = HashSet::new();
         for (i, a) in self.apis.iter().enumerate() {
             let at = root.at("apis", i);
@@ -741,6 +781,27 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "x.toml:2: rules.timeout_ms: must be between 1 and 60000 milliseconds"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_and_pending_caps_are_read_and_checked() {
+        let text = "[throttle]\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]\n\
+                    [transactions]\nmax_pending_per_ip = 5\nmax_pending_total = 50\n";
+        let c = Config::from_toml_str(text, "x.toml").unwrap();
+        assert_eq!(c.throttle.trusted_proxies.len(), 2);
+        assert_eq!(c.transactions.max_pending_per_ip, 5);
+        let err = Config::from_toml_str("[throttle]\ntrusted_proxies = [\"nginx\"]\n", "x.toml")
+            .unwrap_err();
+        assert!(err.to_string().starts_with("x.toml:2:"), "{err}");
+        let err = Config::from_toml_str(
+            "[transactions]\nmax_pending_per_ip = 10\nmax_pending_total = 5\n",
+            "x.toml",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.toml:3: transactions.max_pending_total: must be at least max_pending_per_ip"
         );
     }
 

@@ -11,15 +11,12 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
-use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
-use argon2::Argon2;
-
 use crate::error::{IdpError, Result};
 use crate::pages::{self, ConsentItem, ConsentView, LoginView, Page};
 use crate::request::{self, AuthRequest};
 use crate::rules::{self, LoginInput, Outcome, Requester};
 use crate::state::AppState;
-use crate::store::{SessionRecord, UserRecord};
+use crate::store::{Pending, PendingCaps, SessionRecord, UserRecord};
 use crate::tokens;
 use crate::util;
 use crate::web::{self, ClientIp, Current};
@@ -65,16 +62,45 @@ async fn load_tx(state: &AppState, id: &str) -> Result<Option<Transaction>> {
         .transpose()
 }
 
-async fn save_tx(state: &AppState, id: &str, tx: &Transaction) -> Result<()> {
-    let data = serde_json::to_string(tx).map_err(|e| IdpError::Corrupt(e.to_string()))?;
-    let id = id.to_owned();
-    state
+fn encode_tx(tx: &Transaction) -> Result<String> {
+    serde_json::to_string(tx).map_err(|e| IdpError::Corrupt(e.to_string()))
+}
+
+/// Stores a new pending login under a fresh id, within the `[transactions]` caps.
+async fn insert_tx(state: &AppState, tx: &Transaction) -> Result<String> {
+    let data = encode_tx(tx)?;
+    let ip = tx.ip.clone();
+    let id = util::random_token();
+    let key = id.clone();
+    let caps = PendingCaps {
+        per_ip: state.config.transactions.max_pending_per_ip,
+        total: state.config.transactions.max_pending_total,
+    };
+    let stored = state
         .blocking(move |state| {
             let now = util::now();
-            Ok(state
-                .store
-                .put_transaction(&id, &data, now + TRANSACTION_TTL, now)?)
+            Ok(state.store.insert_transaction(
+                &key,
+                &data,
+                &ip,
+                now + TRANSACTION_TTL,
+                now,
+                caps,
+            )?)
         })
+        .await?;
+    match stored {
+        Pending::Stored => Ok(id),
+        Pending::IpFull => Err(IdpError::TooManyPendingFromIp),
+        Pending::Full => Err(IdpError::TooManyPending),
+    }
+}
+
+async fn update_tx(state: &AppState, id: &str, tx: &Transaction) -> Result<()> {
+    let data = encode_tx(tx)?;
+    let id = id.to_owned();
+    state
+        .blocking(move |state| Ok(state.store.update_transaction(&id, &data)?))
         .await
 }
 
@@ -272,8 +298,7 @@ pub async fn authorize(
         ip,
         user_agent,
     };
-    let id = util::random_token();
-    save_tx(&state, &id, &tx).await?;
+    let id = insert_tx(&state, &tx).await?;
     let jar = jar.add(web::cookie(&state, &state.csrf_cookie, csrf, None));
     let res = web::redirect(&state.path(&format!("{next}?tx={id}")), false);
     Ok((jar, res).into_response())
@@ -380,26 +405,6 @@ async fn check_form(
     Ok(tx)
 }
 
-/// A password hash nobody knows, verified for unknown usernames so that they take
-/// as long as wrong passwords.
-static DUMMY_HASH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-
-fn verify_password(hash: Option<String>, password: String) -> bool {
-    let dummy = DUMMY_HASH.get_or_init(|| crate::state::hash_password(&util::random_token()).ok());
-    let (hash, known) = match hash {
-        Some(h) => (h, true),
-        None => (dummy.clone().unwrap_or_default(), false),
-    };
-    let ok = PasswordHash::new(&hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false);
-    ok && known
-}
-
 /// `POST /login`.
 pub async fn login_submit(
     State(state): State<AppState>,
@@ -413,9 +418,8 @@ pub async fn login_submit(
     };
     let mut tx = check_form(&state, &headers, &jar, &form.tx, &form.csrf).await?;
     let username = form.username.trim().to_owned();
-    let user_key = format!("user:{}", username.to_lowercase());
-    let ip_key = format!("ip:{ip}");
-    if state.throttle.is_blocked(&[&user_key, &ip_key]) {
+    // Counted before the password is checked, so parallel posts cannot all slip in.
+    let Some(attempt) = state.throttle.begin(&username, &ip) else {
         tracing::warn!("login refused: too many failed attempts");
         return Ok(login_page_for(
             &state,
@@ -425,18 +429,15 @@ pub async fn login_submit(
             Some("Too many failed login attempts. Wait a few minutes, then try again."),
             StatusCode::TOO_MANY_REQUESTS,
         ));
-    }
+    };
     let name = username.clone();
     let user = state
         .blocking(move |state| Ok(state.store.user_by_username(&name)?))
         .await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let password = form.password;
-    let ok = tokio::task::spawn_blocking(move || verify_password(hash, password))
-        .await
-        .unwrap_or(false);
+    let ok = state.check_password(hash, form.password).await;
     let Some(user) = user.filter(|_| ok) else {
-        state.throttle.record_failure(&[&user_key, &ip_key]);
+        // The attempt stays counted.
         tracing::info!("failed login");
         return Ok(login_page_for(
             &state,
@@ -447,7 +448,7 @@ pub async fn login_submit(
             StatusCode::UNAUTHORIZED,
         ));
     };
-    state.throttle.clear(&user_key);
+    state.throttle.succeeded(attempt);
 
     let now = util::now();
     // A fresh session id on every login (no session fixation); the old one ends.
@@ -482,7 +483,7 @@ pub async fn login_submit(
     let consent = needs_consent(&state, &tx.request, &user).await? || tx.request.prompt_consent;
     let res = if consent {
         tx.user_id = Some(user.user_id.clone());
-        save_tx(&state, &form.tx, &tx).await?;
+        update_tx(&state, &form.tx, &tx).await?;
         web::redirect(&state.path(&format!("consent?tx={}", form.tx)), true)
     } else {
         delete_tx(&state, &form.tx).await;

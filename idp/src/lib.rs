@@ -183,15 +183,57 @@ pub async fn serve_settings(listener: tokio::net::TcpListener, settings: Setting
     serve_state(listener, state).await
 }
 
-/// Serves an already built [`AppState`].
+/// Serves an already built [`AppState`] until the listener fails.
 pub async fn serve_state(listener: tokio::net::TcpListener, state: AppState) -> Result<()> {
+    serve_state_until(listener, state, std::future::pending()).await
+}
+
+/// Serves an already built [`AppState`] until `shutdown` completes, then finishes the
+/// requests in flight. Expired sessions and pending logins are deleted every minute
+/// while it runs.
+pub async fn serve_state_until(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let _pruning = AbortOnDrop(tokio::spawn(prune_every(state.clone(), PRUNE_INTERVAL)));
     let router = app(state);
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
+    .with_graceful_shutdown(shutdown)
     .await?;
     Ok(())
+}
+
+/// How often expired rows are deleted. Expired rows are never read as live (every
+/// query checks `expires_at`), so this only bounds the space they take.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Stops the pruning task with the server, however the server future ends (it may
+/// be dropped, as tests do by aborting it).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn prune_every(state: AppState, period: Duration) {
+    let mut ticks = tokio::time::interval(period);
+    loop {
+        ticks.tick().await;
+        match state
+            .blocking(|state| Ok(state.store.prune_expired(util::now())?))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "expired sessions and pending logins deleted"),
+            Err(e) => tracing::warn!(error = %e, "pruning expired rows failed"),
+        }
+    }
 }
 
 /// Adds a new signing key to the database in `data_dir`; the previous key stays in

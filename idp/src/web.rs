@@ -1,7 +1,7 @@
 //! HTTP plumbing shared by the handlers: cookies, the current session, the client
 //! IP, cross-site checks, error pages and delivering authorization responses.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -17,21 +17,58 @@ use crate::state::AppState;
 use crate::store::{SessionRecord, UserRecord};
 use crate::util;
 
-/// The client's IP address, or `unknown` when the server was not started with
+/// The client's IP address: the peer's, or behind a trusted proxy the one it
+/// forwarded (see [`client_ip`]); `unknown` when the server was not started with
 /// connection info (e.g. in `oneshot` tests).
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+            return Ok(Self("unknown".to_owned()));
+        };
+        let trusted = &state.config.throttle.trusted_proxies;
         Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string()),
+            client_ip(peer.ip(), &parts.headers, trusted).to_string(),
         ))
     }
+}
+
+/// The client address of a request from `peer`. From a trusted proxy, the
+/// `X-Forwarded-For` entries are read from the right (each proxy appends the address
+/// it saw): the first one that is not a trusted proxy is the client. Entries further
+/// left were written by the client itself and prove nothing. From any other peer the
+/// header is ignored, so a client cannot choose its own address. An entry that is
+/// not an address stops the walk at the last trusted hop.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|t| t.to_canonical() == ip);
+    let mut client = peer.to_canonical();
+    if !is_trusted(client) {
+        return client;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for entry in entries.iter().rev() {
+        let parsed = entry
+            .parse::<IpAddr>()
+            .or_else(|_| entry.parse::<SocketAddr>().map(|a| a.ip()));
+        let Ok(ip) = parsed else { break };
+        client = ip.to_canonical();
+        if !is_trusted(client) {
+            break;
+        }
+    }
+    client
 }
 
 /// A cookie as this provider sets them: HttpOnly, SameSite=Lax, Path=/, Secure on
@@ -217,5 +254,66 @@ pub fn redirect(location: &str, post: bool) -> Response {
     match HeaderValue::from_str(location) {
         Ok(v) => (status, [(header::LOCATION, v)]).into_response(),
         Err(_) => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_right_most_untrusted_entry_is_the_client() {
+        let trusted = [ip("127.0.0.1"), ip("10.0.0.2")];
+        // The client wrote "6.6.6.6" itself; nginx appended what it saw.
+        let h = forwarded(&["6.6.6.6, 198.51.100.7", "10.0.0.2"]);
+        assert_eq!(client_ip(ip("127.0.0.1"), &h, &trusted), ip("198.51.100.7"));
+        assert_eq!(
+            client_ip(
+                ip("::ffff:127.0.0.1"),
+                &forwarded(&["[2001:db8::1]:443"]),
+                &trusted
+            ),
+            ip("2001:db8::1")
+        );
+        // Nothing forwarded, or only proxies: the last proxy seen.
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &forwarded(&[]), &trusted),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &forwarded(&["10.0.0.2"]), &trusted),
+            ip("10.0.0.2")
+        );
+        // Garbage stops the walk: it is never taken for an address.
+        assert_eq!(
+            client_ip(
+                ip("127.0.0.1"),
+                &forwarded(&["198.51.100.7, bogus"]),
+                &trusted
+            ),
+            ip("127.0.0.1")
+        );
+    }
+
+    #[test]
+    fn an_untrusted_peer_cannot_choose_its_address() {
+        let h = forwarded(&["198.51.100.7"]);
+        assert_eq!(client_ip(ip("203.0.113.9"), &h, &[]), ip("203.0.113.9"));
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), &h, &[ip("127.0.0.1")]),
+            ip("203.0.113.9")
+        );
     }
 }

@@ -48,25 +48,40 @@ pub const IMPLICIT_PROTOCOL: &str = "oidc-implicit-profile";
 /// `context.connection`: Auth0's name for its username/password database.
 pub const CONNECTION: &str = "Username-Password-Authentication";
 
-/// Claims the provider computes itself; a rule setting one is ignored (with a
-/// warning). `permissions` is here too: API permissions come from the users'
-/// configured grants (RBAC), so a rule cannot grant API access.
-pub const PROTECTED_CLAIMS: [&str; 15] = [
+/// Claims a rule or Action can never set, in either token; an attempt is ignored
+/// with a warning. They are the claims the provider computes and every claim that a
+/// part of Hashgate (or a usual resource server) reads as authority: JWT registered
+/// claims (RFC 7519 §4.1), OIDC ID token claims (OIDC Core §2, §3.2.2.10), JWT access
+/// token claims (RFC 9068 §2.2: `client_id`, `scope`), scopes and grants as Auth0
+/// (`permissions`, `gty`) and Okta (`scp`, which hashgate-api reads as granted scopes)
+/// write them, confirmation and delegation (RFC 7800 `cnf`, RFC 8693 `act`, `may_act`).
+/// API access therefore comes only from the users' configured grants (RBAC).
+pub const PROTECTED_CLAIMS: [&str; 25] = [
     "iss",
     "sub",
     "aud",
     "exp",
-    "iat",
     "nbf",
+    "iat",
     "jti",
     "nonce",
     "at_hash",
     "c_hash",
-    "azp",
+    "s_hash",
     "auth_time",
+    "acr",
+    "amr",
+    "azp",
     "sid",
+    "client_id",
     "scope",
+    "scp",
     "permissions",
+    "gty",
+    "typ",
+    "cnf",
+    "act",
+    "may_act",
 ];
 
 /// The description the app gets when a rule fails for any reason other than
@@ -108,13 +123,24 @@ pub enum RuleError {
     },
 }
 
-/// Claims that rules and Actions add to the tokens, protocol claims already removed.
+/// Claims that rules and Actions add to the tokens. Built only here, by dropping
+/// [`PROTECTED_CLAIMS`], so a value of this type can never carry one.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CustomClaims {
+    id_token: Map<String, Value>,
+    access_token: Map<String, Value>,
+}
+
+impl CustomClaims {
     /// Added to the ID token.
-    pub id_token: Map<String, Value>,
+    pub fn id_token(&self) -> &Map<String, Value> {
+        &self.id_token
+    }
+
     /// Added to the access token.
-    pub access_token: Map<String, Value>,
+    pub fn access_token(&self) -> &Map<String, Value> {
+        &self.access_token
+    }
 }
 
 /// How the rules ended a login.
@@ -436,7 +462,7 @@ impl Rules {
         let configuration = self.configuration.to_string();
         let mut user = input.user.clone();
         let mut context = input.context();
-        let mut actions = CustomClaims::default();
+        let (mut action_id_token, mut action_access_token) = (Map::new(), Map::new());
         for script in self.scripts.iter() {
             let step = match script.kind {
                 Kind::Rule => engine::run(
@@ -475,8 +501,8 @@ impl Rules {
                     id_token,
                     access_token,
                 } => {
-                    actions.id_token.extend(id_token);
-                    actions.access_token.extend(access_token);
+                    action_id_token.extend(id_token);
+                    action_access_token.extend(access_token);
                 }
                 Step::Deny(message) => {
                     let message = sanitize_message(&message);
@@ -493,7 +519,7 @@ impl Rules {
             object_at(&context, "idToken").unwrap_or(&empty),
             "id_token",
         );
-        merge_claims(&mut claims.id_token, &actions.id_token, "id_token");
+        merge_claims(&mut claims.id_token, &action_id_token, "id_token");
         merge_claims(
             &mut claims.access_token,
             object_at(&context, "accessToken").unwrap_or(&empty),
@@ -501,7 +527,7 @@ impl Rules {
         );
         merge_claims(
             &mut claims.access_token,
-            &actions.access_token,
+            &action_access_token,
             "access_token",
         );
         Outcome::Continue(claims)
@@ -516,7 +542,10 @@ mod tests {
     fn protocol_claims_are_dropped_when_merging() {
         // idp/README.md "Rules and Actions": claims the provider computes cannot be set.
         let mut into = Map::new();
-        let from = json!({"sub": "evil", "nonce": "x", "permissions": ["all"], "https://x/y": 1});
+        let from = json!({
+            "sub": "evil", "nonce": "x", "permissions": ["all"], "scp": ["all"],
+            "client_id": "other", "https://x/y": 1
+        });
         merge_claims(&mut into, from.as_object().unwrap(), "id_token");
         assert_eq!(Value::Object(into), json!({"https://x/y": 1}));
     }

@@ -5,8 +5,10 @@
 
 mod authorize;
 mod common;
+mod flood;
 mod login;
 mod rules;
 mod server;
+mod throttle;
 mod tokens;
 mod web_message_and_logout;

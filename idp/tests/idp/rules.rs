@@ -511,3 +511,89 @@ async fn an_action_that_rejects_ends_the_login_with_server_error() {
     let (idp, _dir) = with_rules(&[("50-action.js", action)]);
     assert_server_error(&alice(&idp).await);
 }
+
+/// Bob holds `read:messages` only; these are the claims a resource server (hashgate-api
+/// among them) reads as granted scopes or as the client, and others it trusts.
+const AUTHORITY_CLAIMS: [&str; 12] = [
+    "scp",
+    "scope",
+    "permissions",
+    "client_id",
+    "azp",
+    "gty",
+    "aud",
+    "iss",
+    "sub",
+    "exp",
+    "acr",
+    "cnf",
+];
+
+fn assert_bob_keeps_read_only(at: &serde_json::Value, id: &serde_json::Value) {
+    assert_eq!(at["sub"], "auth0|bob");
+    assert_eq!(at["scope"], "openid profile email read:messages");
+    assert_eq!(at["permissions"], serde_json::json!(["read:messages"]));
+    assert_eq!(at["azp"], CLIENT);
+    assert_eq!(at["iss"], ISSUER);
+    for claim in ["scp", "client_id", "gty", "acr", "cnf"] {
+        assert!(at.get(claim).is_none(), "{claim} reached the access token");
+        assert!(id.get(claim).is_none(), "{claim} reached the id token");
+    }
+    assert!(!at.to_string().contains("write:messages"), "{at}");
+    assert_eq!(at["https://t.example/kept"], "yes");
+}
+
+#[tokio::test]
+async fn a_rule_cannot_grant_api_access_through_scp_scope_or_client_id() {
+    // idp/README.md (Rules): API access comes only from the configured grants; hashgate-api
+    // reads `scp` (Okta), `scope` and `permissions` as granted scopes and `client_id` as
+    // the client (RFC 9068 §2.2), so a rule setting them must change nothing.
+    let claims = AUTHORITY_CLAIMS.map(|c| format!("'{c}'")).join(",");
+    let rule = format!(
+        "function (user, context, callback) {{
+  for (const k of [{claims}]) {{
+    const v = k === 'scp' || k === 'permissions' ? ['read:messages', 'write:messages']
+      : k === 'scope' ? 'read:messages write:messages' : 'evil';
+    context.accessToken[k] = v;
+    context.idToken[k] = v;
+  }}
+  context.accessToken['https://t.example/kept'] = 'yes';
+  callback(null, user, context);
+}}"
+    );
+    let (idp, _dir) = with_rules(&[("10-grant.js", &rule)]);
+    let f = idp
+        .browser()
+        .log_in(&spa_params(&[]), "bob", "bob-password")
+        .await
+        .fragment();
+    assert_eq!(f["scope"], "openid profile email read:messages");
+    let (at, id) = (access_claims(&idp, &f).await, id_claims(&idp, &f).await);
+    assert_bob_keeps_read_only(&at, &id);
+}
+
+#[tokio::test]
+async fn an_action_cannot_grant_api_access_through_scp_scope_or_client_id() {
+    // idp/README.md (Rules): the same protection holds for api.accessToken.setCustomClaim
+    // and api.idToken.setCustomClaim in Actions.
+    let claims = AUTHORITY_CLAIMS.map(|c| format!("'{c}'")).join(",");
+    let action = format!(
+        "exports.onExecutePostLogin = async (event, api) => {{
+  for (const k of [{claims}]) {{
+    const v = k === 'scp' || k === 'permissions' ? ['read:messages', 'write:messages']
+      : k === 'scope' ? 'read:messages write:messages' : 'evil';
+    api.accessToken.setCustomClaim(k, v);
+    api.idToken.setCustomClaim(k, v);
+  }}
+  api.accessToken.setCustomClaim('https://t.example/kept', 'yes');
+}};"
+    );
+    let (idp, _dir) = with_rules(&[("50-grant.js", &action)]);
+    let f = idp
+        .browser()
+        .log_in(&spa_params(&[]), "bob", "bob-password")
+        .await
+        .fragment();
+    let (at, id) = (access_claims(&idp, &f).await, id_claims(&idp, &f).await);
+    assert_bob_keeps_read_only(&at, &id);
+}
