@@ -10,7 +10,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 /// The default configuration shipped with the crate (`idp/hashgate-idp.toml`).
@@ -60,7 +60,9 @@ pub enum ConfigError {
 
 /// The whole configuration file. Every table and field except the required ones of
 /// clients, APIs and users may be left out: [`Default`] says what it then is.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Serializing one (`toml::to_string`) writes a file [`Config::load`] reads back, for
+/// tools that start the provider's binary with an edited config.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Directory of Auth0-style rules and Actions (`*.js`, run in file-name order
@@ -86,7 +88,7 @@ pub struct Config {
 }
 
 /// Login session settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SessionConfig {
     /// How long a login session lasts, in seconds (default 3 days, like Auth0's
@@ -106,7 +108,7 @@ impl Default for SessionConfig {
 /// `window_secs`, that IP may not try again until old failures age out of the window;
 /// after `max_failures` for one username, only IPs without failures may still try it
 /// (see `idp/README.md`, "Throttling").
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ThrottleConfig {
     /// Failures allowed inside the window (default 5).
@@ -132,7 +134,7 @@ impl Default for ThrottleConfig {
 /// Caps on pending logins: every `/authorize` that shows the login or consent page
 /// stores the request until it is finished or 30 minutes pass. Over a cap,
 /// `/authorize` answers 429 with an error page (never a redirect).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TransactionsConfig {
     /// Pending logins one client IP may hold (default 200).
@@ -152,7 +154,7 @@ impl Default for TransactionsConfig {
 
 /// How rules run: limits per rule, an optional separate Actions directory and the
 /// `configuration` object rules read (Auth0 "rules configuration").
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RulesConfig {
     /// Wall-clock limit per rule or Action, in milliseconds (default 2000).
@@ -178,7 +180,7 @@ impl Default for RulesConfig {
 }
 
 /// Signing key settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KeysConfig {
     /// How long a key replaced by `rotate-keys` stays in the JWKS, in seconds
@@ -196,7 +198,7 @@ impl Default for KeysConfig {
 
 /// A registered application (Auth0 "Application"). `client_id`, `name` and
 /// `callbacks` are required (checked by [`Config::validate`]).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClientConfig {
     /// The `client_id` the app sends.
@@ -255,7 +257,7 @@ impl ClientConfig {
 
 /// A registered API (Auth0 "API"): its identifier is the `audience` apps request and
 /// the access token's `aud`. `identifier` and `name` are required.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiConfig {
     /// The API identifier (the `audience` value).
@@ -280,7 +282,7 @@ impl Default for ApiConfig {
 }
 
 /// One API permission.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeConfig {
     /// The scope string, e.g. `read:messages`.
@@ -292,7 +294,7 @@ pub struct ScopeConfig {
 /// A user seeded into the database on start. Give either `password` (hashed with
 /// argon2 when loaded, never stored or logged as is) or `password_hash` (a PHC
 /// string such as `$argon2id$v=19$...`). `username`, `name` and `email` are required.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UserConfig {
     /// Login name.
@@ -803,6 +805,18 @@ mod tests {
             err.to_string(),
             "x.toml:3: transactions.max_pending_total: must be at least max_pending_per_ip"
         );
+    }
+
+    #[test]
+    fn a_config_written_as_toml_reads_back_the_same() {
+        let mut c = Config::demo();
+        c.clients[0].skip_consent = true;
+        c.throttle.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        let text = toml::to_string(&c).unwrap();
+        let back = Config::from_toml_str(&text, "/x/written.toml").unwrap();
+        assert_eq!(format!("{back:?}"), format!("{c:?}"));
+        assert_eq!(back.users[0].password, c.users[0].password);
+        assert_eq!(back.users[1].permissions, c.users[1].permissions);
     }
 
     #[test]
