@@ -80,7 +80,7 @@ impl IntoResponse for Page {
 }
 
 /// An error page a handler asked for without knowing where the stylesheet lives: the
-/// router's outermost layer renders it with [`message`] (see `crate::web`).
+/// router's outermost layer renders it with [`message`].
 #[derive(Debug, Clone)]
 pub struct ErrorPage {
     /// The page heading.

@@ -44,7 +44,7 @@ impl Settings {
         }
     }
 
-    /// Uses `pem` as the first signing key (see [`crate::generate_signing_key_pem`]).
+    /// Uses `pem` as the first signing key (see [`crate::keys::generate_signing_key_pem`]).
     pub fn with_signing_key_pem(mut self, pem: impl Into<String>) -> Self {
         self.signing_key_pem = Some(pem.into());
         self
