@@ -7,9 +7,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 /// The default configuration shipped with the crate (`idp/hashgate-idp.toml`).
@@ -57,104 +58,121 @@ pub enum ConfigError {
     },
 }
 
-/// The whole configuration file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The whole configuration file. Every table and field except the required ones of
+/// clients, APIs and users may be left out: [`Default`] says what it then is.
+/// Serializing one (`toml::to_string`) writes a file [`Config::load`] reads back, for
+/// tools that start the provider's binary with an edited config.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Directory of Auth0-style rules and Actions (`*.js`, run in file-name order
     /// on every successful authorization). Relative paths are resolved against the
     /// config file's directory. `None`: no rules.
-    #[serde(default)]
     pub rules_dir: Option<PathBuf>,
     /// Limits and settings for running rules.
-    #[serde(default)]
     pub rules: RulesConfig,
     /// Login session settings.
-    #[serde(default)]
     pub session: SessionConfig,
-    /// Failed-login throttling.
-    #[serde(default)]
+    /// Failed-login throttling, and the proxies whose `X-Forwarded-For` is believed.
     pub throttle: ThrottleConfig,
+    /// Caps on pending logins (authorization requests waiting for the login form).
+    pub transactions: TransactionsConfig,
     /// Signing key settings.
-    #[serde(default)]
     pub keys: KeysConfig,
     /// Registered applications.
-    #[serde(default)]
     pub clients: Vec<ClientConfig>,
     /// Registered APIs (resource servers, chosen with the `audience` parameter).
-    #[serde(default)]
     pub apis: Vec<ApiConfig>,
     /// Users seeded into the database on every start.
-    #[serde(default)]
     pub users: Vec<UserConfig>,
 }
 
 /// Login session settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SessionConfig {
     /// How long a login session lasts, in seconds (default 3 days, like Auth0's
     /// inactivity timeout).
-    #[serde(default = "default_session_lifetime")]
     pub lifetime_secs: u64,
 }
 
 impl Default for SessionConfig {
     fn default() -> Self {
         Self {
-            lifetime_secs: default_session_lifetime(),
+            lifetime_secs: 3 * 24 * 3600,
         }
     }
 }
 
-/// Failed-login throttling: after `max_failures` failures for one username or one
-/// client IP within `window_secs`, further attempts are refused until old failures
-/// age out of the window.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Failed-login throttling: after `max_failures` failures from one client IP within
+/// `window_secs`, that IP may not try again until old failures age out of the window;
+/// after `max_failures` for one username, only IPs without failures may still try it
+/// (see `idp/README.md`, "Throttling").
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ThrottleConfig {
     /// Failures allowed inside the window (default 5).
-    #[serde(default = "default_max_failures")]
     pub max_failures: u32,
     /// Length of the window in seconds (default 300).
-    #[serde(default = "default_window")]
     pub window_secs: u64,
+    /// Reverse proxies in front of the provider (default none). For a request from one
+    /// of these addresses the client IP is the right-most `X-Forwarded-For` entry that
+    /// is not one of them; from any other peer the header is ignored.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
         Self {
-            max_failures: default_max_failures(),
-            window_secs: default_window(),
+            max_failures: 5,
+            window_secs: 300,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Caps on pending logins: every `/authorize` that shows the login or consent page
+/// stores the request until it is finished or 30 minutes pass. Over a cap,
+/// `/authorize` answers 429 with an error page (never a redirect).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TransactionsConfig {
+    /// Pending logins one client IP may hold (default 200).
+    pub max_pending_per_ip: u32,
+    /// Pending logins in all (default 20000).
+    pub max_pending_total: u32,
+}
+
+impl Default for TransactionsConfig {
+    fn default() -> Self {
+        Self {
+            max_pending_per_ip: 200,
+            max_pending_total: 20_000,
         }
     }
 }
 
 /// How rules run: limits per rule, an optional separate Actions directory and the
 /// `configuration` object rules read (Auth0 "rules configuration").
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RulesConfig {
     /// Wall-clock limit per rule or Action, in milliseconds (default 2000).
-    #[serde(default = "default_rule_timeout")]
     pub timeout_ms: u64,
     /// Memory cap of the JavaScript engine per rule, in bytes (default 32 MiB).
-    #[serde(default = "default_rule_memory")]
     pub memory_limit_bytes: u64,
     /// Directory of Auth0 Actions (`exports.onExecutePostLogin`), run after
     /// everything in `rules_dir`. Relative to the config file. Optional.
-    #[serde(default)]
     pub actions_dir: Option<PathBuf>,
     /// The global `configuration` object rules see (string values, like Auth0).
-    #[serde(default)]
     pub configuration: BTreeMap<String, String>,
 }
 
 impl Default for RulesConfig {
     fn default() -> Self {
         Self {
-            timeout_ms: default_rule_timeout(),
-            memory_limit_bytes: default_rule_memory(),
+            timeout_ms: 2000,
+            memory_limit_bytes: 32 * 1024 * 1024,
             actions_dir: None,
             configuration: BTreeMap::new(),
         }
@@ -162,26 +180,26 @@ impl Default for RulesConfig {
 }
 
 /// Signing key settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct KeysConfig {
     /// How long a key replaced by `rotate-keys` stays in the JWKS, in seconds
     /// (default 1 day, longer than any token lifetime).
-    #[serde(default = "default_grace")]
     pub grace_period_secs: u64,
 }
 
 impl Default for KeysConfig {
     fn default() -> Self {
         Self {
-            grace_period_secs: default_grace(),
+            grace_period_secs: 24 * 3600,
         }
     }
 }
 
-/// A registered application (Auth0 "Application").
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A registered application (Auth0 "Application"). `client_id`, `name` and
+/// `callbacks` are required (checked by [`Config::validate`]).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ClientConfig {
     /// The `client_id` the app sends.
     pub client_id: String,
@@ -191,22 +209,33 @@ pub struct ClientConfig {
     pub callbacks: Vec<Url>,
     /// Origins allowed to receive `web_message` responses and to call `/userinfo`
     /// from a browser (Auth0 "Allowed Web Origins").
-    #[serde(default)]
     pub web_origins: Vec<Url>,
     /// Where logout may send the browser back to, matched exactly (Auth0 "Allowed
     /// Logout URLs").
-    #[serde(default, alias = "logout_urls")]
+    #[serde(alias = "logout_urls")]
     pub allowed_logout_urls: Vec<Url>,
     /// Grants the client may use; `/authorize` answers `unauthorized_client` unless
     /// this contains `implicit` (default `["implicit"]`).
-    #[serde(default = "default_grant_types")]
     pub grant_types: Vec<String>,
     /// Skip the consent page for this client (like an Auth0 first-party app).
-    #[serde(default)]
     pub skip_consent: bool,
     /// ID token lifetime in seconds (default 36000, Auth0's default).
-    #[serde(default = "default_id_token_lifetime")]
     pub id_token_lifetime_secs: u64,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            client_id: String::new(),
+            name: String::new(),
+            callbacks: Vec::new(),
+            web_origins: Vec::new(),
+            allowed_logout_urls: Vec::new(),
+            grant_types: vec!["implicit".to_owned()],
+            skip_consent: false,
+            id_token_lifetime_secs: 36000,
+        }
+    }
 }
 
 impl ClientConfig {
@@ -221,32 +250,39 @@ impl ClientConfig {
             callbacks: vec![base.join("/callback")?, base.join("/silent-callback.html")?],
             web_origins: vec![base.join("/")?],
             allowed_logout_urls: vec![base.join("/")?],
-            grant_types: default_grant_types(),
-            skip_consent: false,
-            id_token_lifetime_secs: default_id_token_lifetime(),
+            ..Self::default()
         })
     }
 }
 
 /// A registered API (Auth0 "API"): its identifier is the `audience` apps request and
-/// the access token's `aud`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// the access token's `aud`. `identifier` and `name` are required.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ApiConfig {
     /// The API identifier (the `audience` value).
     pub identifier: String,
     /// Human name shown on the consent page.
     pub name: String,
     /// The permissions (scopes) the API defines.
-    #[serde(default)]
     pub scopes: Vec<ScopeConfig>,
     /// Access token lifetime in seconds (default 7200).
-    #[serde(default = "default_token_lifetime")]
     pub token_lifetime_secs: u64,
 }
 
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            identifier: String::new(),
+            name: String::new(),
+            scopes: Vec::new(),
+            token_lifetime_secs: 7200,
+        }
+    }
+}
+
 /// One API permission.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeConfig {
     /// The scope string, e.g. `read:messages`.
@@ -257,43 +293,54 @@ pub struct ScopeConfig {
 
 /// A user seeded into the database on start. Give either `password` (hashed with
 /// argon2 when loaded, never stored or logged as is) or `password_hash` (a PHC
-/// string such as `$argon2id$v=19$...`).
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// string such as `$argon2id$v=19$...`). `username`, `name` and `email` are required.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct UserConfig {
     /// Login name.
     pub username: String,
     /// Plain password for demo users; hashed at load.
-    #[serde(default)]
     pub password: Option<String>,
     /// Argon2 PHC hash of the password.
-    #[serde(default)]
     pub password_hash: Option<String>,
     /// The `sub` claim; default `auth0|{username}`.
-    #[serde(default)]
     pub user_id: Option<String>,
     /// Full name (`name` claim).
     pub name: String,
     /// Email address (`email` claim).
     pub email: String,
     /// Whether the email is verified (default true).
-    #[serde(default = "default_true")]
     pub email_verified: bool,
     /// Nickname (default the username).
-    #[serde(default)]
     pub nickname: Option<String>,
     /// Picture URL (default an initials avatar served by this provider).
-    #[serde(default)]
     pub picture: Option<String>,
-    /// Auth0 `app_metadata` (e.g. roles); rules read it.
-    #[serde(default = "empty_object")]
+    /// Auth0 `app_metadata` (e.g. roles); rules read it. Default: an empty table.
     pub app_metadata: serde_json::Value,
-    /// Auth0 `user_metadata`.
-    #[serde(default = "empty_object")]
+    /// Auth0 `user_metadata`. Default: an empty table.
     pub user_metadata: serde_json::Value,
     /// Granted API permissions: API identifier -> scopes.
-    #[serde(default)]
     pub permissions: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for UserConfig {
+    fn default() -> Self {
+        let empty = serde_json::Value::Object(serde_json::Map::new());
+        Self {
+            username: String::new(),
+            password: None,
+            password_hash: None,
+            user_id: None,
+            name: String::new(),
+            email: String::new(),
+            email_verified: true,
+            nickname: None,
+            picture: None,
+            app_metadata: empty.clone(),
+            user_metadata: empty,
+            permissions: BTreeMap::new(),
+        }
+    }
 }
 
 impl fmt::Debug for UserConfig {
@@ -321,38 +368,59 @@ impl UserConfig {
     }
 }
 
-fn default_session_lifetime() -> u64 {
-    3 * 24 * 3600
+/// Where a value sits in the file, e.g. `apis[1].identifier`: the name errors show,
+/// and the way to the value's span in the parsed document.
+#[derive(Debug, Clone, Default)]
+struct FieldPath(Vec<Segment>);
+
+#[derive(Debug, Clone)]
+enum Segment {
+    Key(String),
+    Index(usize),
 }
-fn default_max_failures() -> u32 {
-    5
+
+impl FieldPath {
+    fn key(&self, key: &str) -> Self {
+        let mut path = self.clone();
+        path.0.push(Segment::Key(key.to_owned()));
+        path
+    }
+
+    fn at(&self, key: &str, index: usize) -> Self {
+        let mut path = self.key(key);
+        path.0.push(Segment::Index(index));
+        path
+    }
+
+    /// The span of the deepest part of the path the document has: a value left out
+    /// (a default) is reported at the table that lacks it.
+    fn span_in(&self, doc: &toml_edit::ImDocument<&str>) -> Option<std::ops::Range<usize>> {
+        let mut item = doc.as_item();
+        let mut span = None;
+        for segment in &self.0 {
+            let next = match segment {
+                Segment::Key(k) => item.get(k.as_str()),
+                Segment::Index(i) => item.get(*i),
+            };
+            let Some(next) = next else { break };
+            item = next;
+            span = item.span().or(span);
+        }
+        span
+    }
 }
-fn default_window() -> u64 {
-    300
-}
-fn default_rule_timeout() -> u64 {
-    2000
-}
-fn default_rule_memory() -> u64 {
-    32 * 1024 * 1024
-}
-fn default_grace() -> u64 {
-    24 * 3600
-}
-fn default_grant_types() -> Vec<String> {
-    vec!["implicit".to_owned()]
-}
-fn default_id_token_lifetime() -> u64 {
-    36000
-}
-fn default_token_lifetime() -> u64 {
-    7200
-}
-fn default_true() -> bool {
-    true
-}
-fn empty_object() -> serde_json::Value {
-    serde_json::Value::Object(serde_json::Map::new())
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, segment) in self.0.iter().enumerate() {
+            match segment {
+                Segment::Key(k) if i == 0 => write!(f, "{k}")?,
+                Segment::Key(k) => write!(f, ".{k}")?,
+                Segment::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Config {
@@ -378,7 +446,19 @@ impl Config {
                 message: e.message().trim().to_owned(),
             }
         })?;
-        config.validate_with_source(path, Some(text))?;
+        config.check().map_err(|(field, message)| {
+            // Parsed a second time, keeping spans, only to name the line.
+            let line = toml_edit::ImDocument::parse(text)
+                .ok()
+                .and_then(|doc| field.span_in(&doc))
+                .map(|span| line_col(text, span.start).0);
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                field: field.to_string(),
+                message: message.to_owned(),
+            }
+        })?;
         let anchor = |dir: &mut Option<PathBuf>| {
             if let (Some(d), Some(parent)) = (dir.as_mut(), path.parent()) {
                 if d.is_relative() {
@@ -399,22 +479,19 @@ impl Config {
         // Anchored at the crate directory so tests and tools started from any working
         // directory find the example rules.
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/hashgate-idp.toml");
-        Self::from_toml_str(DEFAULT_CONFIG_TOML, path).unwrap_or_else(|_| Self {
-            rules_dir: None,
-            rules: RulesConfig::default(),
-            session: SessionConfig::default(),
-            throttle: ThrottleConfig::default(),
-            keys: KeysConfig::default(),
-            clients: Vec::new(),
-            apis: Vec::new(),
-            users: Vec::new(),
-        })
+        Self::from_toml_str(DEFAULT_CONFIG_TOML, path).unwrap_or_default()
     }
 
     /// Checks the rules a parsed config must follow (unique ids, URL shapes,
     /// permissions naming defined scopes). Call it after changing a config in code.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.validate_with_source(Path::new("<config>"), None)
+        self.check()
+            .map_err(|(field, message)| ConfigError::Invalid {
+                path: PathBuf::from("<config>"),
+                line: None,
+                field: field.to_string(),
+                message: message.to_owned(),
+            })
     }
 
     /// The client with this id.
@@ -427,172 +504,148 @@ impl Config {
         self.apis.iter().find(|a| a.identifier == identifier)
     }
 
-    fn validate_with_source(&self, path: &Path, source: Option<&str>) -> Result<(), ConfigError> {
-        let invalid = |field: String, needle: &str, message: &str| ConfigError::Invalid {
-            path: path.to_owned(),
-            line: source.and_then(|s| find_line(s, needle)),
-            field,
-            message: message.to_owned(),
-        };
+    /// The first broken rule: which field, and what is wrong with it.
+    fn check(&self) -> Result<(), (FieldPath, &'static str)> {
+        let root = FieldPath::default();
         let mut ids = HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {
-            let f = |name: &str| format!("clients[{i}].{name}");
+            let at = root.at("clients", i);
             if c.client_id.trim().is_empty() {
-                return Err(invalid(f("client_id"), "client_id", "must not be empty"));
+                return Err((at.key("client_id"), "must not be empty"));
             }
             if !ids.insert(c.client_id.as_str()) {
-                return Err(invalid(f("client_id"), &c.client_id, "duplicate client id"));
+                return Err((at.key("client_id"), "duplicate client id"));
             }
             if c.name.trim().is_empty() {
-                return Err(invalid(f("name"), &c.client_id, "must not be empty"));
+                return Err((at.key("name"), "must not be empty"));
             }
             if c.callbacks.is_empty() {
-                return Err(invalid(
-                    f("callbacks"),
-                    &c.client_id,
-                    "at least one callback url is required",
-                ));
+                return Err((at.key("callbacks"), "at least one callback url is required"));
             }
             for (j, u) in c.callbacks.iter().enumerate() {
-                check_redirect_url(u)
-                    .map_err(|m| invalid(f(&format!("callbacks[{j}]")), u.as_str(), m))?;
+                check_redirect_url(u).map_err(|m| (at.at("callbacks", j), m))?;
             }
             for (j, u) in c.allowed_logout_urls.iter().enumerate() {
-                check_redirect_url(u)
-                    .map_err(|m| invalid(f(&format!("allowed_logout_urls[{j}]")), u.as_str(), m))?;
+                check_redirect_url(u).map_err(|m| (at.at("allowed_logout_urls", j), m))?;
             }
             for (j, u) in c.web_origins.iter().enumerate() {
-                let field = f(&format!("web_origins[{j}]"));
-                let needle = u.as_str().trim_end_matches('/');
-                check_redirect_url(u).map_err(|m| invalid(field.clone(), needle, m))?;
+                let field = at.at("web_origins", j);
+                check_redirect_url(u).map_err(|m| (field.clone(), m))?;
                 if u.path() != "/" || u.query().is_some() {
-                    return Err(invalid(
-                        field,
-                        needle,
-                        "a web origin is scheme, host and port only",
-                    ));
+                    return Err((field, "a web origin is scheme, host and port only"));
                 }
             }
             if c.id_token_lifetime_secs == 0 {
-                return Err(invalid(
-                    f("id_token_lifetime_secs"),
-                    "id_token_lifetime_secs",
-                    "must be positive",
-                ));
+                return Err((at.key("id_token_lifetime_secs"), "must be positive"));
             }
         }
+        let rules = root.key("rules");
         if self.rules.timeout_ms == 0 || self.rules.timeout_ms > 60_000 {
-            return Err(invalid(
-                "rules.timeout_ms".into(),
-                "timeout_ms",
+            return Err((
+                rules.key("timeout_ms"),
                 "must be between 1 and 60000 milliseconds",
             ));
         }
         if self.rules.memory_limit_bytes < 1024 * 1024
             || self.rules.memory_limit_bytes > 1024 * 1024 * 1024
         {
-            return Err(invalid(
-                "rules.memory_limit_bytes".into(),
-                "memory_limit_bytes",
+            return Err((
+                rules.key("memory_limit_bytes"),
                 "must be between 1 MiB and 1 GiB",
+            ));
+        }
+        let transactions = root.key("transactions");
+        if self.transactions.max_pending_per_ip == 0 {
+            return Err((transactions.key("max_pending_per_ip"), "must be positive"));
+        }
+        if self.transactions.max_pending_total < self.transactions.max_pending_per_ip {
+            return Err((
+                transactions.key("max_pending_total"),
+                "must be at least max_pending_per_ip",
             ));
         }
         let mut apis = HashSet::new();
         for (i, a) in self.apis.iter().enumerate() {
-            let f = |name: &str| format!("apis[{i}].{name}");
+            let at = root.at("apis", i);
             if a.identifier.trim().is_empty() || a.identifier.contains(char::is_whitespace) {
-                return Err(invalid(
-                    f("identifier"),
-                    "identifier",
-                    "must be non-empty without spaces",
-                ));
+                return Err((at.key("identifier"), "must be non-empty without spaces"));
             }
             if !apis.insert(a.identifier.as_str()) {
-                return Err(invalid(
-                    f("identifier"),
-                    &a.identifier,
-                    "duplicate api identifier",
-                ));
+                return Err((at.key("identifier"), "duplicate api identifier"));
+            }
+            if a.name.trim().is_empty() {
+                return Err((at.key("name"), "must not be empty"));
             }
             if a.token_lifetime_secs == 0 || a.token_lifetime_secs > 2_592_000 {
-                return Err(invalid(
-                    f("token_lifetime_secs"),
-                    "token_lifetime_secs",
+                return Err((
+                    at.key("token_lifetime_secs"),
                     "must be between 1 and 2592000 seconds",
                 ));
             }
             let mut scopes = HashSet::new();
             for (j, s) in a.scopes.iter().enumerate() {
-                let field = f(&format!("scopes[{j}].value"));
+                let field = at.at("scopes", j).key("value");
                 if s.value.is_empty() || s.value.contains(char::is_whitespace) {
-                    return Err(invalid(field, "value", "must be non-empty without spaces"));
+                    return Err((field, "must be non-empty without spaces"));
                 }
                 if OIDC_SCOPES.contains(&s.value.as_str()) {
-                    return Err(invalid(
-                        field,
-                        &s.value,
-                        "an openid connect scope cannot be an api scope",
-                    ));
+                    return Err((field, "an openid connect scope cannot be an api scope"));
                 }
                 if !scopes.insert(s.value.as_str()) {
-                    return Err(invalid(field, &s.value, "duplicate scope"));
+                    return Err((field, "duplicate scope"));
                 }
             }
         }
         let mut names = HashSet::new();
         let mut subs = HashSet::new();
         for (i, u) in self.users.iter().enumerate() {
-            let f = |name: &str| format!("users[{i}].{name}");
+            let at = root.at("users", i);
             if u.username.trim().is_empty() {
-                return Err(invalid(f("username"), "username", "must not be empty"));
+                return Err((at.key("username"), "must not be empty"));
             }
             if !names.insert(u.username.to_lowercase()) {
-                return Err(invalid(f("username"), &u.username, "duplicate username"));
+                return Err((at.key("username"), "duplicate username"));
             }
             if !subs.insert(u.effective_user_id()) {
-                return Err(invalid(f("user_id"), &u.username, "duplicate user id"));
+                return Err((at.key("user_id"), "duplicate user id"));
+            }
+            if u.name.trim().is_empty() {
+                return Err((at.key("name"), "must not be empty"));
+            }
+            if u.email.trim().is_empty() {
+                return Err((at.key("email"), "must not be empty"));
             }
             match (&u.password, &u.password_hash) {
                 (Some(_), None) => {}
                 (None, Some(h)) => {
                     if argon2::PasswordHash::new(h).is_err() {
-                        return Err(invalid(
-                            f("password_hash"),
-                            "password_hash",
-                            "not a PHC hash string",
-                        ));
+                        return Err((at.key("password_hash"), "not a PHC hash string"));
                     }
                 }
                 _ => {
-                    return Err(invalid(
-                        f("password"),
-                        &u.username,
+                    return Err((
+                        at.key("password"),
                         "give exactly one of password or password_hash",
                     ))
                 }
             }
             if !u.app_metadata.is_object() {
-                return Err(invalid(
-                    f("app_metadata"),
-                    "app_metadata",
-                    "must be a table",
-                ));
+                return Err((at.key("app_metadata"), "must be a table"));
             }
             if !u.user_metadata.is_object() {
-                return Err(invalid(
-                    f("user_metadata"),
-                    "user_metadata",
-                    "must be a table",
-                ));
+                return Err((at.key("user_metadata"), "must be a table"));
             }
             for (api, perms) in &u.permissions {
-                let field = f(&format!("permissions.{api}"));
+                let field = at.key("permissions").key(api);
                 let Some(def) = self.api(api) else {
-                    return Err(invalid(field, api, "no api with this identifier"));
+                    return Err((field, "no api with this identifier"));
                 };
-                for p in perms {
+                for (k, p) in perms.iter().enumerate() {
                     if !def.scopes.iter().any(|s| &s.value == p) {
-                        return Err(invalid(field, p, "the api defines no such scope"));
+                        return Err((
+                            at.key("permissions").at(api, k),
+                            "the api defines no such scope",
+                        ));
                     }
                 }
             }
@@ -622,12 +675,6 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
-}
-
-fn find_line(text: &str, needle: &str) -> Option<usize> {
-    text.lines()
-        .position(|l| !l.trim_start().starts_with('#') && l.contains(needle))
-        .map(|i| i + 1)
 }
 
 #[cfg(test)]
@@ -677,6 +724,40 @@ mod tests {
     }
 
     #[test]
+    fn an_error_in_a_second_table_names_that_tables_line() {
+        // idp/README.md: a broken file stops start-up with the file, line and field;
+        // the line is the offending value's own, not the first one that looks alike.
+        let text = "[[apis]]\nidentifier = \"https://a.example\"\nname = \"A\"\n\n\
+                    [[apis]]\nidentifier = \"https://a.example\"\nname = \"B\"\n";
+        let err = Config::from_toml_str(text, "x.toml").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.toml:6: apis[1].identifier: duplicate api identifier"
+        );
+        let text = "[[apis]]\nidentifier = \"https://a.example\"\nname = \"A\"\n\
+                    token_lifetime_secs = 60\n\n[[apis]]\nidentifier = \"https://b.example\"\n\
+                    name = \"B\"\ntoken_lifetime_secs = 0\n";
+        let err = Config::from_toml_str(text, "x.toml").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.toml:9: apis[1].token_lifetime_secs: must be between 1 and 2592000 seconds"
+        );
+    }
+
+    #[test]
+    fn a_required_value_left_out_is_reported_at_its_table() {
+        // idp/README.md: clients need client_id, name and callbacks; a missing one is
+        // named, at the line of the table that lacks it.
+        let text = "[[clients]]\nclient_id = \"a\"\nname = \"A\"\ncallbacks = [\"http://x/cb\"]\n\
+                    \n[[clients]]\nclient_id = \"b\"\ncallbacks = [\"http://x/cb\"]\n";
+        let err = Config::from_toml_str(text, "x.toml").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.toml:6: clients[1].name: must not be empty"
+        );
+    }
+
+    #[test]
     fn a_permission_for_an_undefined_scope_is_rejected() {
         let mut c = Config::demo();
         c.users[1].permissions.insert(
@@ -703,6 +784,39 @@ mod tests {
             err.to_string(),
             "x.toml:2: rules.timeout_ms: must be between 1 and 60000 milliseconds"
         );
+    }
+
+    #[test]
+    fn trusted_proxies_and_pending_caps_are_read_and_checked() {
+        let text = "[throttle]\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]\n\
+                    [transactions]\nmax_pending_per_ip = 5\nmax_pending_total = 50\n";
+        let c = Config::from_toml_str(text, "x.toml").unwrap();
+        assert_eq!(c.throttle.trusted_proxies.len(), 2);
+        assert_eq!(c.transactions.max_pending_per_ip, 5);
+        let err = Config::from_toml_str("[throttle]\ntrusted_proxies = [\"nginx\"]\n", "x.toml")
+            .unwrap_err();
+        assert!(err.to_string().starts_with("x.toml:2:"), "{err}");
+        let err = Config::from_toml_str(
+            "[transactions]\nmax_pending_per_ip = 10\nmax_pending_total = 5\n",
+            "x.toml",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.toml:3: transactions.max_pending_total: must be at least max_pending_per_ip"
+        );
+    }
+
+    #[test]
+    fn a_config_written_as_toml_reads_back_the_same() {
+        let mut c = Config::demo();
+        c.clients[0].skip_consent = true;
+        c.throttle.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        let text = toml::to_string(&c).unwrap();
+        let back = Config::from_toml_str(&text, "/x/written.toml").unwrap();
+        assert_eq!(format!("{back:?}"), format!("{c:?}"));
+        assert_eq!(back.users[0].password, c.users[0].password);
+        assert_eq!(back.users[1].permissions, c.users[1].permissions);
     }
 
     #[test]

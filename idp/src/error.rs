@@ -1,16 +1,26 @@
-//! The crate's error type: everything that can stop the server from starting or a
-//! command from finishing. Request-level failures are turned into pages or protocol
-//! errors by the handlers and never surface here.
+//! The crate's one error type: what stops the server from starting or a command from
+//! finishing, and what ends a request with an error page.
+//!
+//! As a response ([`IntoResponse`]) every variant is an HTML error page. Internal
+//! failures (storage, keys, signing, a failed task) are logged and shown only as "the
+//! identity provider hit an internal error"; the page never carries their details.
+//! Errors the *app* must hear about (RFC 6749 §4.2.2.1, `server_error` included) are not
+//! errors here: handlers deliver them to the redirect URI as protocol answers.
 
-use std::path::PathBuf;
+use std::borrow::Cow;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 
 use crate::config::ConfigError;
+use crate::pages::ErrorPage;
 use crate::rules::RuleError;
+use crate::store::StoreError;
 
 /// Result alias for this crate.
 pub type Result<T, E = IdpError> = std::result::Result<T, E>;
 
-/// Why the identity provider could not start or finish a command.
+/// Why the identity provider could not start, finish a command or answer a request.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdpError {
@@ -28,18 +38,10 @@ pub enum IdpError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The data directory could not be created.
-    #[error("cannot create data directory {}: {source}", path.display())]
-    DataDir {
-        /// The directory.
-        path: PathBuf,
-        /// The underlying I/O error.
-        source: std::io::Error,
-    },
-    /// The SQLite database failed.
-    #[error("storage error: {0}")]
-    Storage(#[from] rusqlite::Error),
-    /// Stored data could not be decoded.
+    /// The database failed (or the data directory could not be created).
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+    /// Data the provider wrote itself could not be read back.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
     /// A signing key could not be generated, parsed or used.
@@ -57,4 +59,103 @@ pub enum IdpError {
     /// The listener or server failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    /// No page at this address: 404.
+    #[error("not found")]
+    NotFound,
+    /// The pending login named by the page is unknown, used or expired: 400.
+    #[error("the login has expired or was already used")]
+    LoginExpired,
+    /// A form post that did not come from this provider's own page with its CSRF
+    /// token (cross-site, missing or stale token, unreadable form): 403.
+    #[error("form post refused")]
+    FormRefused,
+    /// The client IP already holds `[transactions] max_pending_per_ip` unfinished
+    /// logins: 429.
+    #[error("too many pending logins from this address")]
+    TooManyPendingFromIp,
+    /// The provider already holds `[transactions] max_pending_total` unfinished
+    /// logins: 429.
+    #[error("too many pending logins")]
+    TooManyPending,
+    /// A request refused with an explanation for the user (a bad `client_id` or
+    /// `redirect_uri`, an oversized request, ...), never sent back to the app.
+    #[error("{heading}: {message}")]
+    Refused {
+        /// HTTP status.
+        status: StatusCode,
+        /// Page heading.
+        heading: &'static str,
+        /// The explanation (escaped when rendered).
+        message: String,
+    },
+}
+
+impl IdpError {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::LoginExpired => StatusCode::BAD_REQUEST,
+            Self::FormRefused => StatusCode::FORBIDDEN,
+            Self::TooManyPendingFromIp | Self::TooManyPending => StatusCode::TOO_MANY_REQUESTS,
+            Self::Refused { status, .. } => *status,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The page shown for this error: a heading and a sentence the user can act on.
+    fn page(&self) -> ErrorPage {
+        let (heading, message): (&'static str, Cow<'static, str>) = match self {
+            Self::NotFound => ("Not found", "There is no page at this address.".into()),
+            Self::LoginExpired => (
+                "This login has expired",
+                "This login link has expired or was already used. Go back to the application \
+                 and log in again."
+                    .into(),
+            ),
+            Self::FormRefused => (
+                "Request refused",
+                "This form was not sent from this sign-in page, or its security token is missing \
+                 or stale (are cookies enabled?). Go back to the application and log in again."
+                    .into(),
+            ),
+            Self::TooManyPendingFromIp => (
+                "Too many pending logins",
+                "Too many logins were started from your network and not finished. Finish or \
+                 close the sign-in pages you have open, or wait a few minutes, then try again."
+                    .into(),
+            ),
+            Self::TooManyPending => (
+                "Too many pending logins",
+                "The identity provider has too many unfinished logins right now. Wait a few \
+                 minutes, then try again."
+                    .into(),
+            ),
+            Self::Refused {
+                heading, message, ..
+            } => (heading, message.clone().into()),
+            _ => (
+                "Something went wrong",
+                "The identity provider hit an internal error. Try again in a moment.".into(),
+            ),
+        };
+        ErrorPage {
+            heading: heading.into(),
+            message,
+        }
+    }
+}
+
+impl IntoResponse for IdpError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "internal error");
+        } else if status == StatusCode::TOO_MANY_REQUESTS {
+            tracing::warn!(error = %self, "request refused");
+        }
+        let mut res = status.into_response();
+        res.extensions_mut().insert(self.page());
+        res
+    }
 }

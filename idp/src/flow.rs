@@ -2,21 +2,21 @@
 //! session), the login page and the consent page; keep the pending request
 //! server-side under a random id; finish by minting tokens.
 
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
+use axum_extra::extract::cookie::CookieJar;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
-use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
-use argon2::Argon2;
-
+use crate::error::{IdpError, Result};
 use crate::pages::{self, ConsentItem, ConsentView, LoginView, Page};
 use crate::request::{self, AuthRequest};
 use crate::rules::{self, LoginInput, Outcome, Requester};
 use crate::state::AppState;
-use crate::store::{SessionRecord, UserRecord};
+use crate::store::{Pending, PendingCaps, SessionRecord, UserRecord};
 use crate::tokens;
 use crate::util;
 use crate::web::{self, ClientIp, Current};
@@ -40,50 +40,83 @@ pub struct Transaction {
     pub user_agent: String,
 }
 
-fn load_tx(state: &AppState, id: &str) -> Result<Option<Transaction>, crate::IdpError> {
+impl Transaction {
+    /// Who sent the request, as rules see it.
+    fn requester(&self) -> Requester {
+        Requester {
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}
+
+async fn load_tx(state: &AppState, id: &str) -> Result<Option<Transaction>> {
     if !util::is_token_shaped(id) {
         return Ok(None);
     }
-    state
-        .store
-        .transaction(id, util::now())?
-        .map(|s| serde_json::from_str(&s).map_err(|e| crate::IdpError::Corrupt(e.to_string())))
+    let id = id.to_owned();
+    let data = state
+        .blocking(move |state| Ok(state.store.transaction(&id, util::now())?))
+        .await?;
+    data.map(|s| serde_json::from_str(&s).map_err(|e| IdpError::Corrupt(e.to_string())))
         .transpose()
 }
 
-fn save_tx(state: &AppState, id: &str, tx: &Transaction) -> Result<(), crate::IdpError> {
-    let data = serde_json::to_string(tx).map_err(|e| crate::IdpError::Corrupt(e.to_string()))?;
-    let now = util::now();
+fn encode_tx(tx: &Transaction) -> Result<String> {
+    serde_json::to_string(tx).map_err(|e| IdpError::Corrupt(e.to_string()))
+}
+
+/// Stores a new pending login under a fresh id, within the `[transactions]` caps.
+async fn insert_tx(state: &AppState, tx: &Transaction) -> Result<String> {
+    let data = encode_tx(tx)?;
+    let ip = tx.ip.clone();
+    let id = util::random_token();
+    let key = id.clone();
+    let caps = PendingCaps {
+        per_ip: state.config.transactions.max_pending_per_ip,
+        total: state.config.transactions.max_pending_total,
+    };
+    let stored = state
+        .blocking(move |state| {
+            let now = util::now();
+            Ok(state.store.insert_transaction(
+                &key,
+                &data,
+                &ip,
+                now + TRANSACTION_TTL,
+                now,
+                caps,
+            )?)
+        })
+        .await?;
+    match stored {
+        Pending::Stored => Ok(id),
+        Pending::IpFull => Err(IdpError::TooManyPendingFromIp),
+        Pending::Full => Err(IdpError::TooManyPending),
+    }
+}
+
+async fn update_tx(state: &AppState, id: &str, tx: &Transaction) -> Result<()> {
+    let data = encode_tx(tx)?;
+    let id = id.to_owned();
     state
-        .store
-        .put_transaction(id, &data, now + TRANSACTION_TTL, now)
+        .blocking(move |state| Ok(state.store.update_transaction(&id, &data)?))
+        .await
 }
 
-fn expired_page(state: &AppState) -> Response {
-    web::error_page(
-        state,
-        StatusCode::BAD_REQUEST,
-        "This login has expired",
-        "This login link has expired or was already used. Go back to the application and log in again.",
-    )
-}
-
-fn forbidden_page(state: &AppState) -> Response {
-    web::error_page(
-        state,
-        StatusCode::FORBIDDEN,
-        "Request refused",
-        "This form was not sent from this sign-in page, or its security token is missing or stale \
-         (are cookies enabled?). Go back to the application and log in again.",
-    )
+async fn delete_tx(state: &AppState, id: &str) {
+    let id = id.to_owned();
+    let deleted = state
+        .blocking(move |state| Ok(state.store.delete_transaction(&id)?))
+        .await;
+    // Left behind, it expires: nothing is lost but a little space.
+    if let Err(e) = deleted {
+        tracing::warn!(error = %e, "pending login not deleted");
+    }
 }
 
 /// Whether the user must (re)consent before tokens are issued.
-fn needs_consent(
-    state: &AppState,
-    req: &AuthRequest,
-    user: &UserRecord,
-) -> Result<bool, crate::IdpError> {
+async fn needs_consent(state: &AppState, req: &AuthRequest, user: &UserRecord) -> Result<bool> {
     if state
         .config
         .client(&req.client_id)
@@ -92,11 +125,14 @@ fn needs_consent(
         return Ok(false);
     }
     let granted = tokens::granted_scopes(req, user);
-    let stored = state.store.consent(
-        &user.user_id,
-        &req.client_id,
-        req.audience.as_deref().unwrap_or(""),
-    )?;
+    let key = (
+        user.user_id.clone(),
+        req.client_id.clone(),
+        req.audience.clone().unwrap_or_default(),
+    );
+    let stored = state
+        .blocking(move |state| Ok(state.store.consent(&key.0, &key.1, &key.2)?))
+        .await?;
     Ok(stored.is_none_or(|stored| granted.iter().any(|s| !stored.contains(s))))
 }
 
@@ -113,7 +149,8 @@ fn hint_mismatch(req: &AuthRequest, user: &UserRecord) -> bool {
 }
 
 /// Runs the rules, mints tokens and answers the app. The single place where a
-/// successful authorization (interactive or `prompt=none`) ends.
+/// successful authorization (interactive or `prompt=none`) ends. Failures here are
+/// answers to the app (`server_error`), never error pages.
 pub async fn complete(
     state: &AppState,
     req: &AuthRequest,
@@ -125,7 +162,17 @@ pub async fn complete(
     let custom = if state.rules.is_empty() {
         rules::CustomClaims::default()
     } else {
-        let input = LoginInput::new(state, req, user, session, from);
+        // Read again: the record may predate this login's count.
+        let user_id = user.user_id.clone();
+        let fresh = state
+            .blocking(move |state| Ok(state.store.user_by_id(&user_id)?))
+            .await;
+        let user = match fresh {
+            Ok(Some(fresh)) => fresh,
+            _ => user.clone(),
+        };
+        let hostname = state.issuer_url.host_str().unwrap_or_default();
+        let input = LoginInput::new(&state.config, hostname, req, &user, session, from);
         match state.rules.run(input).await {
             Outcome::Continue(custom) => custom,
             Outcome::Deny(message) => {
@@ -143,7 +190,14 @@ pub async fn complete(
             }
         }
     };
-    let issued = match tokens::mint(state, req, user, session, &custom, util::now()) {
+    let work = (req.clone(), user.clone(), session.clone());
+    let minted = state
+        .blocking(move |state| {
+            let (req, user, session) = work;
+            tokens::mint(state, &req, &user, &session, &custom, util::now())
+        })
+        .await;
+    let issued = match minted {
         Ok(i) => i,
         Err(e) => {
             tracing::error!(error = %e, "token minting failed");
@@ -175,16 +229,14 @@ pub async fn authorize(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    jar: CookieJar,
     ClientIp(ip): ClientIp,
-) -> Response {
-    let req = match request::parse(&state, query.as_deref()) {
+) -> Result<Response> {
+    let req = match request::parse(&state.config, query.as_deref()) {
         Ok(r) => r,
-        Err(rejection) => return web::reject(&state, rejection, false),
+        Err(rejection) => return web::reject(&state, rejection),
     };
-    let current = match web::current_session(&state, &headers) {
-        Ok(c) => c,
-        Err(e) => return web::internal_error(&state, &e),
-    };
+    let current = web::current_session(&state, &jar).await?;
     let fail = |error: &str, description: &str| {
         web::deliver_error(&state, &req.reply, error, description, false)
     };
@@ -202,15 +254,18 @@ pub async fn authorize(
 
     if req.prompt_none {
         let Some(Current { session, user, .. }) = current else {
-            return fail("login_required", "the user is not logged in");
+            return Ok(fail("login_required", "the user is not logged in"));
         };
         if too_old(&req, &session) {
-            return fail("login_required", "the login is older than max_age");
+            return Ok(fail("login_required", "the login is older than max_age"));
         }
         if hint_mismatch(&req, &user) {
-            return fail("interaction_required", "a different user is logged in");
+            return Ok(fail(
+                "interaction_required",
+                "a different user is logged in",
+            ));
         }
-        return match needs_consent(&state, &req, &user) {
+        return Ok(match needs_consent(&state, &req, &user).await {
             Ok(true) => fail(
                 "consent_required",
                 "the user has not consented to this application",
@@ -220,27 +275,22 @@ pub async fn authorize(
                 tracing::error!(error = %e, "consent lookup failed");
                 fail("server_error", "internal error")
             }
-        };
+        });
     }
 
     let (next, user_id) = match &current {
         Some(c)
             if !req.prompt_login && !too_old(&req, &c.session) && !hint_mismatch(&req, &c.user) =>
         {
-            match needs_consent(&state, &req, &c.user) {
-                Ok(false) if !req.prompt_consent => {
-                    return complete(&state, &req, &c.user, &c.session, &from, false).await
-                }
-                Ok(_) => ("consent", Some(c.user.user_id.clone())),
-                Err(e) => return web::internal_error(&state, &e),
+            if !needs_consent(&state, &req, &c.user).await? && !req.prompt_consent {
+                return Ok(complete(&state, &req, &c.user, &c.session, &from, false).await);
             }
+            ("consent", Some(c.user.user_id.clone()))
         }
         _ => ("login", None),
     };
 
-    let csrf = web::cookie(&headers, &state.csrf_cookie)
-        .filter(|c| util::is_token_shaped(c))
-        .unwrap_or_else(util::random_token);
+    let csrf = web::cookie_token(&jar, &state.csrf_cookie).unwrap_or_else(util::random_token);
     let tx = Transaction {
         request: req,
         csrf: csrf.clone(),
@@ -248,16 +298,10 @@ pub async fn authorize(
         ip,
         user_agent,
     };
-    let id = util::random_token();
-    if let Err(e) = save_tx(&state, &id, &tx) {
-        return web::internal_error(&state, &e);
-    }
-    let mut res = web::redirect(&state.path(&format!("{next}?tx={id}")), false);
-    web::add_cookie(
-        &mut res,
-        &web::set_cookie(&state, &state.csrf_cookie, &csrf, None),
-    );
-    res
+    let id = insert_tx(&state, &tx).await?;
+    let jar = jar.add(web::cookie(&state, &state.csrf_cookie, csrf, None));
+    let res = web::redirect(&state.path(&format!("{next}?tx={id}")), false);
+    Ok((jar, res).into_response())
 }
 
 /// Query of the login and consent pages.
@@ -273,6 +317,13 @@ fn origin_of(url: &str) -> String {
         .unwrap_or_default()
 }
 
+fn client_name<'a>(state: &'a AppState, tx: &'a Transaction) -> &'a str {
+    state
+        .config
+        .client(&tx.request.client_id)
+        .map_or(tx.request.client_id.as_str(), |c| c.name.as_str())
+}
+
 fn login_page_for(
     state: &AppState,
     id: &str,
@@ -281,15 +332,11 @@ fn login_page_for(
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let client_name = state
-        .config
-        .client(&tx.request.client_id)
-        .map_or(tx.request.client_id.as_str(), |c| c.name.as_str());
     let app_origin = origin_of(&tx.request.reply.redirect_uri);
     let html = pages::login(&LoginView {
         css: &state.path("assets/idp.css"),
         action: &state.path("login"),
-        client_name,
+        client_name: client_name(state, tx),
         app_origin: &app_origin,
         tx: id,
         csrf: &tx.csrf,
@@ -302,15 +349,22 @@ fn login_page_for(
 }
 
 /// `GET /login?tx=`.
-pub async fn login_page(State(state): State<AppState>, Query(q): Query<TxQuery>) -> Response {
-    match load_tx(&state, &q.tx) {
-        Ok(Some(tx)) => {
-            let hint = tx.request.login_hint.clone().unwrap_or_default();
-            login_page_for(&state, &q.tx, &tx, &hint, None, StatusCode::OK)
-        }
-        Ok(None) => expired_page(&state),
-        Err(e) => web::internal_error(&state, &e),
-    }
+pub async fn login_page(
+    State(state): State<AppState>,
+    Query(q): Query<TxQuery>,
+) -> Result<Response> {
+    let tx = load_tx(&state, &q.tx)
+        .await?
+        .ok_or(IdpError::LoginExpired)?;
+    let hint = tx.request.login_hint.clone().unwrap_or_default();
+    Ok(login_page_for(
+        &state,
+        &q.tx,
+        &tx,
+        &hint,
+        None,
+        StatusCode::OK,
+    ))
 }
 
 /// The login form.
@@ -326,106 +380,79 @@ pub struct LoginForm {
     password: String,
 }
 
-/// Checks that a form belongs to a live transaction of this browser.
-fn check_form(
+/// The live transaction a form belongs to, if the form came from this browser's
+/// page of this provider.
+async fn check_form(
     state: &AppState,
     headers: &HeaderMap,
+    jar: &CookieJar,
     id: &str,
     csrf: &str,
-) -> Result<Transaction, Box<Response>> {
+) -> Result<Transaction> {
     if !web::same_origin_post(state, headers) {
         tracing::warn!("cross-site form post refused");
-        return Err(Box::new(forbidden_page(state)));
+        return Err(IdpError::FormRefused);
     }
-    let tx = match load_tx(state, id) {
-        Ok(Some(tx)) => tx,
-        Ok(None) => return Err(Box::new(expired_page(state))),
-        Err(e) => return Err(Box::new(web::internal_error(state, &e))),
-    };
-    let cookie = web::cookie(headers, &state.csrf_cookie).unwrap_or_default();
+    let tx = load_tx(state, id).await?.ok_or(IdpError::LoginExpired)?;
+    let cookie = jar
+        .get(&state.csrf_cookie)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
     if !util::ct_eq(csrf, &tx.csrf) || !util::ct_eq(&cookie, &tx.csrf) {
         tracing::warn!("form post with a missing or wrong csrf token refused");
-        return Err(Box::new(forbidden_page(state)));
+        return Err(IdpError::FormRefused);
     }
     Ok(tx)
-}
-
-/// A password hash nobody knows, verified for unknown usernames so that they take
-/// as long as wrong passwords.
-static DUMMY_HASH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-
-fn verify_password(hash: Option<String>, password: String) -> bool {
-    let dummy = DUMMY_HASH.get_or_init(|| crate::state::hash_password(&util::random_token()).ok());
-    let (hash, known) = match hash {
-        Some(h) => (h, true),
-        None => (dummy.clone().unwrap_or_default(), false),
-    };
-    let ok = PasswordHash::new(&hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false);
-    ok && known
 }
 
 /// `POST /login`.
 pub async fn login_submit(
     State(state): State<AppState>,
     headers: HeaderMap,
+    jar: CookieJar,
     ClientIp(ip): ClientIp,
-    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Result<Response> {
     let Ok(Form(form)) = form else {
-        return forbidden_page(&state);
+        return Err(IdpError::FormRefused);
     };
-    let mut tx = match check_form(&state, &headers, &form.tx, &form.csrf) {
-        Ok(tx) => tx,
-        Err(res) => return *res,
-    };
+    let mut tx = check_form(&state, &headers, &jar, &form.tx, &form.csrf).await?;
     let username = form.username.trim().to_owned();
-    let user_key = format!("user:{}", username.to_lowercase());
-    let ip_key = format!("ip:{ip}");
-    if state.throttle.is_blocked(&[&user_key, &ip_key]) {
+    // Counted before the password is checked, so parallel posts cannot all slip in.
+    let Some(attempt) = state.throttle.begin(&username, &ip) else {
         tracing::warn!("login refused: too many failed attempts");
-        return login_page_for(
+        return Ok(login_page_for(
             &state,
             &form.tx,
             &tx,
             &username,
             Some("Too many failed login attempts. Wait a few minutes, then try again."),
             StatusCode::TOO_MANY_REQUESTS,
-        );
-    }
-    let user = match state.store.user_by_username(&username) {
-        Ok(u) => u,
-        Err(e) => return web::internal_error(&state, &e),
+        ));
     };
+    let name = username.clone();
+    let user = state
+        .blocking(move |state| Ok(state.store.user_by_username(&name)?))
+        .await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let password = form.password;
-    let ok = tokio::task::spawn_blocking(move || verify_password(hash, password))
-        .await
-        .unwrap_or(false);
+    let ok = state.check_password(hash, form.password).await;
     let Some(user) = user.filter(|_| ok) else {
-        state.throttle.record_failure(&[&user_key, &ip_key]);
+        // The attempt stays counted.
         tracing::info!("failed login");
-        return login_page_for(
+        return Ok(login_page_for(
             &state,
             &form.tx,
             &tx,
             &username,
             Some("Wrong username or password."),
             StatusCode::UNAUTHORIZED,
-        );
+        ));
     };
-    state.throttle.clear(&user_key);
+    state.throttle.succeeded(attempt);
 
     let now = util::now();
     // A fresh session id on every login (no session fixation); the old one ends.
-    if let Ok(Some(old)) = web::current_session(&state, &headers) {
-        let _ = state.store.delete_session(&old.token_hash);
-    }
+    let old = web::cookie_token(&jar, &state.session_cookie).map(|v| util::sha256_b64(&v));
     let token = util::random_token();
     let session = SessionRecord {
         sid: util::random_token(),
@@ -434,41 +461,35 @@ pub async fn login_submit(
         expires_at: now
             .saturating_add(i64::try_from(state.config.session.lifetime_secs).unwrap_or(i64::MAX)),
     };
-    if let Err(e) = state
-        .store
-        .insert_session(&util::sha256_b64(&token), &session)
-        .and_then(|()| state.store.record_login(&user.user_id, now))
-    {
-        return web::internal_error(&state, &e);
-    }
+    let work = (util::sha256_b64(&token), session.clone());
+    state
+        .blocking(move |state| {
+            let (token_hash, session) = work;
+            if let Some(old) = old {
+                state.store.delete_session(&old)?;
+            }
+            state.store.insert_session(&token_hash, &session)?;
+            Ok(state.store.record_login(&session.user_id, now)?)
+        })
+        .await?;
     tracing::info!(sub = %user.user_id, "user logged in");
-    let cookie = web::set_cookie(
+    let jar = jar.add(web::cookie(
         &state,
         &state.session_cookie,
-        &token,
+        token,
         Some(state.config.session.lifetime_secs),
-    );
+    ));
 
-    let consent = match needs_consent(&state, &tx.request, &user) {
-        Ok(c) => c || tx.request.prompt_consent,
-        Err(e) => return web::internal_error(&state, &e),
-    };
-    let mut res = if consent {
+    let consent = needs_consent(&state, &tx.request, &user).await? || tx.request.prompt_consent;
+    let res = if consent {
         tx.user_id = Some(user.user_id.clone());
-        if let Err(e) = save_tx(&state, &form.tx, &tx) {
-            return web::internal_error(&state, &e);
-        }
+        update_tx(&state, &form.tx, &tx).await?;
         web::redirect(&state.path(&format!("consent?tx={}", form.tx)), true)
     } else {
-        let _ = state.store.delete_transaction(&form.tx);
-        let from = Requester {
-            ip: tx.ip.clone(),
-            user_agent: tx.user_agent.clone(),
-        };
-        complete(&state, &tx.request, &user, &session, &from, true).await
+        delete_tx(&state, &form.tx).await;
+        complete(&state, &tx.request, &user, &session, &tx.requester(), true).await
     };
-    web::add_cookie(&mut res, &cookie);
-    res
+    Ok((jar, res).into_response())
 }
 
 /// Describes the permissions asked for, in words.
@@ -503,44 +524,33 @@ fn consent_items(state: &AppState, req: &AuthRequest, user: &UserRecord) -> Vec<
         .collect()
 }
 
-/// The session of the user the transaction belongs to, or a response that sends
-/// the browser back to the login page.
-fn tx_user_session(
+/// The session of the user the transaction belongs to; `None` when the browser
+/// must go back to the login page.
+async fn tx_user_session(
     state: &AppState,
-    headers: &HeaderMap,
-    id: &str,
+    jar: &CookieJar,
     tx: &Transaction,
-    post: bool,
-) -> Result<Current, Box<Response>> {
-    match web::current_session(state, headers) {
-        Ok(Some(c)) if tx.user_id.as_deref() == Some(c.user.user_id.as_str()) => Ok(c),
-        Ok(_) => Err(Box::new(web::redirect(
-            &state.path(&format!("login?tx={id}")),
-            post,
-        ))),
-        Err(e) => Err(Box::new(web::internal_error(state, &e))),
-    }
+) -> Result<Option<Current>> {
+    Ok(web::current_session(state, jar)
+        .await?
+        .filter(|c| tx.user_id.as_deref() == Some(c.user.user_id.as_str())))
 }
 
 /// `GET /consent?tx=`.
 pub async fn consent_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    jar: CookieJar,
     Query(q): Query<TxQuery>,
-) -> Response {
-    let tx = match load_tx(&state, &q.tx) {
-        Ok(Some(tx)) => tx,
-        Ok(None) => return expired_page(&state),
-        Err(e) => return web::internal_error(&state, &e),
+) -> Result<Response> {
+    let tx = load_tx(&state, &q.tx)
+        .await?
+        .ok_or(IdpError::LoginExpired)?;
+    let Some(current) = tx_user_session(&state, &jar, &tx).await? else {
+        return Ok(web::redirect(
+            &state.path(&format!("login?tx={}", q.tx)),
+            false,
+        ));
     };
-    let current = match tx_user_session(&state, &headers, &q.tx, &tx, false) {
-        Ok(c) => c,
-        Err(res) => return *res,
-    };
-    let client_name = state
-        .config
-        .client(&tx.request.client_id)
-        .map_or(tx.request.client_id.as_str(), |c| c.name.as_str());
     let app_origin = origin_of(&tx.request.reply.redirect_uri);
     let items = consent_items(&state, &tx.request, &current.user);
     let user_label = format!(
@@ -550,14 +560,14 @@ pub async fn consent_page(
     let html = pages::consent(&ConsentView {
         css: &state.path("assets/idp.css"),
         action: &state.path("consent"),
-        client_name,
+        client_name: client_name(&state, &tx),
         user_label: &user_label,
         app_origin: &app_origin,
         tx: &q.tx,
         csrf: &tx.csrf,
         items: &items,
     });
-    Page::new(StatusCode::OK, html, &[&app_origin]).into_response()
+    Ok(Page::new(StatusCode::OK, html, &[&app_origin]).into_response())
 }
 
 /// The consent form.
@@ -575,54 +585,65 @@ pub struct ConsentForm {
 pub async fn consent_submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    form: Result<Form<ConsentForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
+    jar: CookieJar,
+    form: Result<Form<ConsentForm>, FormRejection>,
+) -> Result<Response> {
     let Ok(Form(form)) = form else {
-        return forbidden_page(&state);
+        return Err(IdpError::FormRefused);
     };
-    let tx = match check_form(&state, &headers, &form.tx, &form.csrf) {
-        Ok(tx) => tx,
-        Err(res) => return *res,
-    };
-    let current = match tx_user_session(&state, &headers, &form.tx, &tx, true) {
-        Ok(c) => c,
-        Err(res) => return *res,
+    let tx = check_form(&state, &headers, &jar, &form.tx, &form.csrf).await?;
+    let Some(current) = tx_user_session(&state, &jar, &tx).await? else {
+        return Ok(web::redirect(
+            &state.path(&format!("login?tx={}", form.tx)),
+            true,
+        ));
     };
     let req = &tx.request;
     match form.decision.as_str() {
         "allow" => {
             let scopes = tokens::granted_scopes(req, &current.user);
-            if let Err(e) = state.store.grant_consent(
-                &current.user.user_id,
-                &req.client_id,
-                req.audience.as_deref().unwrap_or(""),
-                &scopes,
-                util::now(),
-            ) {
-                return web::internal_error(&state, &e);
-            }
-            let _ = state.store.delete_transaction(&form.tx);
-            let from = Requester {
-                ip: tx.ip.clone(),
-                user_agent: tx.user_agent.clone(),
-            };
-            complete(&state, req, &current.user, &current.session, &from, true).await
+            let key = (
+                current.user.user_id.clone(),
+                req.client_id.clone(),
+                req.audience.clone().unwrap_or_default(),
+            );
+            state
+                .blocking(move |state| {
+                    let (user_id, client_id, audience) = key;
+                    Ok(state.store.grant_consent(
+                        &user_id,
+                        &client_id,
+                        &audience,
+                        &scopes,
+                        util::now(),
+                    )?)
+                })
+                .await?;
+            delete_tx(&state, &form.tx).await;
+            Ok(complete(
+                &state,
+                req,
+                &current.user,
+                &current.session,
+                &tx.requester(),
+                true,
+            )
+            .await)
         }
         "deny" => {
-            let _ = state.store.delete_transaction(&form.tx);
-            web::deliver_error(
+            delete_tx(&state, &form.tx).await;
+            Ok(web::deliver_error(
                 &state,
                 &req.reply,
                 "access_denied",
                 "the user denied access",
                 true,
-            )
+            ))
         }
-        _ => web::error_page(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "Invalid request",
-            "Choose Allow or Deny.",
-        ),
+        _ => Err(IdpError::Refused {
+            status: StatusCode::BAD_REQUEST,
+            heading: "Invalid request",
+            message: "Choose Allow or Deny.".into(),
+        }),
     }
 }

@@ -19,7 +19,26 @@
 //! ```
 //!
 //! Or from the command line: `cargo run -p hashgate-idp` (see the README).
+//!
+//! # Independent of `hashgate-protocol`, on purpose
+//!
+//! This crate shares no code with `hashgate-protocol`, the client-side checks of the
+//! app (token parsing, claim checks, `at_hash`, URL building). It is the reference those
+//! checks are tested against: were both built on the same code, a bug in it would make
+//! the provider issue exactly what the client wrongly accepts, and every test would
+//! pass. Here tokens are signed with `jsonwebtoken`, `at_hash` is computed from OIDC Core
+//! §3.2.2.9 directly, and requests are parsed by hand from RFC 6749 §4.2.1.
+//!
+//! # Modules
+//!
+//! Imports run one way, from the leaves up: `util`, `config`, `store`, `throttle`,
+//! `pages` and `rules::engine` import no other module; `request` reads `config`;
+//! `rules` reads `config`, `request` and `store`; `error` wraps the errors of those;
+//! `keys` uses `error` and `store`; `state` holds all of them; `tokens` and `web` work on
+//! `state`; the handlers (`flow`, `logout`, `userinfo`) sit on top, and this file
+//! routes to them.
 
+#![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod config;
@@ -47,7 +66,7 @@ use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{header, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{middleware, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
@@ -108,6 +127,10 @@ pub fn app(state: AppState) -> Router {
         .route("/avatar", get(avatar))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(middleware::map_response_with_state(
+            state.clone(),
+            web::render_error_pages,
+        ))
         .with_state(state.clone());
 
     let base = state.issuer_url.path().trim_end_matches('/').to_owned();
@@ -160,15 +183,57 @@ pub async fn serve_settings(listener: tokio::net::TcpListener, settings: Setting
     serve_state(listener, state).await
 }
 
-/// Serves an already built [`AppState`].
+/// Serves an already built [`AppState`] until the listener fails.
 pub async fn serve_state(listener: tokio::net::TcpListener, state: AppState) -> Result<()> {
+    serve_state_until(listener, state, std::future::pending()).await
+}
+
+/// Serves an already built [`AppState`] until `shutdown` completes, then finishes the
+/// requests in flight. Expired sessions and pending logins are deleted every minute
+/// while it runs.
+pub async fn serve_state_until(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let _pruning = AbortOnDrop(tokio::spawn(prune_every(state.clone(), PRUNE_INTERVAL)));
     let router = app(state);
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
+    .with_graceful_shutdown(shutdown)
     .await?;
     Ok(())
+}
+
+/// How often expired rows are deleted. Expired rows are never read as live (every
+/// query checks `expires_at`), so this only bounds the space they take.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Stops the pruning task with the server, however the server future ends (it may
+/// be dropped, as tests do by aborting it).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn prune_every(state: AppState, period: Duration) {
+    let mut ticks = tokio::time::interval(period);
+    loop {
+        ticks.tick().await;
+        match state
+            .blocking(|state| Ok(state.store.prune_expired(util::now())?))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "expired sessions and pending logins deleted"),
+            Err(e) => tracing::warn!(error = %e, "pruning expired rows failed"),
+        }
+    }
 }
 
 /// Adds a new signing key to the database in `data_dir`; the previous key stays in
@@ -215,18 +280,15 @@ async fn discovery(State(state): State<AppState>) -> Response {
     .into_response()
 }
 
-async fn jwks(State(state): State<AppState>) -> Response {
-    match state.keys.jwks(&state.store, util::now()) {
-        Ok(keys) => (
-            [(header::CACHE_CONTROL, "public, max-age=60")],
-            Json(json!({ "keys": keys })),
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "jwks failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
+async fn jwks(State(state): State<AppState>) -> Result<Response> {
+    let keys = state
+        .blocking(|state| state.keys.jwks(&state.store, util::now()))
+        .await?;
+    Ok((
+        [(header::CACHE_CONTROL, "public, max-age=60")],
+        Json(json!({ "keys": keys })),
+    )
+        .into_response())
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -267,12 +329,7 @@ async fn avatar(Query(q): Query<AvatarQuery>) -> Response {
         .bytes()
         .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
         % 360;
-    let svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"128\" height=\"128\" viewBox=\"0 0 128 128\">\
-         <circle cx=\"64\" cy=\"64\" r=\"64\" fill=\"hsl({hue},55%,45%)\"/>\
-         <text x=\"64\" y=\"84\" font-family=\"sans-serif\" font-size=\"60\" text-anchor=\"middle\" fill=\"#fff\">{}</text></svg>",
-        util::esc(&initial)
-    );
+    let svg = pages::avatar(&initial, hue).into_string();
     (
         [
             (header::CONTENT_TYPE, "image/svg+xml"),
@@ -305,11 +362,6 @@ async fn index(State(state): State<AppState>) -> Response {
     .into_response()
 }
 
-async fn not_found(State(state): State<AppState>) -> Response {
-    web::error_page(
-        &state,
-        StatusCode::NOT_FOUND,
-        "Not found",
-        "There is no page at this address.",
-    )
+async fn not_found() -> IdpError {
+    IdpError::NotFound
 }

@@ -4,8 +4,9 @@
 //! show a "logged out" page.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
 use jsonwebtoken::{Algorithm, Validation};
 use url::Url;
 
@@ -33,11 +34,16 @@ fn get<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Ends the browser's session; returns the cookie-clearing header value.
-fn end_session(state: &AppState, headers: &HeaderMap) -> String {
-    match web::current_session(state, headers) {
+/// Ends the browser's session; returns the jar that clears its cookie. A storage
+/// failure is logged: the browser is logged out either way.
+async fn end_session(state: &AppState, jar: CookieJar) -> CookieJar {
+    match web::current_session(state, &jar).await {
         Ok(Some(c)) => {
-            if let Err(e) = state.store.delete_session(&c.token_hash) {
+            let token_hash = c.token_hash;
+            let deleted = state
+                .blocking(move |state| Ok(state.store.delete_session(&token_hash)?))
+                .await;
+            if let Err(e) = deleted {
                 tracing::error!(error = %e, "session delete failed");
             }
             tracing::info!(sub = %c.user.user_id, "user logged out");
@@ -45,7 +51,12 @@ fn end_session(state: &AppState, headers: &HeaderMap) -> String {
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "session lookup failed"),
     }
-    web::set_cookie(state, &state.session_cookie, "", Some(0))
+    jar.add(web::cookie(
+        state,
+        &state.session_cookie,
+        String::new(),
+        Some(0),
+    ))
 }
 
 /// The registered logout URL equal to `raw`: the client's list, or every
@@ -62,13 +73,13 @@ fn allowed_logout_url(state: &AppState, client_id: Option<&str>, raw: &str) -> O
         .cloned()
 }
 
-fn logged_out(state: &AppState, cookie: &str, unregistered: bool) -> Response {
+fn logged_out(state: &AppState, jar: CookieJar, unregistered: bool) -> Response {
     let text = if unregistered {
         "You are logged out. The return address is not registered for this application, so you were not sent back."
     } else {
         "You are logged out of the identity provider. You can close this window."
     };
-    Page::new(
+    let page = Page::new(
         StatusCode::OK,
         pages::message(
             &state.path("assets/idp.css"),
@@ -77,34 +88,29 @@ fn logged_out(state: &AppState, cookie: &str, unregistered: bool) -> Response {
             false,
         ),
         &[],
-    )
-    .with_header(axum::http::header::SET_COOKIE, cookie.to_owned())
-    .into_response()
+    );
+    (jar, page).into_response()
 }
 
 /// `GET /v2/logout`.
 pub async fn v2_logout(
     State(state): State<AppState>,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
+    jar: CookieJar,
 ) -> Response {
     let p = params(q.as_deref());
-    let cookie = end_session(&state, &headers);
+    let jar = end_session(&state, jar).await;
     match get(&p, "returnTo") {
         Some(to) => match allowed_logout_url(&state, get(&p, "client_id"), to) {
-            Some(_) => {
-                let mut res = web::redirect(to, false);
-                web::add_cookie(&mut res, &cookie);
-                res
-            }
-            None => logged_out(&state, &cookie, true),
+            Some(_) => (jar, web::redirect(to, false)).into_response(),
+            None => logged_out(&state, jar, true),
         },
-        None => logged_out(&state, &cookie, false),
+        None => logged_out(&state, jar, false),
     }
 }
 
 /// The `aud` of a signature-valid ID token of ours (expiry is not checked: a hint
-/// may be old).
+/// may be old). Blocking: reads the keys from the store.
 fn hint_client(state: &AppState, token: &str) -> Option<String> {
     let header = jsonwebtoken::decode_header(token).ok()?;
     let key = state
@@ -128,20 +134,28 @@ fn hint_client(state: &AppState, token: &str) -> Option<String> {
 pub async fn oidc_logout(
     State(state): State<AppState>,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
+    jar: CookieJar,
 ) -> Response {
     let p = params(q.as_deref());
-    let cookie = end_session(&state, &headers);
+    let jar = end_session(&state, jar).await;
     let Some(to) = get(&p, "post_logout_redirect_uri") else {
-        return logged_out(&state, &cookie, false);
+        return logged_out(&state, jar, false);
     };
     let from_param = get(&p, "client_id").map(str::to_owned);
-    let from_hint = get(&p, "id_token_hint").and_then(|t| hint_client(&state, t));
-    if get(&p, "id_token_hint").is_some() && from_hint.is_none() {
-        return logged_out(&state, &cookie, true);
+    let hint = get(&p, "id_token_hint").map(str::to_owned);
+    let from_hint = match hint.clone() {
+        Some(token) => state
+            .blocking(move |state| Ok(hint_client(state, &token)))
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    if hint.is_some() && from_hint.is_none() {
+        return logged_out(&state, jar, true);
     }
     let client_id = match (from_param, from_hint) {
-        (Some(a), Some(b)) if a != b => return logged_out(&state, &cookie, true),
+        (Some(a), Some(b)) if a != b => return logged_out(&state, jar, true),
         (a, b) => a.or(b),
     };
     match allowed_logout_url(&state, client_id.as_deref(), to) {
@@ -149,10 +163,8 @@ pub async fn oidc_logout(
             if let Some(s) = get(&p, "state") {
                 url.query_pairs_mut().append_pair("state", s);
             }
-            let mut res = web::redirect(url.as_str(), false);
-            web::add_cookie(&mut res, &cookie);
-            res
+            (jar, web::redirect(url.as_str(), false)).into_response()
         }
-        None => logged_out(&state, &cookie, true),
+        None => logged_out(&state, jar, true),
     }
 }

@@ -104,11 +104,5 @@ async fn run(cli: Cli) -> hashgate_idp::Result<()> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    axum::serve(
-        listener,
-        hashgate_idp::app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
-    Ok(())
+    hashgate_idp::serve_state_until(listener, state, shutdown).await
 }

@@ -1,11 +1,16 @@
-//! Server-rendered HTML pages: login, consent, errors, logged out, and the
-//! `web_message` response. Every dynamic value goes through [`esc`]; styles and
-//! scripts come from `/assets/`, so the Content-Security-Policy allows no inline code.
+//! Server-rendered HTML pages: login, consent, errors, logged out, the `web_message`
+//! response and the initials avatar.
+//!
+//! Pages are maud templates: every interpolated value is HTML-escaped by the template
+//! engine, so no page can forget to escape one. The single raw insertion is the
+//! `web_message` JSON, made inert for a `<script>` element by [`script_json`]. Styles
+//! and scripts come from `/assets/`, so the Content-Security-Policy allows no inline code.
+
+use std::borrow::Cow;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-
-use crate::util::esc;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 /// The stylesheet served at `/assets/idp.css`.
 pub const CSS: &str = include_str!("../assets/idp.css");
@@ -19,13 +24,12 @@ pub struct Page {
     /// `None`: the page may not be framed at all.
     frame_ancestor: Option<String>,
     html: String,
-    headers: Vec<(header::HeaderName, String)>,
 }
 
 impl Page {
     /// A page that may not be framed and submits forms only to this provider (plus
     /// `form_origins`, where a form's redirect may lead).
-    pub fn new(status: StatusCode, html: String, form_origins: &[&str]) -> Self {
+    pub fn new(status: StatusCode, html: Markup, form_origins: &[&str]) -> Self {
         let mut form_action = String::from("'self'");
         for o in form_origins {
             form_action.push(' ');
@@ -38,14 +42,13 @@ impl Page {
                  frame-ancestors 'none'; base-uri 'none'"
             ),
             frame_ancestor: None,
-            html,
-            headers: Vec::new(),
+            html: html.into_string(),
         }
     }
 
     /// The `web_message` page: runs `/assets/web_message.js`, may be framed by
     /// `origin` only.
-    pub fn web_message(html: String, origin: &str) -> Self {
+    pub fn web_message(html: Markup, origin: &str) -> Self {
         Self {
             status: StatusCode::OK,
             csp: format!(
@@ -53,15 +56,8 @@ impl Page {
                  form-action 'none'"
             ),
             frame_ancestor: Some(origin.to_owned()),
-            html,
-            headers: Vec::new(),
+            html: html.into_string(),
         }
-    }
-
-    /// Adds a header (e.g. `Set-Cookie`).
-    pub fn with_header(mut self, name: header::HeaderName, value: String) -> Self {
-        self.headers.push((name, value));
-        self
     }
 }
 
@@ -69,37 +65,51 @@ impl IntoResponse for Page {
     fn into_response(self) -> Response {
         let mut res = (self.status, self.html).into_response();
         let h = res.headers_mut();
-        let set = |h: &mut axum::http::HeaderMap, name: header::HeaderName, v: &str| {
-            if let Ok(v) = HeaderValue::from_str(v) {
-                h.insert(name, v);
-            }
-        };
-        set(h, header::CONTENT_TYPE, "text/html; charset=utf-8");
-        set(h, header::CONTENT_SECURITY_POLICY, &self.csp);
-        if self.frame_ancestor.is_none() {
-            set(h, header::X_FRAME_OPTIONS, "DENY");
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&self.csp) {
+            h.insert(header::CONTENT_SECURITY_POLICY, v);
         }
-        for (name, value) in self.headers {
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                h.append(name, v);
-            }
+        if self.frame_ancestor.is_none() {
+            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         }
         res
     }
 }
 
+/// An error page a handler asked for without knowing where the stylesheet lives: the
+/// router's outermost layer renders it with [`message`].
+#[derive(Debug, Clone)]
+pub struct ErrorPage {
+    /// The page heading.
+    pub heading: Cow<'static, str>,
+    /// The sentence under it.
+    pub message: Cow<'static, str>,
+}
+
 /// The common page frame.
-pub fn layout(css_href: &str, title: &str, main: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"referrer\" content=\"same-origin\">\n\
-         <title>{title}</title>\n<link rel=\"stylesheet\" href=\"{css}\">\n</head>\n<body>\n\
-         <main class=\"card\">\n<p class=\"brand\"><span class=\"logo\" aria-hidden=\"true\">#</span> Hashgate</p>\n\
-         {main}\n</main>\n<footer>hashgate-idp &middot; local development identity provider</footer>\n</body>\n</html>\n",
-        title = esc(title),
-        css = esc(css_href),
-    )
+fn layout(css_href: &str, title: &str, main: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="same-origin";
+                title { (title) }
+                link rel="stylesheet" href=(css_href);
+            }
+            body {
+                main class="card" {
+                    p class="brand" { span class="logo" aria-hidden="true" { "#" } " Hashgate" }
+                    (main)
+                }
+                footer { "hashgate-idp \u{b7} local development identity provider" }
+            }
+        }
+    }
 }
 
 /// What the login page shows.
@@ -123,42 +133,29 @@ pub struct LoginView<'a> {
 }
 
 /// The login page.
-pub fn login(v: &LoginView<'_>) -> String {
-    let error = v
-        .error
-        .map(|e| format!("<p class=\"alert\" role=\"alert\">{}</p>\n", esc(e)))
-        .unwrap_or_default();
-    let autofocus_user = if v.username.is_empty() {
-        " autofocus"
-    } else {
-        ""
+pub fn login(v: &LoginView<'_>) -> Markup {
+    let no_user = v.username.is_empty();
+    let main = html! {
+        h1 { "Log in" }
+        p class="lead" { "to continue to " strong { (v.client_name) } }
+        @if let Some(error) = v.error {
+            p class="alert" role="alert" { (error) }
+        }
+        form method="post" action=(v.action) class="stack" {
+            input type="hidden" name="tx" value=(v.tx);
+            input type="hidden" name="csrf" value=(v.csrf);
+            label for="username" { "Username" }
+            input id="username" name="username" type="text" autocomplete="username"
+                autocapitalize="none" spellcheck="false" required maxlength="256"
+                value=(v.username) autofocus[no_user];
+            label for="password" { "Password" }
+            input id="password" name="password" type="password"
+                autocomplete="current-password" required maxlength="1024" autofocus[!no_user];
+            button type="submit" class="primary" { "Log in" }
+        }
+        p class="hint" { "You will be sent back to " code { (v.app_origin) } "." }
     };
-    let autofocus_pass = if v.username.is_empty() {
-        ""
-    } else {
-        " autofocus"
-    };
-    let main = format!(
-        "<h1>Log in</h1>\n<p class=\"lead\">to continue to <strong>{client}</strong></p>\n{error}\
-         <form method=\"post\" action=\"{action}\" class=\"stack\">\n\
-         <input type=\"hidden\" name=\"tx\" value=\"{tx}\">\n\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
-         <label for=\"username\">Username</label>\n\
-         <input id=\"username\" name=\"username\" type=\"text\" autocomplete=\"username\" autocapitalize=\"none\" \
-         spellcheck=\"false\" required maxlength=\"256\" value=\"{username}\"{autofocus_user}>\n\
-         <label for=\"password\">Password</label>\n\
-         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required \
-         maxlength=\"1024\"{autofocus_pass}>\n\
-         <button type=\"submit\" class=\"primary\">Log in</button>\n</form>\n\
-         <p class=\"hint\">You will be sent back to <code>{origin}</code>.</p>",
-        client = esc(v.client_name),
-        action = esc(v.action),
-        tx = esc(v.tx),
-        csrf = esc(v.csrf),
-        username = esc(v.username),
-        origin = esc(v.app_origin),
-    );
-    layout(v.css, &format!("Log in to {}", v.client_name), &main)
+    layout(v.css, &format!("Log in to {}", v.client_name), main)
 }
 
 /// One line on the consent page.
@@ -190,69 +187,86 @@ pub struct ConsentView<'a> {
 }
 
 /// The consent page.
-pub fn consent(v: &ConsentView<'_>) -> String {
-    let items: String = v
-        .items
-        .iter()
-        .map(|i| {
-            format!(
-                "<li><span>{}</span> <small>{}</small></li>\n",
-                esc(&i.description),
-                esc(&i.detail)
-            )
-        })
-        .collect();
-    let main = format!(
-        "<h1>Authorize {client}</h1>\n<p class=\"lead\">Signed in as <strong>{user}</strong>. \
-         <strong>{client}</strong> (<code>{origin}</code>) is asking to:</p>\n\
-         <ul class=\"scopes\">\n{items}</ul>\n\
-         <form method=\"post\" action=\"{action}\" class=\"actions\">\n\
-         <input type=\"hidden\" name=\"tx\" value=\"{tx}\">\n\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
-         <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button>\n\
-         <button type=\"submit\" name=\"decision\" value=\"allow\" class=\"primary\" autofocus>Allow</button>\n\
-         </form>\n<p class=\"hint\">Your answer is remembered for this application.</p>",
-        client = esc(v.client_name),
-        user = esc(v.user_label),
-        origin = esc(v.app_origin),
-        action = esc(v.action),
-        tx = esc(v.tx),
-        csrf = esc(v.csrf),
-    );
-    layout(v.css, &format!("Authorize {}", v.client_name), &main)
+pub fn consent(v: &ConsentView<'_>) -> Markup {
+    let main = html! {
+        h1 { "Authorize " (v.client_name) }
+        p class="lead" {
+            "Signed in as " strong { (v.user_label) } ". "
+            strong { (v.client_name) } " (" code { (v.app_origin) } ") is asking to:"
+        }
+        ul class="scopes" {
+            @for item in v.items {
+                li { span { (item.description) } " " small { (item.detail) } }
+            }
+        }
+        form method="post" action=(v.action) class="actions" {
+            input type="hidden" name="tx" value=(v.tx);
+            input type="hidden" name="csrf" value=(v.csrf);
+            button type="submit" name="decision" value="deny" class="secondary" { "Deny" }
+            button type="submit" name="decision" value="allow" class="primary" autofocus { "Allow" }
+        }
+        p class="hint" { "Your answer is remembered for this application." }
+    };
+    layout(v.css, &format!("Authorize {}", v.client_name), main)
 }
 
 /// A page with a heading and a message (errors, logged out).
-pub fn message(css: &str, heading: &str, text: &str, alert: bool) -> String {
-    let role = if alert { " role=\"alert\"" } else { "" };
-    let class = if alert { "alert" } else { "lead" };
-    let main = format!(
-        "<h1>{}</h1>\n<p class=\"{class}\"{role}>{}</p>",
-        esc(heading),
-        esc(text)
-    );
-    layout(css, heading, &main)
+pub fn message(css: &str, heading: &str, text: &str, alert: bool) -> Markup {
+    let main = html! {
+        h1 { (heading) }
+        @if alert {
+            p class="alert" role="alert" { (text) }
+        } @else {
+            p class="lead" { (text) }
+        }
+    };
+    layout(css, heading, main)
 }
 
-/// The `web_message` response page. `json` is the message and target origin,
-/// already serialised; it is made safe to embed inside `<script>`.
-pub fn web_message(css: &str, script: &str, json: &str) -> String {
-    // Inside a <script> element only "</script" or "<!--" could end or confuse it;
-    // escaping every '<', '>' and '&' as JSON unicode escapes rules both out.
-    let safe = json
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026");
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"referrer\" content=\"same-origin\">\n<title>Authorization response</title>\n\
-         <link rel=\"stylesheet\" href=\"{css}\">\n</head>\n<body>\n\
-         <script type=\"application/json\" id=\"authorization-response\">{safe}</script>\n\
-         <p class=\"hint\">Returning to the application&hellip;</p>\n\
-         <script src=\"{script}\"></script>\n</body>\n</html>\n",
-        css = esc(css),
-        script = esc(script),
+/// JSON made safe to sit inside a `<script>` element: only `</script` or `<!--` could
+/// end or confuse it, and escaping every `<`, `>` and `&` as JSON unicode escapes rules
+/// both out while `JSON.parse` reads the same value. HTML escaping would not do: a
+/// script element's text is not entity-decoded.
+pub fn script_json(json: &serde_json::Value) -> PreEscaped<String> {
+    PreEscaped(
+        json.to_string()
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026"),
     )
+}
+
+/// The `web_message` response page: the message and target origin as JSON in a data
+/// element, posted by the static `/assets/web_message.js`.
+pub fn web_message(css: &str, script: &str, message: &serde_json::Value) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="referrer" content="same-origin";
+                title { "Authorization response" }
+                link rel="stylesheet" href=(css);
+            }
+            body {
+                script type="application/json" id="authorization-response" { (script_json(message)) }
+                p class="hint" { "Returning to the application\u{2026}" }
+                script src=(script) {}
+            }
+        }
+    }
+}
+
+/// A round initials avatar (SVG). Elements are closed explicitly: SVG is XML.
+pub fn avatar(initial: &str, hue: u32) -> Markup {
+    html! {
+        svg xmlns="http://www.w3.org/2000/svg" width="128" height="128" viewBox="0 0 128 128" {
+            circle cx="64" cy="64" r="64" fill=(format!("hsl({hue},55%,45%)")) {}
+            text x="64" y="84" font-family="sans-serif" font-size="60" text-anchor="middle" fill="#fff" {
+                (initial)
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -270,7 +284,8 @@ mod tests {
             csrf: "c",
             username: "\"><script>",
             error: Some("<i>"),
-        });
+        })
+        .into_string();
         assert!(!html.contains("<b>Evil"));
         assert!(!html.contains("\"><script>"));
         assert!(html.contains("&lt;b&gt;Evil&lt;/b&gt;"));
@@ -282,9 +297,18 @@ mod tests {
         let html = web_message(
             "/c.css",
             "/w.js",
-            r#"{"state":"</script><script>alert(1)</script>"}"#,
-        );
+            &serde_json::json!({"state": "</script><script>alert(1)</script>"}),
+        )
+        .into_string();
         assert_eq!(html.matches("</script>").count(), 2);
         assert!(html.contains("\\u003c/script\\u003e"));
+    }
+
+    #[test]
+    fn the_avatar_is_well_formed_svg_with_its_text_escaped() {
+        let svg = avatar("<", 120).into_string();
+        assert!(svg
+            .contains("<circle cx=\"64\" cy=\"64\" r=\"64\" fill=\"hsl(120,55%,45%)\"></circle>"));
+        assert!(svg.contains(">&lt;</text>"));
     }
 }

@@ -5,11 +5,11 @@
 //! redirector). After that, errors go back to the app as RFC 6749 §4.2.2.1 errors
 //! with `state` echoed.
 
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::config::{ClientConfig, OIDC_SCOPES};
-use crate::state::AppState;
+use crate::config::{ClientConfig, Config, OIDC_SCOPES};
 
 /// Longest accepted query string.
 pub const MAX_QUERY_BYTES: usize = 8 * 1024;
@@ -75,7 +75,7 @@ pub enum Rejection {
     /// Shown to the user as an error page; the app is not told.
     Page {
         /// HTTP status.
-        status: u16,
+        status: StatusCode,
         /// Page heading.
         heading: &'static str,
         /// Explanation (escaped when rendered).
@@ -92,7 +92,7 @@ pub enum Rejection {
     },
 }
 
-fn page(status: u16, heading: &'static str, message: impl Into<String>) -> Rejection {
+fn page(status: StatusCode, heading: &'static str, message: impl Into<String>) -> Rejection {
     Rejection::Page {
         status,
         heading,
@@ -124,11 +124,11 @@ impl Params {
 }
 
 /// Validates a raw `/authorize` query string.
-pub fn parse(state: &AppState, raw: Option<&str>) -> Result<AuthRequest, Rejection> {
+pub fn parse(config: &Config, raw: Option<&str>) -> Result<AuthRequest, Rejection> {
     let raw = raw.unwrap_or("");
     if raw.len() > MAX_QUERY_BYTES {
         return Err(page(
-            414,
+            StatusCode::URI_TOO_LONG,
             "Request too large",
             "The authorization request is too long.",
         ));
@@ -144,7 +144,7 @@ pub fn parse(state: &AppState, raw: Option<&str>) -> Result<AuthRequest, Rejecti
         .any(|(k, v)| k.len() > MAX_PARAM_BYTES || v.len() > MAX_PARAM_BYTES)
     {
         return Err(page(
-            400,
+            StatusCode::BAD_REQUEST,
             "Request too large",
             "A parameter of the authorization request is too long.",
         ));
@@ -154,15 +154,21 @@ pub fn parse(state: &AppState, raw: Option<&str>) -> Result<AuthRequest, Rejecti
         .one("client_id")
         .map_err(|()| {
             page(
-                400,
+                StatusCode::BAD_REQUEST,
                 "Invalid request",
                 "The client_id parameter appears more than once.",
             )
         })?
-        .ok_or_else(|| page(400, "Invalid request", "The request has no client_id."))?;
-    let client = state.config.client(client_id).ok_or_else(|| {
+        .ok_or_else(|| {
+            page(
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                "The request has no client_id.",
+            )
+        })?;
+    let client = config.client(client_id).ok_or_else(|| {
         page(
-            400,
+            StatusCode::BAD_REQUEST,
             "Unknown application",
             format!("No application with client_id \u{201c}{client_id}\u{201d} is registered with this provider."),
         )
@@ -171,19 +177,25 @@ pub fn parse(state: &AppState, raw: Option<&str>) -> Result<AuthRequest, Rejecti
         .one("redirect_uri")
         .map_err(|()| {
             page(
-                400,
+                StatusCode::BAD_REQUEST,
                 "Invalid request",
                 "The redirect_uri parameter appears more than once.",
             )
         })?
-        .ok_or_else(|| page(400, "Invalid request", "The request has no redirect_uri."))?;
+        .ok_or_else(|| {
+            page(
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                "The request has no redirect_uri.",
+            )
+        })?;
     let registered = client
         .callbacks
         .iter()
         .find(|u| url_matches(u, redirect_raw))
         .ok_or_else(|| {
             page(
-                400,
+                StatusCode::BAD_REQUEST,
                 "Callback URL mismatch",
                 format!(
                     "The redirect_uri \u{201c}{redirect_raw}\u{201d} is not in the list of allowed callback URLs of {}.",
@@ -207,7 +219,7 @@ pub fn parse(state: &AppState, raw: Option<&str>) -> Result<AuthRequest, Rejecti
         ResponseMode::Fragment => None,
         ResponseMode::WebMessage => Some(web_origin_for(client, registered).ok_or_else(|| {
             page(
-                400,
+                StatusCode::BAD_REQUEST,
                 "Web origin not allowed",
                 format!(
                     "response_mode=web_message needs the origin of the redirect_uri to be an allowed web origin of {}.",
@@ -290,8 +302,7 @@ pub fn parse(state: &AppState, raw: Option<&str>) -> Result<AuthRequest, Rejecti
     let audience = params.one("audience").ok().flatten();
     let api = match audience {
         Some(a) => Some(
-            state
-                .config
+            config
                 .api(a)
                 .ok_or_else(|| fail("invalid_request", "unknown audience".into()))?,
         ),

@@ -2,11 +2,13 @@
 //! values derived from the issuer URL. Built once by [`AppState::new`].
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHasher as _, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::Argon2;
+use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::config::Config;
@@ -42,7 +44,7 @@ impl Settings {
         }
     }
 
-    /// Uses `pem` as the first signing key (see [`crate::generate_signing_key_pem`]).
+    /// Uses `pem` as the first signing key (see [`crate::keys::generate_signing_key_pem`]).
     pub fn with_signing_key_pem(mut self, pem: impl Into<String>) -> Self {
         self.signing_key_pem = Some(pem.into());
         self
@@ -66,6 +68,10 @@ pub struct Inner {
     pub(crate) keys: KeyRing,
     pub(crate) throttle: Throttle,
     pub(crate) rules: Rules,
+    /// One argon2 check holds about 19 MiB; a burst of logins waits here instead of
+    /// holding that many times over.
+    password_slots: Semaphore,
+    password_checks: AtomicU64,
 }
 
 impl std::ops::Deref for AppState {
@@ -129,11 +135,16 @@ impl AppState {
             .filter(char::is_ascii_alphanumeric)
             .take(8)
             .collect();
+        let secure_cookies = issuer_url.scheme() == "https";
+        // RFC 6265bis §4.1.3.2: a `__Host-` cookie is only accepted Secure, with Path=/
+        // and no Domain, so no sibling host or plain-http page can plant or replace it.
+        let prefix = if secure_cookies { "__Host-" } else { "" };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let inner = Inner {
             issuer_origin: issuer_url.origin().ascii_serialization(),
-            secure_cookies: issuer_url.scheme() == "https",
-            session_cookie: format!("hashgate_session_{suffix}"),
-            csrf_cookie: format!("hashgate_csrf_{suffix}"),
+            secure_cookies,
+            session_cookie: format!("{prefix}hashgate_session_{suffix}"),
+            csrf_cookie: format!("{prefix}hashgate_csrf_{suffix}"),
             issuer,
             issuer_url,
             keys: KeyRing::new(config.keys.grace_period_secs),
@@ -144,6 +155,8 @@ impl AppState {
             config,
             store,
             rules,
+            password_slots: Semaphore::new(cores),
+            password_checks: AtomicU64::new(0),
         };
         Ok(Self(Arc::new(inner)))
     }
@@ -163,6 +176,26 @@ impl AppState {
         &self.rules
     }
 
+    /// How many passwords this server has checked with argon2 (wrong, right or for an
+    /// unknown user), for tests and monitoring: each check costs tens of milliseconds
+    /// and about 19 MiB.
+    pub fn password_checks(&self) -> u64 {
+        self.password_checks.load(Ordering::Relaxed)
+    }
+
+    /// Whether `password` matches `hash` (`None`: an unknown user, checked against a
+    /// hash nobody knows, so that it takes as long as a wrong password). Runs on a
+    /// blocking thread, at most one check per core at a time; the others wait.
+    pub(crate) async fn check_password(&self, hash: Option<String>, password: String) -> bool {
+        let Ok(_slot) = self.password_slots.acquire().await else {
+            return false;
+        };
+        self.password_checks.fetch_add(1, Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || verify_password(hash, &password))
+            .await
+            .unwrap_or(false)
+    }
+
     /// An endpoint URL under the issuer, e.g. `endpoint("userinfo")`.
     pub fn endpoint(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)
@@ -171,6 +204,19 @@ impl AppState {
     /// Path part of an endpoint, for links inside our own pages.
     pub(crate) fn path(&self, path: &str) -> String {
         format!("{}{path}", self.issuer_url.path())
+    }
+
+    /// Runs `work` on a blocking thread: storage (SQLite behind one lock), password
+    /// hashing and signing never hold up the async workers that serve everyone else.
+    pub(crate) async fn blocking<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&AppState) -> Result<T> + Send + 'static,
+    {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || work(&state))
+            .await
+            .map_err(|e| IdpError::Task(e.to_string()))?
     }
 }
 
@@ -200,6 +246,25 @@ fn seed_users(store: &Store, config: &Config, issuer: &str, now: i64) -> Result<
         store.upsert_user(&u.effective_user_id(), &u.username, &hash, &profile, now)?;
     }
     Ok(())
+}
+
+/// A password hash nobody knows, verified for unknown usernames.
+static DUMMY_HASH: OnceLock<Option<String>> = OnceLock::new();
+
+fn verify_password(hash: Option<String>, password: &str) -> bool {
+    let dummy = DUMMY_HASH.get_or_init(|| hash_password(&util::random_token()).ok());
+    let (hash, known) = match hash {
+        Some(h) => (h, true),
+        None => (dummy.clone().unwrap_or_default(), false),
+    };
+    let ok = PasswordHash::new(&hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false);
+    ok && known
 }
 
 /// Hashes a password with argon2id and a random salt (PHC string).

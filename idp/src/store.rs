@@ -1,14 +1,35 @@
 //! SQLite storage under the data directory (`idp.sqlite3`): users, login sessions,
 //! consents, signing keys and pending authorization requests. Every call is a short
-//! statement behind one mutex, so handlers call it directly.
+//! statement behind one mutex.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{IdpError, Result};
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The data directory could not be created.
+    #[error("cannot create data directory {}: {source}", path.display())]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// SQLite failed.
+    #[error("storage error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Stored data could not be encoded or decoded.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+/// Result of a storage call.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "idp.sqlite3";
@@ -48,9 +69,38 @@ CREATE TABLE IF NOT EXISTS signing_keys (
 CREATE TABLE IF NOT EXISTS transactions (
     id         TEXT PRIMARY KEY,
     data       TEXT NOT NULL,
+    ip         TEXT NOT NULL DEFAULT '',
     expires_at INTEGER NOT NULL
 );
 ";
+
+/// Indexes, created after [`SCHEMA`] and the column a database made by an older version
+/// lacks: expired rows are found, and live ones counted, without a full scan.
+const INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
+CREATE INDEX IF NOT EXISTS transactions_by_expiry ON transactions (expires_at);
+CREATE INDEX IF NOT EXISTS transactions_by_ip ON transactions (ip, expires_at);
+";
+
+/// Caps on pending authorization requests (`[transactions]` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingCaps {
+    /// Live pending requests one client IP may hold.
+    pub per_ip: u32,
+    /// Live pending requests in all.
+    pub total: u32,
+}
+
+/// Whether a pending authorization request was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pending {
+    /// Stored.
+    Stored,
+    /// Refused: this client IP holds its cap.
+    IpFull,
+    /// Refused: the store holds the total cap.
+    Full,
+}
 
 /// Profile data of a user, stored as JSON.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -134,7 +184,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|source| IdpError::DataDir {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.to_owned(),
             source,
         })?;
@@ -142,6 +192,16 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")?;
         conn.execute_batch(SCHEMA)?;
+        let has_ip: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('transactions') WHERE name = 'ip'",
+            [],
+            |r| r.get(0),
+        )?;
+        if has_ip == 0 {
+            // Pending logins of an older version stay valid; they count for no IP.
+            conn.execute_batch("ALTER TABLE transactions ADD COLUMN ip TEXT NOT NULL DEFAULT ''")?;
+        }
+        conn.execute_batch(INDEXES)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -163,7 +223,7 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let profile =
-            serde_json::to_string(profile).map_err(|e| IdpError::Corrupt(e.to_string()))?;
+            serde_json::to_string(profile).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let conn = self.conn();
         let existing: Option<String> = conn
             .query_row(
@@ -211,8 +271,8 @@ impl Store {
             .optional()?;
         row.map(
             |(user_id, username, password_hash, profile, logins, updated_at)| {
-                let profile =
-                    serde_json::from_str(&profile).map_err(|e| IdpError::Corrupt(e.to_string()))?;
+                let profile = serde_json::from_str(&profile)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 Ok(UserRecord {
                     user_id,
                     username,
@@ -247,9 +307,7 @@ impl Store {
 
     /// Stores a new session under the hash of its cookie value.
     pub fn insert_session(&self, token_hash: &str, s: &SessionRecord) -> Result<()> {
-        let conn = self.conn();
-        conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [s.auth_time])?;
-        conn.execute(
+        self.conn().execute(
             "INSERT INTO sessions (token_hash, sid, user_id, auth_time, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![token_hash, s.sid, s.user_id, s.auth_time, s.expires_at],
         )?;
@@ -374,16 +432,70 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a pending authorization request.
-    pub fn put_transaction(&self, id: &str, data: &str, expires_at: i64, now: i64) -> Result<()> {
-        let conn = self.conn();
-        conn.execute("DELETE FROM transactions WHERE expires_at <= ?1", [now])?;
-        conn.execute(
-            "INSERT INTO transactions (id, data, expires_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (id) DO UPDATE SET data = ?2",
-            params![id, data, expires_at],
+    /// Stores a new pending authorization request for client `ip`, unless that IP or
+    /// everyone together already holds as many live ones as `caps` allow. Counting
+    /// stops at the cap, through the indexes, so a full table costs no more to refuse.
+    pub fn insert_transaction(
+        &self,
+        id: &str,
+        data: &str,
+        ip: &str,
+        expires_at: i64,
+        now: i64,
+        caps: PendingCaps,
+    ) -> Result<Pending> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let from_ip: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM transactions WHERE ip = ?1 AND expires_at > ?2 LIMIT ?3)",
+            params![ip, now, caps.per_ip],
+            |r| r.get(0),
+        )?;
+        if from_ip >= i64::from(caps.per_ip) {
+            return Ok(Pending::IpFull);
+        }
+        let all: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM transactions WHERE expires_at > ?1 LIMIT ?2)",
+            params![now, caps.total],
+            |r| r.get(0),
+        )?;
+        if all >= i64::from(caps.total) {
+            return Ok(Pending::Full);
+        }
+        tx.execute(
+            "INSERT INTO transactions (id, data, ip, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![id, data, ip, expires_at],
+        )?;
+        tx.commit()?;
+        Ok(Pending::Stored)
+    }
+
+    /// Replaces the data of a pending authorization request (its expiry stays).
+    pub fn update_transaction(&self, id: &str, data: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE transactions SET data = ?2 WHERE id = ?1",
+            params![id, data],
         )?;
         Ok(())
+    }
+
+    /// How many pending authorization requests are live.
+    pub fn pending_transactions(&self, now: i64) -> Result<u64> {
+        let n: i64 = self.conn().query_row(
+            "SELECT COUNT(*) FROM transactions WHERE expires_at > ?1",
+            [now],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Deletes expired sessions and pending requests (an index range, not a scan);
+    /// returns how many rows went.
+    pub fn prune_expired(&self, now: i64) -> Result<usize> {
+        let conn = self.conn();
+        let sessions = conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
+        let pending = conn.execute("DELETE FROM transactions WHERE expires_at <= ?1", [now])?;
+        Ok(sessions + pending)
     }
 
     /// A pending authorization request that has not expired.
@@ -403,5 +515,58 @@ impl Store {
         self.conn()
             .execute("DELETE FROM transactions WHERE id = ?1", [id])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CAPS: PendingCaps = PendingCaps {
+        per_ip: 2,
+        total: 3,
+    };
+
+    #[test]
+    fn pending_requests_are_capped_per_ip_and_in_total() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let put = |id: &str, ip: &str| store.insert_transaction(id, "{}", ip, 100, 10, CAPS);
+        assert_eq!(put("a", "10.0.0.1").unwrap(), Pending::Stored);
+        assert_eq!(put("b", "10.0.0.1").unwrap(), Pending::Stored);
+        assert_eq!(put("c", "10.0.0.1").unwrap(), Pending::IpFull);
+        assert_eq!(put("d", "10.0.0.2").unwrap(), Pending::Stored);
+        assert_eq!(put("e", "10.0.0.3").unwrap(), Pending::Full);
+        assert_eq!(store.pending_transactions(10).unwrap(), 3);
+        // Expired requests neither count nor stay.
+        assert_eq!(store.prune_expired(100).unwrap(), 3);
+        assert_eq!(put("f", "10.0.0.1").unwrap(), Pending::Stored);
+    }
+
+    #[test]
+    fn a_database_from_before_the_ip_column_keeps_its_pending_logins() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE transactions (id TEXT PRIMARY KEY, data TEXT NOT NULL, expires_at INTEGER NOT NULL);
+             INSERT INTO transactions VALUES ('old', '{\"x\":1}', 100);",
+        )
+        .unwrap();
+        drop(conn);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.transaction("old", 10).unwrap().as_deref(),
+            Some("{\"x\":1}")
+        );
+        let caps = PendingCaps {
+            per_ip: 1,
+            total: 5,
+        };
+        assert_eq!(
+            store
+                .insert_transaction("new", "{}", "10.0.0.1", 100, 10, caps)
+                .unwrap(),
+            Pending::Stored
+        );
     }
 }

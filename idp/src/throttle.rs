@@ -1,19 +1,46 @@
-//! Failed-login throttling: a sliding window of failure times per key (a username
-//! or a client IP), kept in memory.
+//! Failed-login throttling, in memory: a sliding window of attempt times per client IP
+//! and per username.
+//!
+//! An attempt is counted *before* its password is checked and released only when the
+//! password was right, so parallel posts cannot each slip past the limit while the
+//! others are still being verified.
+//!
+//! - **Per IP**: after `max_failures` attempts in the window that were not released, the
+//!   IP may not try any username until old ones leave the window.
+//! - **Per username**: after `max_failures`, the username is closed to every IP that has
+//!   an unreleased attempt in the window. An IP with none still gets its try, so the
+//!   right password from a clean address logs in: knowing a username is not enough to
+//!   keep its owner out (see `idp/README.md`, "Throttling").
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Counts failures per key inside a time window.
+/// Beyond this many tracked keys, stale entries are dropped to bound memory.
+const MAX_KEYS: usize = 10_000;
+
+/// Counts login attempts per client IP and per username inside a time window.
 pub struct Throttle {
     max_failures: usize,
     window: Duration,
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    attempts: Mutex<HashMap<Key, VecDeque<Instant>>>,
 }
 
-/// Beyond this many tracked keys, stale entries are dropped to bound memory.
-const MAX_KEYS: usize = 10_000;
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Ip(String),
+    User(String),
+}
+
+/// A counted attempt. Drop it (the password was wrong, or the check never finished)
+/// and it stays counted as a failure; [`Throttle::succeeded`] releases it.
+#[derive(Debug)]
+#[must_use = "an attempt must be resolved with Throttle::succeeded or left as a failure"]
+pub struct Attempt {
+    ip: Key,
+    user: Key,
+    at: Instant,
+}
 
 impl Throttle {
     /// Refuses after `max_failures` failures within `window`.
@@ -21,54 +48,59 @@ impl Throttle {
         Self {
             max_failures: usize::try_from(max_failures).unwrap_or(usize::MAX).max(1),
             window,
-            failures: Mutex::new(HashMap::new()),
+            attempts: Mutex::new(HashMap::new()),
         }
     }
 
-    fn prune(&self, q: &mut VecDeque<Instant>, now: Instant) {
+    fn live<'a>(
+        &self,
+        map: &'a mut HashMap<Key, VecDeque<Instant>>,
+        key: &Key,
+        now: Instant,
+    ) -> Option<&'a mut VecDeque<Instant>> {
+        let q = map.get_mut(key)?;
         while q
             .front()
             .is_some_and(|t| now.duration_since(*t) >= self.window)
         {
             q.pop_front();
         }
+        Some(q)
     }
 
-    /// Whether any of `keys` has reached the limit.
-    pub fn is_blocked(&self, keys: &[&str]) -> bool {
+    /// Counts a login attempt for `username` from `ip`, or `None` when the limits
+    /// refuse it. Usernames are compared case-insensitively.
+    pub fn begin(&self, username: &str, ip: &str) -> Option<Attempt> {
         let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        keys.iter().any(|k| {
-            map.get_mut(*k).is_some_and(|q| {
-                self.prune(q, now);
-                q.len() >= self.max_failures
-            })
-        })
-    }
-
-    /// Records one failure for each of `keys`.
-    pub fn record_failure(&self, keys: &[&str]) {
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let (ip, user) = (Key::Ip(ip.to_owned()), Key::User(username.to_lowercase()));
+        let mut map = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        let from_ip = self.live(&mut map, &ip, now).map_or(0, |q| q.len());
+        let for_user = self.live(&mut map, &user, now).map_or(0, |q| q.len());
+        if from_ip >= self.max_failures || (for_user >= self.max_failures && from_ip > 0) {
+            return None;
+        }
         if map.len() > MAX_KEYS {
             map.retain(|_, q| {
                 q.back()
                     .is_some_and(|t| now.duration_since(*t) < self.window)
             });
         }
-        for k in keys {
-            let q = map.entry((*k).to_owned()).or_default();
-            self.prune(q, now);
-            q.push_back(now);
+        for key in [&ip, &user] {
+            map.entry(key.clone()).or_default().push_back(now);
         }
+        Some(Attempt { ip, user, at: now })
     }
 
-    /// Forgets the failures of `key` (after a successful login).
-    pub fn clear(&self, key: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
+    /// The password was right: the attempt no longer counts against the IP, and the
+    /// username's failures are forgotten.
+    pub fn succeeded(&self, attempt: Attempt) {
+        let mut map = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(q) = map.get_mut(&attempt.ip) {
+            if let Some(i) = q.iter().rposition(|t| *t == attempt.at) {
+                q.remove(i);
+            }
+        }
+        map.remove(&attempt.user);
     }
 }
 
@@ -77,26 +109,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blocks_after_the_limit_and_only_that_key() {
+    fn an_ip_is_refused_after_the_limit_for_any_username() {
         let t = Throttle::new(3, Duration::from_secs(60));
-        for _ in 0..2 {
-            t.record_failure(&["u:a"]);
+        for name in ["a", "b", "c"] {
+            let _failed = t.begin(name, "10.0.0.1").unwrap();
         }
-        assert!(!t.is_blocked(&["u:a"]));
-        t.record_failure(&["u:a"]);
-        assert!(t.is_blocked(&["u:a"]));
-        assert!(t.is_blocked(&["u:b", "u:a"]));
-        assert!(!t.is_blocked(&["u:b"]));
-        t.clear("u:a");
-        assert!(!t.is_blocked(&["u:a"]));
+        assert!(t.begin("d", "10.0.0.1").is_none());
+        assert!(t.begin("d", "10.0.0.2").is_some());
+    }
+
+    #[test]
+    fn a_locked_username_is_refused_to_failing_ips_but_tried_from_a_clean_one() {
+        let t = Throttle::new(3, Duration::from_secs(60));
+        for ip in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
+            let _failed = t.begin("alice", ip).unwrap();
+        }
+        // Every attacking address has a failure: all are refused for alice.
+        assert!(t.begin("ALICE", "10.0.0.1").is_none());
+        // A clean address gets its try, and the right password clears alice.
+        let ok = t.begin("alice", "192.0.2.7").unwrap();
+        assert!(t.begin("alice", "192.0.2.7").is_none(), "one try at a time");
+        t.succeeded(ok);
+        assert!(t.begin("alice", "10.0.0.1").is_some());
+    }
+
+    #[test]
+    fn attempts_count_before_they_finish_and_a_success_releases_its_own() {
+        let t = Throttle::new(2, Duration::from_secs(60));
+        let first = t.begin("bob", "10.0.0.1").unwrap();
+        let second = t.begin("bob", "10.0.0.1").unwrap();
+        assert!(t.begin("bob", "10.0.0.1").is_none(), "two are in flight");
+        t.succeeded(first);
+        drop(second);
+        assert!(t.begin("carol", "10.0.0.1").is_some());
     }
 
     #[test]
     fn failures_age_out_of_the_window() {
         let t = Throttle::new(1, Duration::from_millis(20));
-        t.record_failure(&["k"]);
-        assert!(t.is_blocked(&["k"]));
+        let _failed = t.begin("k", "ip").unwrap();
+        assert!(t.begin("k", "ip").is_none());
         std::thread::sleep(Duration::from_millis(30));
-        assert!(!t.is_blocked(&["k"]));
+        assert!(t.begin("k", "ip").is_some());
     }
 }

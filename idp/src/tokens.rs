@@ -97,7 +97,7 @@ pub fn mint(
             .iter()
             .filter(|s| !crate::config::OIDC_SCOPES.contains(&s.as_str()))
             .collect();
-        let mut c = custom.access_token.clone();
+        let mut c = custom.access_token().clone();
         c.insert("iss".into(), json!(state.issuer));
         c.insert("sub".into(), json!(user.user_id));
         c.insert(
@@ -127,7 +127,7 @@ pub fn mint(
 
     let id_token = if req.id_token {
         let mut c = profile_claims(user, &scopes);
-        c.extend(custom.id_token.clone());
+        c.extend(custom.id_token().clone());
         c.insert("iss".into(), json!(state.issuer));
         c.insert("sub".into(), json!(user.user_id));
         c.insert("aud".into(), json!(req.client_id));

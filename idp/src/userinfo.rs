@@ -8,6 +8,7 @@ use axum::Json;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 
+use crate::error::Result;
 use crate::state::AppState;
 use crate::tokens::profile_claims;
 use crate::util;
@@ -33,6 +34,7 @@ fn unauthorized(error: Option<&str>) -> Response {
 
 /// Verifies one of our access tokens for `/userinfo`: RS256 only, a published
 /// `kid`, our issuer, an audience including the userinfo URL, not expired.
+/// Blocking: reads the keys from the store.
 fn verify(state: &AppState, token: &str) -> Option<AccessClaims> {
     let header = jsonwebtoken::decode_header(token).ok()?;
     if header.alg != Algorithm::RS256 {
@@ -53,30 +55,31 @@ fn verify(state: &AppState, token: &str) -> Option<AccessClaims> {
 }
 
 /// `GET` / `POST /userinfo`.
-pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
     let Some(auth) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     else {
-        return unauthorized(None);
+        return Ok(unauthorized(None));
     };
     let token = match auth.split_once(' ') {
-        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim(),
-        _ => return unauthorized(Some("invalid_request")),
+        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim().to_owned(),
+        _ => return Ok(unauthorized(Some("invalid_request"))),
     };
-    let Some(claims) = verify(&state, token) else {
-        return unauthorized(Some("invalid_token"));
-    };
-    let user = match state.store.user_by_id(&claims.sub) {
-        Ok(Some(u)) => u,
-        Ok(None) => return unauthorized(Some("invalid_token")),
-        Err(e) => {
-            tracing::error!(error = %e, "userinfo lookup failed");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
+    let found = state
+        .blocking(move |state| {
+            let Some(claims) = verify(state, &token) else {
+                return Ok(None);
+            };
+            let user = state.store.user_by_id(&claims.sub)?;
+            Ok(user.map(|u| (claims, u)))
+        })
+        .await?;
+    let Some((claims, user)) = found else {
+        return Ok(unauthorized(Some("invalid_token")));
     };
     let scopes: Vec<String> = claims.scope.split(' ').map(str::to_owned).collect();
     let mut body = profile_claims(&user, &scopes);
     body.insert("sub".into(), serde_json::Value::String(user.user_id));
-    Json(serde_json::Value::Object(body)).into_response()
+    Ok(Json(serde_json::Value::Object(body)).into_response())
 }

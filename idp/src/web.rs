@@ -1,66 +1,103 @@
 //! HTTP plumbing shared by the handlers: cookies, the current session, the client
 //! IP, cross-site checks, error pages and delivering authorization responses.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde_json::{json, Map, Value};
 
-use crate::pages::{self, Page};
+use crate::error::{IdpError, Result};
+use crate::pages::{self, ErrorPage, Page};
 use crate::request::{Rejection, Reply, ResponseMode};
 use crate::state::AppState;
 use crate::store::{SessionRecord, UserRecord};
 use crate::util;
 
-/// The client's IP address, or `unknown` when the server was not started with
+/// The client's IP address: the peer's, or behind a trusted proxy the one it
+/// forwarded (see [`client_ip`]); `unknown` when the server was not started with
 /// connection info (e.g. in `oneshot` tests).
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+            return Ok(Self("unknown".to_owned()));
+        };
+        let trusted = &state.config.throttle.trusted_proxies;
         Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string()),
+            client_ip(peer.ip(), &parts.headers, trusted).to_string(),
         ))
     }
 }
 
-/// The value of cookie `name`, if the browser sent it.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
+/// The client address of a request from `peer`. From a trusted proxy, the
+/// `X-Forwarded-For` entries are read from the right (each proxy appends the address
+/// it saw): the first one that is not a trusted proxy is the client. Entries further
+/// left were written by the client itself and prove nothing. From any other peer the
+/// header is ignored, so a client cannot choose its own address. An entry that is
+/// not an address stops the walk at the last trusted hop.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|t| t.to_canonical() == ip);
+    let mut client = peer.to_canonical();
+    if !is_trusted(client) {
+        return client;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"').to_owned())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for entry in entries.iter().rev() {
+        let parsed = entry
+            .parse::<IpAddr>()
+            .or_else(|_| entry.parse::<SocketAddr>().map(|a| a.ip()));
+        let Ok(ip) = parsed else { break };
+        client = ip.to_canonical();
+        if !is_trusted(client) {
+            break;
+        }
+    }
+    client
 }
 
-/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure on https.
-pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: Option<u64>) -> String {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+/// A cookie as this provider sets them: HttpOnly, SameSite=Lax, Path=/, Secure on
+/// https. `max_age` `None` makes a browser-session cookie.
+pub fn cookie(
+    state: &AppState,
+    name: &str,
+    value: String,
+    max_age: Option<u64>,
+) -> Cookie<'static> {
+    let mut c = Cookie::build((name.to_owned(), value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.secure_cookies)
+        .build();
     if let Some(age) = max_age {
-        c.push_str(&format!("; Max-Age={age}"));
-    }
-    if state.secure_cookies {
-        c.push_str("; Secure");
+        c.set_max_age(time::Duration::seconds(
+            i64::try_from(age).unwrap_or(i64::MAX),
+        ));
     }
     c
 }
 
-/// Appends a `Set-Cookie` header to a response.
-pub fn add_cookie(res: &mut Response, cookie: &str) {
-    if let Ok(v) = HeaderValue::from_str(cookie) {
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
+/// The token-shaped value of cookie `name`, if the browser sent one.
+pub fn cookie_token(jar: &CookieJar, name: &str) -> Option<String> {
+    jar.get(name)
+        .map(|c| c.value().to_owned())
+        .filter(|v| util::is_token_shaped(v))
 }
 
 /// The logged-in session: the cookie hash, the session and its user.
@@ -74,26 +111,27 @@ pub struct Current {
 }
 
 /// The live session the browser's cookie points at, if any.
-pub fn current_session(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<Current>, crate::IdpError> {
-    let Some(value) = cookie(headers, &state.session_cookie).filter(|v| util::is_token_shaped(v))
-    else {
+pub async fn current_session(state: &AppState, jar: &CookieJar) -> Result<Option<Current>> {
+    let Some(value) = cookie_token(jar, &state.session_cookie) else {
         return Ok(None);
     };
     let token_hash = util::sha256_b64(&value);
-    let Some(session) = state.store.session(&token_hash, util::now())? else {
-        return Ok(None);
-    };
-    let Some(user) = state.store.user_by_id(&session.user_id)? else {
-        return Ok(None);
-    };
-    Ok(Some(Current {
-        token_hash,
-        session,
-        user,
-    }))
+    state
+        .blocking(move |state| {
+            let now = util::now();
+            let Some(session) = state.store.session(&token_hash, now)? else {
+                return Ok(None);
+            };
+            let Some(user) = state.store.user_by_id(&session.user_id)? else {
+                return Ok(None);
+            };
+            Ok(Some(Current {
+                token_hash,
+                session,
+                user,
+            }))
+        })
+        .await
 }
 
 /// Whether a form POST came from one of our own pages: browsers send
@@ -113,45 +151,42 @@ pub fn same_origin_post(state: &AppState, headers: &HeaderMap) -> bool {
     true
 }
 
-/// An error page.
-pub fn error_page(state: &AppState, status: StatusCode, heading: &str, message: &str) -> Response {
+/// The router's outermost layer: renders the page of an [`IdpError`] (which knows
+/// what to say but not where the stylesheet lives, under the issuer's path).
+pub async fn render_error_pages(State(state): State<AppState>, res: Response) -> Response {
+    let Some(page) = res.extensions().get::<ErrorPage>().cloned() else {
+        return res;
+    };
     Page::new(
-        status,
-        pages::message(&state.path("assets/idp.css"), heading, message, true),
+        res.status(),
+        pages::message(
+            &state.path("assets/idp.css"),
+            &page.heading,
+            &page.message,
+            true,
+        ),
         &[],
     )
     .into_response()
 }
 
-/// A 500 page; the cause is logged, never shown.
-pub fn internal_error(state: &AppState, err: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %err, "internal error");
-    error_page(
-        state,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "The identity provider hit an internal error. Try again in a moment.",
-    )
-}
-
-/// Turns a [`Rejection`] into a response.
-pub fn reject(state: &AppState, rejection: Rejection, post: bool) -> Response {
+/// Answers a refused `/authorize` request: an error page, or an error for the app.
+pub fn reject(state: &AppState, rejection: Rejection) -> Result<Response> {
     match rejection {
         Rejection::Page {
             status,
             heading,
             message,
-        } => error_page(
-            state,
-            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        } => Err(IdpError::Refused {
+            status,
             heading,
-            &message,
-        ),
+            message,
+        }),
         Rejection::Reply {
             reply,
             error,
             description,
-        } => deliver_error(state, &reply, error, &description, post),
+        } => Ok(deliver_error(state, &reply, error, &description, false)),
     }
 }
 
@@ -190,7 +225,7 @@ pub fn deliver(
             let html = pages::web_message(
                 &state.path("assets/idp.css"),
                 &state.path("assets/web_message.js"),
-                &body.to_string(),
+                &body,
             );
             Page::web_message(html, origin).into_response()
         }
@@ -219,5 +254,66 @@ pub fn redirect(location: &str, post: bool) -> Response {
     match HeaderValue::from_str(location) {
         Ok(v) => (status, [(header::LOCATION, v)]).into_response(),
         Err(_) => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_right_most_untrusted_entry_is_the_client() {
+        let trusted = [ip("127.0.0.1"), ip("10.0.0.2")];
+        // The client wrote "6.6.6.6" itself; nginx appended what it saw.
+        let h = forwarded(&["6.6.6.6, 198.51.100.7", "10.0.0.2"]);
+        assert_eq!(client_ip(ip("127.0.0.1"), &h, &trusted), ip("198.51.100.7"));
+        assert_eq!(
+            client_ip(
+                ip("::ffff:127.0.0.1"),
+                &forwarded(&["[2001:db8::1]:443"]),
+                &trusted
+            ),
+            ip("2001:db8::1")
+        );
+        // Nothing forwarded, or only proxies: the last proxy seen.
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &forwarded(&[]), &trusted),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &forwarded(&["10.0.0.2"]), &trusted),
+            ip("10.0.0.2")
+        );
+        // Garbage stops the walk: it is never taken for an address.
+        assert_eq!(
+            client_ip(
+                ip("127.0.0.1"),
+                &forwarded(&["198.51.100.7, bogus"]),
+                &trusted
+            ),
+            ip("127.0.0.1")
+        );
+    }
+
+    #[test]
+    fn an_untrusted_peer_cannot_choose_its_address() {
+        let h = forwarded(&["198.51.100.7"]);
+        assert_eq!(client_ip(ip("203.0.113.9"), &h, &[]), ip("203.0.113.9"));
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), &h, &[ip("127.0.0.1")]),
+            ip("203.0.113.9")
+        );
     }
 }

@@ -35,9 +35,8 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use crate::config::RulesConfig;
+use crate::config::{Config, RulesConfig};
 use crate::request::AuthRequest;
-use crate::state::AppState;
 use crate::store::{SessionRecord, UserRecord};
 
 use engine::{Input, Kind, Limits, Script, Step};
@@ -49,25 +48,40 @@ pub const IMPLICIT_PROTOCOL: &str = "oidc-implicit-profile";
 /// `context.connection`: Auth0's name for its username/password database.
 pub const CONNECTION: &str = "Username-Password-Authentication";
 
-/// Claims the provider computes itself; a rule setting one is ignored (with a
-/// warning). `permissions` is here too: API permissions come from the users'
-/// configured grants (RBAC), so a rule cannot grant API access.
-pub const PROTECTED_CLAIMS: [&str; 15] = [
+/// Claims a rule or Action can never set, in either token; an attempt is ignored
+/// with a warning. They are the claims the provider computes and every claim that a
+/// part of Hashgate (or a usual resource server) reads as authority: JWT registered
+/// claims (RFC 7519 §4.1), OIDC ID token claims (OIDC Core §2, §3.2.2.10), JWT access
+/// token claims (RFC 9068 §2.2: `client_id`, `scope`), scopes and grants as Auth0
+/// (`permissions`, `gty`) and Okta (`scp`, which hashgate-api reads as granted scopes)
+/// write them, confirmation and delegation (RFC 7800 `cnf`, RFC 8693 `act`, `may_act`).
+/// API access therefore comes only from the users' configured grants (RBAC).
+pub const PROTECTED_CLAIMS: [&str; 25] = [
     "iss",
     "sub",
     "aud",
     "exp",
-    "iat",
     "nbf",
+    "iat",
     "jti",
     "nonce",
     "at_hash",
     "c_hash",
-    "azp",
+    "s_hash",
     "auth_time",
+    "acr",
+    "amr",
+    "azp",
     "sid",
+    "client_id",
     "scope",
+    "scp",
     "permissions",
+    "gty",
+    "typ",
+    "cnf",
+    "act",
+    "may_act",
 ];
 
 /// The description the app gets when a rule fails for any reason other than
@@ -109,13 +123,24 @@ pub enum RuleError {
     },
 }
 
-/// Claims that rules and Actions add to the tokens, protocol claims already removed.
+/// Claims that rules and Actions add to the tokens. Built only here, by dropping
+/// [`PROTECTED_CLAIMS`], so a value of this type can never carry one.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CustomClaims {
+    id_token: Map<String, Value>,
+    access_token: Map<String, Value>,
+}
+
+impl CustomClaims {
     /// Added to the ID token.
-    pub id_token: Map<String, Value>,
+    pub fn id_token(&self) -> &Map<String, Value> {
+        &self.id_token
+    }
+
     /// Added to the access token.
-    pub access_token: Map<String, Value>,
+    pub fn access_token(&self) -> &Map<String, Value> {
+        &self.access_token
+    }
 }
 
 /// How the rules ended a login.
@@ -170,21 +195,17 @@ pub struct Requester {
 }
 
 impl LoginInput {
-    /// Gathers what rules see about a login.
+    /// Gathers what rules see about a login. `user` should be read after the login
+    /// was counted, so `logins_count` includes this one; `hostname` is the issuer's.
     pub(crate) fn new(
-        state: &AppState,
+        config: &Config,
+        hostname: &str,
         req: &AuthRequest,
         user: &UserRecord,
         session: &SessionRecord,
         from: &Requester,
     ) -> Self {
-        // The record may predate this login's count (read before it was recorded).
-        let logins_count = state
-            .store
-            .user_by_id(&user.user_id)
-            .ok()
-            .flatten()
-            .map_or(user.logins_count, |u| u.logins_count);
+        let logins_count = user.logins_count;
         let p = &user.profile;
         let (_, bare_id) = user.user_id.split_once('|').unwrap_or(("", &user.user_id));
         let user_json = json!({
@@ -212,13 +233,12 @@ impl LoginInput {
         Self {
             user: user_json,
             client_id: req.client_id.clone(),
-            client_name: state
-                .config
+            client_name: config
                 .client(&req.client_id)
                 .map_or_else(|| req.client_id.clone(), |c| c.name.clone()),
             ip: from.ip.clone(),
             user_agent: from.user_agent.clone(),
-            hostname: state.issuer_url.host_str().unwrap_or_default().to_owned(),
+            hostname: hostname.to_owned(),
             query,
             scopes: req.scopes.clone(),
             session_id: session.sid.clone(),
@@ -442,7 +462,7 @@ impl Rules {
         let configuration = self.configuration.to_string();
         let mut user = input.user.clone();
         let mut context = input.context();
-        let mut actions = CustomClaims::default();
+        let (mut action_id_token, mut action_access_token) = (Map::new(), Map::new());
         for script in self.scripts.iter() {
             let step = match script.kind {
                 Kind::Rule => engine::run(
@@ -481,8 +501,8 @@ impl Rules {
                     id_token,
                     access_token,
                 } => {
-                    actions.id_token.extend(id_token);
-                    actions.access_token.extend(access_token);
+                    action_id_token.extend(id_token);
+                    action_access_token.extend(access_token);
                 }
                 Step::Deny(message) => {
                     let message = sanitize_message(&message);
@@ -499,7 +519,7 @@ impl Rules {
             object_at(&context, "idToken").unwrap_or(&empty),
             "id_token",
         );
-        merge_claims(&mut claims.id_token, &actions.id_token, "id_token");
+        merge_claims(&mut claims.id_token, &action_id_token, "id_token");
         merge_claims(
             &mut claims.access_token,
             object_at(&context, "accessToken").unwrap_or(&empty),
@@ -507,7 +527,7 @@ impl Rules {
         );
         merge_claims(
             &mut claims.access_token,
-            &actions.access_token,
+            &action_access_token,
             "access_token",
         );
         Outcome::Continue(claims)
@@ -520,9 +540,12 @@ mod tests {
 
     #[test]
     fn protocol_claims_are_dropped_when_merging() {
-        // Issue 7: protocol claims cannot be overwritten by rules.
+        // idp/README.md "Rules and Actions": claims the provider computes cannot be set.
         let mut into = Map::new();
-        let from = json!({"sub": "evil", "nonce": "x", "permissions": ["all"], "https://x/y": 1});
+        let from = json!({
+            "sub": "evil", "nonce": "x", "permissions": ["all"], "scp": ["all"],
+            "client_id": "other", "https://x/y": 1
+        });
         merge_claims(&mut into, from.as_object().unwrap(), "id_token");
         assert_eq!(Value::Object(into), json!({"https://x/y": 1}));
     }

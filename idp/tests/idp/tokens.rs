@@ -1,14 +1,11 @@
 //! Issued tokens verified by an independent JWT library against the JWKS, plus
 //! `/userinfo`, CORS and key rotation.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use common::*;
 use sha2::{Digest, Sha256};
 
 async fn tokens(

@@ -1,11 +1,8 @@
 //! `/authorize` request validation: error pages before the redirect URI is known to
 //! be registered, RFC 6749 §4.2.2.1 errors in the fragment after.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 
 fn assert_error_page(res: &Resp) {
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
@@ -418,7 +415,7 @@ async fn an_issuer_with_a_path_serves_endpoints_under_it() {
     assert_eq!(state.issuer(), "http://localhost:3000/tenant/");
     let app = hashgate_idp::app(state);
     let get = |uri: &str| {
-        common::send(
+        crate::common::send(
             &app,
             axum::http::Request::get(uri)
                 .body(axum::body::Body::empty())

@@ -1,11 +1,12 @@
 //! Test harness: an in-process provider on a temp data dir, driven through
 //! `tower::ServiceExt::oneshot`, and a tiny cookie-keeping "browser".
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use hashgate_idp::{AppState, Config, Settings};
@@ -54,11 +55,16 @@ impl Idp {
     }
 
     pub fn with_config(edit: impl FnOnce(&mut Config)) -> Self {
+        Self::at(ISSUER, edit)
+    }
+
+    /// A provider with another issuer URL (the scheme decides the cookies' form).
+    pub fn at(issuer: &str, edit: impl FnOnce(&mut Config)) -> Self {
         let mut config = demo_config();
         edit(&mut config);
         let dir = tempfile::tempdir().unwrap();
         let state = AppState::new(
-            Settings::new(ISSUER, dir.path(), config).with_signing_key_pem(key_pem()),
+            Settings::new(issuer, dir.path(), config).with_signing_key_pem(key_pem()),
         )
         .unwrap();
         Self {
@@ -84,6 +90,7 @@ impl Idp {
             app: self.app.clone(),
             jar: HashMap::new(),
             set_cookies: Vec::new(),
+            peer: None,
         }
     }
 
@@ -192,15 +199,38 @@ pub fn spa_params<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     p
 }
 
+/// What a browser sends with a form post from one of the provider's own pages.
+pub const SAME_ORIGIN: &[(&str, &str)] = &[
+    ("origin", "http://localhost:3000"),
+    ("sec-fetch-site", "same-origin"),
+];
+
 /// A client that keeps cookies and sends what a browser sends with form posts.
 pub struct Browser {
     pub app: Router,
     pub jar: HashMap<String, String>,
     /// Every Set-Cookie header seen, in order.
     pub set_cookies: Vec<String>,
+    /// The address the requests come from, as the server's connection info says
+    /// (`None`: no connection info, as with plain `oneshot`).
+    pub peer: Option<SocketAddr>,
+}
+
+/// Marks `req` as arriving from `peer`, as `serve` does for a real connection.
+pub fn from_peer(mut req: Request<Body>, peer: Option<SocketAddr>) -> Request<Body> {
+    if let Some(peer) = peer {
+        req.extensions_mut().insert(ConnectInfo(peer));
+    }
+    req
 }
 
 impl Browser {
+    /// The same browser, its requests arriving from `ip`.
+    pub fn at_ip(mut self, ip: &str) -> Self {
+        self.peer = Some(SocketAddr::new(ip.parse().unwrap(), 50_000));
+        self
+    }
+
     fn cookie_header(&self) -> String {
         self.jar
             .iter()
@@ -210,7 +240,7 @@ impl Browser {
     }
 
     async fn run(&mut self, req: Request<Body>) -> Resp {
-        let res = send(&self.app, req).await;
+        let res = send(&self.app, from_peer(req, self.peer)).await;
         for v in res.headers.get_all(header::SET_COOKIE) {
             let v = v.to_str().unwrap().to_owned();
             let (pair, attrs) = v.split_once(';').unwrap_or((&v, ""));
@@ -239,15 +269,7 @@ impl Browser {
 
     /// A same-origin form post, as the browser sends it from our pages.
     pub async fn post(&mut self, uri: &str, form: &[(&str, &str)]) -> Resp {
-        self.post_with(
-            uri,
-            form,
-            &[
-                ("origin", "http://localhost:3000"),
-                ("sec-fetch-site", "same-origin"),
-            ],
-        )
-        .await
+        self.post_with(uri, form, SAME_ORIGIN).await
     }
 
     pub async fn post_with(
@@ -256,6 +278,17 @@ impl Browser {
         form: &[(&str, &str)],
         headers: &[(&str, &str)],
     ) -> Resp {
+        let req = self.form_request(uri, form, headers);
+        self.run(req).await
+    }
+
+    /// A form post with this browser's cookies and peer, to send as often as needed.
+    pub fn form_request(
+        &self,
+        uri: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Request<Body> {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in form {
             ser.append_pair(k, v);
@@ -266,7 +299,22 @@ impl Browser {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        self.run(req.body(Body::from(ser.finish())).unwrap()).await
+        from_peer(req.body(Body::from(ser.finish())).unwrap(), self.peer)
+    }
+
+    /// The login form of `page` filled in, as a same-origin post.
+    pub fn login_request(&self, page: &Resp, username: &str, password: &str) -> Request<Body> {
+        let (tx, csrf) = (page.hidden("tx"), page.hidden("csrf"));
+        self.form_request(
+            "/login",
+            &[
+                ("tx", &tx),
+                ("csrf", &csrf),
+                ("username", username),
+                ("password", password),
+            ],
+            SAME_ORIGIN,
+        )
     }
 
     /// Starts an authorization and follows to the login page.
@@ -282,17 +330,8 @@ impl Browser {
 
     /// Submits the login form on `page`.
     pub async fn submit_login(&mut self, page: &Resp, username: &str, password: &str) -> Resp {
-        let (tx, csrf) = (page.hidden("tx"), page.hidden("csrf"));
-        self.post(
-            "/login",
-            &[
-                ("tx", &tx),
-                ("csrf", &csrf),
-                ("username", username),
-                ("password", password),
-            ],
-        )
-        .await
+        let req = self.login_request(page, username, password);
+        self.run(req).await
     }
 
     /// Answers the consent page that `res` redirects to.

@@ -1,16 +1,13 @@
-//! Auth0-style Rules and Actions (issue 7): what rules see, how their claims reach
-//! the tokens, how they end a login (deny, failure, timeout, memory cap), the
-//! sandbox, and start-up checks. Tokens are verified against the JWKS with
+//! Auth0-style Rules and Actions (`idp/README.md`, "Rules and Actions"): what rules
+//! see, how their claims reach the tokens, how they end a login (deny, failure,
+//! timeout, memory cap), the sandbox, and start-up checks. Tokens are verified against the JWKS with
 //! jsonwebtoken.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 use hashgate_idp::{AppState, Settings};
 
 /// A provider whose rules directory holds exactly `files` (name, source).
@@ -75,7 +72,7 @@ const ADD_CLAIM: &str = "function (user, context, callback) {
 
 #[tokio::test]
 async fn the_shipped_rules_add_roles_and_the_implicit_grant_claim() {
-    // Issue 7: namespaced roles from app_metadata, and logic only for
+    // idp/README.md (Rules): namespaced roles from app_metadata, and logic only for
     // context.protocol === 'oidc-implicit-profile'.
     let idp = Idp::new();
     assert_eq!(idp.state.rules().names().len(), 3);
@@ -96,7 +93,7 @@ async fn the_shipped_rules_add_roles_and_the_implicit_grant_claim() {
 
 #[tokio::test]
 async fn the_shipped_rule_denies_mallory_with_unauthorized_and_the_message() {
-    // Issue 7: callback(new UnauthorizedError(...)) reaches the app as
+    // idp/README.md (Rules): callback(new UnauthorizedError(...)) reaches the app as
     // error=unauthorized with that description (RFC 6749 4.2.2.1: state echoed).
     let idp = Idp::new();
     let f = idp
@@ -115,7 +112,7 @@ async fn the_shipped_rule_denies_mallory_with_unauthorized_and_the_message() {
 
 #[tokio::test]
 async fn rules_see_the_auth0_user_and_context_objects() {
-    // Issue 7: the fields of `user` and `context`, with protocol
+    // idp/README.md (Rules): the fields of `user` and `context`, with protocol
     // oidc-implicit-profile on implicit requests.
     let rule = "function (user, context, callback) {
   context.idToken['https://t.example/seen'] = {
@@ -165,7 +162,7 @@ async fn rules_see_the_auth0_user_and_context_objects() {
 
 #[tokio::test]
 async fn rules_also_run_for_prompt_none_and_web_message() {
-    // Issue 7: rules run on every successful authorization, silent ones included.
+    // idp/README.md (Rules): rules run on every successful authorization, silent ones included.
     let (idp, _dir) = with_rules(&[("10-ok.js", ADD_CLAIM)]);
     let mut b = idp.browser();
     b.log_in(&spa_params(&[]), "alice", "alice-password").await;
@@ -204,8 +201,8 @@ async fn a_denial_reaches_a_web_message_app_as_unauthorized() {
 
 #[tokio::test]
 async fn protocol_claims_cannot_be_overwritten_by_rules() {
-    // Issue 7: iss, sub, aud, exp, iat, nonce, at_hash, azp, auth_time, scope (and
-    // permissions) stay the provider's; other claims set alongside still arrive.
+    // idp/README.md (Rules): iss, sub, aud, exp, iat, nonce, at_hash, azp, auth_time,
+    // scope (and permissions) stay the provider's; other claims set alongside still arrive.
     let rule = "function (user, context, callback) {
   for (const k of ['iss','sub','aud','exp','iat','nonce','at_hash','azp','auth_time','scope','sid','jti','permissions']) {
     context.idToken[k] = 'evil';
@@ -241,7 +238,7 @@ async fn protocol_claims_cannot_be_overwritten_by_rules() {
 
 #[tokio::test]
 async fn a_rule_that_throws_ends_the_login_with_server_error() {
-    // Issue 7: any other error or exception is an error delivered to the app.
+    // idp/README.md (Rules): any other error or exception is an error delivered to the app.
     let rule = "function (user, context, callback) { null.boom; }";
     let (idp, _dir) = with_rules(&[("10-ok.js", ADD_CLAIM), ("20-throws.js", rule)]);
     assert_server_error(&alice(&idp).await);
@@ -296,7 +293,7 @@ async fn rules_run_in_file_name_order_and_pass_user_and_context_on() {
 
 #[tokio::test]
 async fn a_rule_that_loops_forever_fails_in_time_and_the_server_keeps_serving() {
-    // Issue 7: a runaway rule ends that login with an error and the server keeps
+    // idp/README.md (Rules): a runaway rule ends that login with an error and the server keeps
     // serving everyone else, at the same time.
     let rule = "function (user, context, callback) {
   if (user.email === 'bob@example.com') { while (true) {} }
@@ -331,7 +328,7 @@ async fn a_rule_that_loops_forever_fails_in_time_and_the_server_keeps_serving() 
 
 #[tokio::test]
 async fn a_rule_that_allocates_without_bound_hits_the_memory_cap() {
-    // Issue 7: a memory cap per rule; the next login still works.
+    // idp/README.md (Rules): a memory cap per rule; the next login still works.
     let rule = "function (user, context, callback) {
   if (user.email === 'bob@example.com') {
     const hoard = [];
@@ -357,7 +354,7 @@ async fn a_rule_that_allocates_without_bound_hits_the_memory_cap() {
 
 #[tokio::test]
 async fn rules_cannot_reach_files_modules_network_or_processes() {
-    // Issue 7: sandboxed, no file system, network or process access.
+    // idp/README.md (Rules): sandboxed, no file system, network or process access.
     let probe = "function (user, context, callback) {
   context.idToken['https://t.example/globals'] = [typeof std, typeof os, typeof process,
     typeof fetch, typeof XMLHttpRequest, typeof setTimeout, typeof module, typeof Deno];
@@ -404,7 +401,7 @@ fn start(rules: &std::path::Path) -> Result<(), String> {
 
 #[test]
 fn a_syntax_error_stops_start_up_with_the_file_and_line() {
-    // Issue 7: a rule with a syntax error stops start-up with its file name and line.
+    // idp/README.md (Rules): a rule with a syntax error stops start-up with its file name and line.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("10-ok.js"), ADD_CLAIM).unwrap();
     std::fs::write(
@@ -458,7 +455,7 @@ exports.onExecutePostLogin = async (event, api) => {
 
 #[tokio::test]
 async fn an_action_sets_custom_claims_on_both_tokens() {
-    // Issue 7: Actions with event.user/client/transaction/request and
+    // idp/README.md (Rules): Actions with event.user/client/transaction/request and
     // api.idToken / api.accessToken.setCustomClaim.
     let (idp, _dir) = with_rules(&[("50-action.js", ACTION)]);
     let f = alice(&idp).await;
@@ -481,7 +478,7 @@ async fn an_action_sets_custom_claims_on_both_tokens() {
 
 #[tokio::test]
 async fn an_action_can_deny_access() {
-    // Issue 7: api.access.deny(reason) ends the login with that reason.
+    // idp/README.md (Rules): api.access.deny(reason) ends the login with that reason.
     let (idp, _dir) = with_rules(&[("50-action.js", ACTION)]);
     let f = idp
         .browser()
@@ -513,4 +510,90 @@ async fn an_action_that_rejects_ends_the_login_with_server_error() {
     let action = "exports.onExecutePostLogin = async (event, api) => { throw new Error('nope'); };";
     let (idp, _dir) = with_rules(&[("50-action.js", action)]);
     assert_server_error(&alice(&idp).await);
+}
+
+/// Bob holds `read:messages` only; these are the claims a resource server (hashgate-api
+/// among them) reads as granted scopes or as the client, and others it trusts.
+const AUTHORITY_CLAIMS: [&str; 12] = [
+    "scp",
+    "scope",
+    "permissions",
+    "client_id",
+    "azp",
+    "gty",
+    "aud",
+    "iss",
+    "sub",
+    "exp",
+    "acr",
+    "cnf",
+];
+
+fn assert_bob_keeps_read_only(at: &serde_json::Value, id: &serde_json::Value) {
+    assert_eq!(at["sub"], "auth0|bob");
+    assert_eq!(at["scope"], "openid profile email read:messages");
+    assert_eq!(at["permissions"], serde_json::json!(["read:messages"]));
+    assert_eq!(at["azp"], CLIENT);
+    assert_eq!(at["iss"], ISSUER);
+    for claim in ["scp", "client_id", "gty", "acr", "cnf"] {
+        assert!(at.get(claim).is_none(), "{claim} reached the access token");
+        assert!(id.get(claim).is_none(), "{claim} reached the id token");
+    }
+    assert!(!at.to_string().contains("write:messages"), "{at}");
+    assert_eq!(at["https://t.example/kept"], "yes");
+}
+
+#[tokio::test]
+async fn a_rule_cannot_grant_api_access_through_scp_scope_or_client_id() {
+    // idp/README.md (Rules): API access comes only from the configured grants; hashgate-api
+    // reads `scp` (Okta), `scope` and `permissions` as granted scopes and `client_id` as
+    // the client (RFC 9068 §2.2), so a rule setting them must change nothing.
+    let claims = AUTHORITY_CLAIMS.map(|c| format!("'{c}'")).join(",");
+    let rule = format!(
+        "function (user, context, callback) {{
+  for (const k of [{claims}]) {{
+    const v = k === 'scp' || k === 'permissions' ? ['read:messages', 'write:messages']
+      : k === 'scope' ? 'read:messages write:messages' : 'evil';
+    context.accessToken[k] = v;
+    context.idToken[k] = v;
+  }}
+  context.accessToken['https://t.example/kept'] = 'yes';
+  callback(null, user, context);
+}}"
+    );
+    let (idp, _dir) = with_rules(&[("10-grant.js", &rule)]);
+    let f = idp
+        .browser()
+        .log_in(&spa_params(&[]), "bob", "bob-password")
+        .await
+        .fragment();
+    assert_eq!(f["scope"], "openid profile email read:messages");
+    let (at, id) = (access_claims(&idp, &f).await, id_claims(&idp, &f).await);
+    assert_bob_keeps_read_only(&at, &id);
+}
+
+#[tokio::test]
+async fn an_action_cannot_grant_api_access_through_scp_scope_or_client_id() {
+    // idp/README.md (Rules): the same protection holds for api.accessToken.setCustomClaim
+    // and api.idToken.setCustomClaim in Actions.
+    let claims = AUTHORITY_CLAIMS.map(|c| format!("'{c}'")).join(",");
+    let action = format!(
+        "exports.onExecutePostLogin = async (event, api) => {{
+  for (const k of [{claims}]) {{
+    const v = k === 'scp' || k === 'permissions' ? ['read:messages', 'write:messages']
+      : k === 'scope' ? 'read:messages write:messages' : 'evil';
+    api.accessToken.setCustomClaim(k, v);
+    api.idToken.setCustomClaim(k, v);
+  }}
+  api.accessToken.setCustomClaim('https://t.example/kept', 'yes');
+}};"
+    );
+    let (idp, _dir) = with_rules(&[("50-grant.js", &action)]);
+    let f = idp
+        .browser()
+        .log_in(&spa_params(&[]), "bob", "bob-password")
+        .await
+        .fragment();
+    let (at, id) = (access_claims(&idp, &f).await, id_claims(&idp, &f).await);
+    assert_bob_keeps_read_only(&at, &id);
 }

@@ -1,11 +1,8 @@
 //! `response_mode=web_message` (Auth0's postMessage page for silent auth) and the
 //! two logout endpoints.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 
 fn silent<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut p = vec![

@@ -1,7 +1,4 @@
 //! The provider started in-process on a real socket, as the end-to-end tests do.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -20,12 +17,12 @@ async fn serve_answers_on_a_real_socket_with_the_issuer_it_was_given() {
     let addr = listener.local_addr().unwrap();
     let issuer = format!("http://{addr}"); // the trailing slash is added
     let dir = tempfile::tempdir().unwrap();
-    let mut config = common::demo_config();
+    let mut config = crate::common::demo_config();
     config
         .clients
         .push(hashgate_idp::ClientConfig::spa("e2e", "E2E App", "http://127.0.0.1:45678").unwrap());
     let settings = hashgate_idp::Settings::new(issuer.clone(), dir.path(), config)
-        .with_signing_key_pem(common::key_pem());
+        .with_signing_key_pem(crate::common::key_pem());
     let server = tokio::spawn(hashgate_idp::serve_settings(listener, settings));
 
     let res = http_get(addr, "/.well-known/openid-configuration").await;

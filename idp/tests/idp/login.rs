@@ -1,11 +1,8 @@
 //! Login and consent pages: the form contract, sessions, CSRF, throttling, consent
 //! memory, and the `prompt` / `max_age` / `login_hint` branches.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 
 #[tokio::test]
 async fn the_login_page_has_labelled_fields_a_button_and_the_client_name() {
@@ -119,7 +116,7 @@ async fn cookies_are_secure_when_the_issuer_is_https() {
     )
     .unwrap();
     let app = hashgate_idp::app(state);
-    let res = common::send(
+    let res = crate::common::send(
         &app,
         axum::http::Request::get(authorize_uri(&spa_params(&[])))
             .body(axum::body::Body::empty())
@@ -127,6 +124,74 @@ async fn cookies_are_secure_when_the_issuer_is_https() {
     )
     .await;
     assert!(res.header("set-cookie").unwrap().contains("; Secure"));
+}
+
+#[tokio::test]
+async fn under_https_the_cookies_are_host_prefixed_secure_and_host_only() {
+    // RFC 6265bis §4.1.3.2: a `__Host-` cookie must be Secure, Path=/ and have no Domain;
+    // browsers then refuse any other way of setting it (a sibling host, plain http).
+    let idp = Idp::at("https://idp.example/", |_| {});
+    let mut b = idp.browser();
+    let page = b.login_page(&spa_params(&[])).await;
+    let (tx, csrf) = (page.hidden("tx"), page.hidden("csrf"));
+    let form = [
+        ("tx", tx.as_str()),
+        ("csrf", csrf.as_str()),
+        ("username", "alice"),
+        ("password", "alice-password"),
+    ];
+    let same_origin = [
+        ("origin", "https://idp.example"),
+        ("sec-fetch-site", "same-origin"),
+    ];
+    let res = b.post_with("/login", &form, &same_origin).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    for name in ["hashgate_session_", "hashgate_csrf_"] {
+        let cookie = b
+            .set_cookies
+            .iter()
+            .find(|c| c.contains(name))
+            .unwrap_or_else(|| panic!("no {name} cookie in {:?}", b.set_cookies));
+        assert!(cookie.starts_with(&format!("__Host-{name}")), "{cookie}");
+        assert!(
+            cookie.contains("; Secure") && cookie.contains("; Path=/"),
+            "{cookie}"
+        );
+        assert!(!cookie.contains("Domain"), "{cookie}");
+    }
+    // The prefixed session is the one the provider reads back.
+    let consent = b.get(&res.location()).await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+    let (tx, csrf) = (consent.hidden("tx"), consent.hidden("csrf"));
+    let form = [("tx", tx.as_str()), ("csrf", &csrf), ("decision", "allow")];
+    let done = b.post_with("/consent", &form, &same_origin).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let f = b
+        .get(&authorize_uri(&spa_params(&[("prompt", "none")])))
+        .await
+        .fragment();
+    assert!(f.contains_key("access_token"), "{f:?}");
+}
+
+#[tokio::test]
+async fn over_http_the_cookies_keep_their_plain_names() {
+    // idp/README.md: local development over http cannot use Secure cookies, so the names
+    // stay unprefixed there.
+    let idp = Idp::new();
+    let mut b = idp.browser();
+    b.log_in(&spa_params(&[]), "alice", "alice-password").await;
+    assert!(b
+        .set_cookies
+        .iter()
+        .any(|c| c.starts_with("hashgate_session_")));
+    assert!(b
+        .set_cookies
+        .iter()
+        .any(|c| c.starts_with("hashgate_csrf_")));
+    assert!(b
+        .set_cookies
+        .iter()
+        .all(|c| !c.starts_with("__Host-") && !c.contains("Secure")));
 }
 
 #[tokio::test]
