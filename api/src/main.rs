@@ -9,6 +9,8 @@
 //! `API_ALLOWED_ORIGINS`, `API_PORT`, `API_DATA_DIR`, ...). Logs go to stderr; set
 //! `RUST_LOG` to change their level (default `info`).
 
+#![warn(missing_docs)]
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;

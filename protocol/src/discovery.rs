@@ -217,7 +217,8 @@ mod tests {
 
     #[test]
     fn only_https_or_loopback_http_urls_are_trusted_with_keys() {
-        // RFC 8725 3.10 / OIDC Discovery 4.3: keys never travel over plain http to another host.
+        // OIDC Discovery 7.1: TLS for discovery and keys; plain http only on loopback, where it
+        // cannot be intercepted.
         for good in [
             "https://id.example/",
             "http://localhost:3000/",

@@ -12,26 +12,29 @@
 //! - until keys have been obtained once, requests get 503 (`KeysUnavailable`), and a
 //!   failed first fetch is retried at most every `min(min_refresh_interval, 5 s)`.
 //!
-//! Keys that cannot verify RS256 are skipped: not `kty: RSA`, `use` other than `sig`,
-//! `alg` other than `RS256`, `key_ops` without `verify`, bad `n`/`e`, or a modulus under
-//! 2048 bits.
+//! The protocol rules are `hashgate-protocol`'s, the same the SPA applies to ID tokens: the
+//! discovery URL ([`discovery_url`]), the document's issuer and endpoints
+//! ([`ProviderMetadata::check`]), which keys are usable ([`JwkSet::usable_rsa_keys`]: RSA,
+//! for signatures, RS256, at least 2048 bits) and which one a token's `kid` chooses
+//! ([`select_key`]: a `kid` the set lists twice chooses none). What stays here is the crypto
+//! the protocol crate does not have: turning a key into a jsonwebtoken [`DecodingKey`].
 
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use hashgate_protocol::discovery::discovery_url;
+use hashgate_protocol::{
+    select_key, DiscoveryError, JwkSet, KeySelectError, ProviderMetadata, RsaPublicJwk,
+};
 use jsonwebtoken::DecodingKey;
-use rsa::traits::PublicKeyParts as _;
 use rsa::{BigUint, RsaPublicKey};
-use serde_json::Value;
 
 use crate::error::AppError;
 
 /// Largest discovery document or JWKS we read.
 const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
-/// Smallest RSA modulus we accept.
-const MIN_RSA_BITS: usize = 2048;
 /// Retry bound while no key was ever obtained.
 const COLD_RETRY: Duration = Duration::from_secs(5);
 
@@ -57,29 +60,54 @@ pub enum FetchError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// Discovery names another issuer than the configured one.
-    #[error("discovery names issuer {found:?}, but the api is configured for {expected:?}")]
-    IssuerMismatch {
-        /// Our configured issuer.
-        expected: String,
-        /// What the document says.
-        found: String,
-    },
+    /// The discovery document is not one we may trust: another issuer (OIDC Discovery 4.3)
+    /// or an endpoint that is not https.
+    #[error("the discovery document is not trusted: {0}")]
+    Discovery(#[from] DiscoveryError),
     /// The JWKS held no key usable for RS256.
     #[error("the jwks at {0} has no usable rs256 signing key")]
     NoUsableKey(String),
 }
 
-/// One usable verification key.
-#[derive(Clone)]
-struct KnownKey {
-    kid: Option<String>,
-    key: Arc<DecodingKey>,
+/// The usable keys of one JWKS: the protocol's view (`jwks`, for [`select_key`]) and, at the
+/// same index, the key jsonwebtoken verifies with.
+#[derive(Default)]
+struct KeySet {
+    jwks: Vec<RsaPublicJwk>,
+    decoding: Vec<Arc<DecodingKey>>,
+}
+
+impl KeySet {
+    /// Keeps the keys of `usable` that the RSA backend can verify with.
+    fn prepare(usable: Vec<RsaPublicJwk>) -> Self {
+        let mut set = Self::default();
+        for jwk in usable {
+            match decoding_key(&jwk) {
+                Ok(key) => {
+                    set.jwks.push(jwk);
+                    set.decoding.push(Arc::new(key));
+                }
+                Err(reason) => tracing::info!(kid = ?jwk.kid, reason, "skipped a jwk"),
+            }
+        }
+        set
+    }
+
+    fn select(&self, kid: Option<&str>) -> Result<Arc<DecodingKey>, KeySelectError> {
+        let chosen = select_key(&self.jwks, kid)?;
+        // `select_key` answers with an element of `jwks`; its position names the prepared key.
+        self.jwks
+            .iter()
+            .position(|jwk| std::ptr::eq(jwk, chosen))
+            .and_then(|index| self.decoding.get(index))
+            .map(Arc::clone)
+            .ok_or(KeySelectError::NoKeys)
+    }
 }
 
 #[derive(Default)]
 struct Cache {
-    keys: Vec<KnownKey>,
+    keys: KeySet,
     /// Whether a JWKS was ever loaded.
     loaded: bool,
     jwks_uri: Option<String>,
@@ -89,29 +117,29 @@ struct Cache {
 }
 
 impl Cache {
-    fn find(&self, kid: Option<&str>) -> Option<Arc<DecodingKey>> {
-        match kid {
-            Some(kid) => self
-                .keys
-                .iter()
-                .find(|k| k.kid.as_deref() == Some(kid))
-                .map(|k| Arc::clone(&k.key)),
-            // Without a kid the choice is only unambiguous when the issuer has one key.
-            None => match self.keys.as_slice() {
-                [only] => Some(Arc::clone(&only.key)),
-                _ => None,
-            },
-        }
-    }
-
-    fn miss(&self, kid: Option<&str>) -> AppError {
+    fn answer(&self, kid: Option<&str>) -> Result<Arc<DecodingKey>, AppError> {
         if !self.loaded {
-            AppError::KeysUnavailable
-        } else if kid.is_none() {
-            AppError::invalid_token("the token header has no kid")
-        } else {
+            return Err(AppError::KeysUnavailable);
+        }
+        self.keys.select(kid).map_err(|error| refusal(&error, kid))
+    }
+}
+
+/// The 401 (or 503) for a key that cannot be chosen.
+fn refusal(error: &KeySelectError, kid: Option<&str>) -> AppError {
+    match error {
+        KeySelectError::UnknownKid { .. } => {
             AppError::invalid_token("the token was signed with a key the issuer does not publish")
         }
+        // Without a kid the choice is only unambiguous when the issuer has one key.
+        KeySelectError::AmbiguousKey if kid.is_none() => {
+            AppError::invalid_token("the token header has no kid")
+        }
+        // RFC 7517 4.5: a kid names one key; a set naming two with it is not trusted for it.
+        KeySelectError::AmbiguousKey => AppError::invalid_token(
+            "the issuer publishes several keys under the token's kid, so none is trusted",
+        ),
+        _ => AppError::KeysUnavailable,
     }
 }
 
@@ -133,14 +161,10 @@ struct Inner {
 impl KeyStore {
     /// A store for `issuer` (already validated as an http(s) URL); fetches nothing yet.
     pub fn new(issuer: &str, http: reqwest::Client, min_refresh_interval: Duration) -> Self {
-        let discovery_url = format!(
-            "{}/.well-known/openid-configuration",
-            issuer.trim_end_matches('/')
-        );
         Self {
             inner: Arc::new(Inner {
                 issuer: issuer.to_owned(),
-                discovery_url,
+                discovery_url: discovery_url(issuer),
                 http,
                 min_refresh_interval,
                 cache: RwLock::default(),
@@ -153,8 +177,12 @@ impl KeyStore {
     pub async fn key(&self, kid: Option<&str>) -> Result<Arc<DecodingKey>, AppError> {
         let seen = {
             let cache = self.read();
-            if let Some(key) = cache.find(kid) {
-                return Ok(key);
+            match cache.keys.select(kid) {
+                Ok(key) => return Ok(key),
+                // The provider may have rotated its keys: refetch once (below).
+                Err(KeySelectError::UnknownKid { .. }) => {}
+                Err(_) if !cache.loaded => {}
+                Err(error) => return Err(refusal(&error, kid)),
             }
             cache.generation
         };
@@ -164,7 +192,7 @@ impl KeyStore {
             let cache = self.read();
             if cache.generation != seen {
                 // Someone refreshed while we waited: use their result, do not fetch again.
-                return cache.find(kid).ok_or_else(|| cache.miss(kid));
+                return cache.answer(kid);
             }
             let wait = if cache.loaded {
                 self.inner.min_refresh_interval
@@ -172,7 +200,7 @@ impl KeyStore {
                 self.inner.min_refresh_interval.min(COLD_RETRY)
             };
             if cache.last_attempt.is_some_and(|at| at.elapsed() < wait) {
-                return Err(cache.miss(kid));
+                return cache.answer(kid);
             }
         }
 
@@ -187,18 +215,18 @@ impl KeyStore {
         cache.last_attempt = Some(Instant::now());
         match fetched {
             Ok((jwks_uri, keys)) => {
-                tracing::info!(keys = keys.len(), %jwks_uri, "loaded the issuer's signing keys");
+                tracing::info!(keys = keys.jwks.len(), %jwks_uri, "loaded the issuer's signing keys");
                 cache.keys = keys;
                 cache.loaded = true;
                 cache.jwks_uri = Some(jwks_uri);
             }
             Err(error) => {
-                tracing::warn!(%error, cached = cache.keys.len(), "could not refresh the issuer's signing keys");
+                tracing::warn!(%error, cached = cache.keys.jwks.len(), "could not refresh the issuer's signing keys");
                 // Rediscover next time, in case jwks_uri moved.
                 cache.jwks_uri = None;
             }
         }
-        cache.find(kid).ok_or_else(|| cache.miss(kid))
+        cache.answer(kid)
     }
 
     /// Changes whenever the JWKS is (re)fetched, so callers can tell a key set they have
@@ -215,17 +243,24 @@ impl KeyStore {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    async fn fetch(&self, jwks_uri: Option<String>) -> Result<(String, Vec<KnownKey>), FetchError> {
+    async fn fetch(&self, jwks_uri: Option<String>) -> Result<(String, KeySet), FetchError> {
         let jwks_uri = match jwks_uri {
             Some(uri) => uri,
             None => self.discover().await?,
         };
-        let jwks = self.get_json(&jwks_uri).await?;
-        let keys = parse_jwks(&jwks).ok_or_else(|| FetchError::Invalid {
+        let body = self.get(&jwks_uri).await?;
+        let jwks: JwkSet = serde_json::from_slice(&body).map_err(|_| FetchError::Invalid {
             url: jwks_uri.clone(),
-            reason: "no keys array",
+            reason: "not a jwks (no keys array)",
         })?;
-        if keys.is_empty() {
+        let usable = jwks.usable_rsa_keys();
+        let skipped = jwks.keys.len() - usable.len();
+        if skipped > 0 {
+            // RFC 7517 4.1-4.3, RFC 7518 3.3: not RSA, not for signatures, another alg, or short.
+            tracing::info!(skipped, %jwks_uri, "skipped jwks keys that cannot verify rs256");
+        }
+        let keys = KeySet::prepare(usable);
+        if keys.jwks.is_empty() {
             return Err(FetchError::NoUsableKey(jwks_uri));
         }
         Ok((jwks_uri, keys))
@@ -233,39 +268,18 @@ impl KeyStore {
 
     async fn discover(&self) -> Result<String, FetchError> {
         let url = &self.inner.discovery_url;
-        let document = self.get_json(url).await?;
-        let invalid = |reason| FetchError::Invalid {
-            url: url.clone(),
-            reason,
-        };
-        let issuer = document
-            .get("issuer")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid("no issuer"))?;
-        if issuer != self.inner.issuer {
-            return Err(FetchError::IssuerMismatch {
-                expected: self.inner.issuer.clone(),
-                found: issuer.to_owned(),
-            });
-        }
-        let jwks_uri = document
-            .get("jwks_uri")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid("no jwks_uri"))?;
-        let parsed = url::Url::parse(jwks_uri).map_err(|_| invalid("jwks_uri is not a url"))?;
-        // An https issuer must not hand us keys over plain http.
-        let scheme_ok = match parsed.scheme() {
-            "https" => true,
-            "http" => self.inner.issuer.starts_with("http://"),
-            _ => false,
-        };
-        if !scheme_ok {
-            return Err(invalid("jwks_uri is not https"));
-        }
-        Ok(jwks_uri.to_owned())
+        let body = self.get(url).await?;
+        let metadata: ProviderMetadata =
+            serde_json::from_slice(&body).map_err(|_| FetchError::Invalid {
+                url: url.clone(),
+                reason: "not a discovery document (issuer, authorization_endpoint, jwks_uri)",
+            })?;
+        // OIDC Discovery 4.3: the issuer exactly ours; every endpoint https (http on loopback).
+        metadata.check(&self.inner.issuer)?;
+        Ok(metadata.jwks_uri)
     }
 
-    async fn get_json(&self, url: &str) -> Result<Value, FetchError> {
+    async fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
         let http_error = |source| FetchError::Http {
             url: url.to_owned(),
             source,
@@ -292,62 +306,19 @@ impl KeyStore {
             }
             body.extend_from_slice(&chunk);
         }
-        serde_json::from_slice(&body).map_err(|_| FetchError::Invalid {
-            url: url.to_owned(),
-            reason: "not json",
-        })
+        Ok(body)
     }
 }
 
-/// The usable keys of a JWKS document, or `None` if it has no `keys` array.
-fn parse_jwks(jwks: &Value) -> Option<Vec<KnownKey>> {
-    let mut keys: Vec<KnownKey> = Vec::new();
-    for jwk in jwks.get("keys")?.as_array()? {
-        let kid = jwk.get("kid").and_then(Value::as_str).map(str::to_owned);
-        match usable_rsa_key(jwk) {
-            Ok(_) if keys.iter().any(|k| k.kid.is_some() && k.kid == kid) => {
-                tracing::warn!(?kid, "skipped a jwk: duplicate kid");
-            }
-            Ok(key) => keys.push(KnownKey {
-                kid,
-                key: Arc::new(key),
-            }),
-            Err(reason) => tracing::info!(?kid, reason, "skipped a jwk"),
-        }
-    }
-    Some(keys)
-}
-
-fn usable_rsa_key(jwk: &Value) -> Result<DecodingKey, &'static str> {
-    let field = |name| jwk.get(name).and_then(Value::as_str);
-    if field("kty") != Some("RSA") {
-        return Err("not an rsa key");
-    }
-    if jwk.get("use").is_some_and(|u| u.as_str() != Some("sig")) {
-        return Err("not a signing key");
-    }
-    if jwk.get("alg").is_some_and(|a| a.as_str() != Some("RS256")) {
-        return Err("not an rs256 key");
-    }
-    if let Some(ops) = jwk.get("key_ops") {
-        let verifies = ops
-            .as_array()
-            .is_some_and(|ops| ops.iter().any(|op| op.as_str() == Some("verify")));
-        if !verifies {
-            return Err("key_ops does not allow verify");
-        }
-    }
-    let decode = |name| {
-        field(name)
-            .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
-            .filter(|bytes| !bytes.is_empty())
-    };
-    let (n, e) = decode("n").zip(decode("e")).ok_or("bad n or e")?;
-    let public = RsaPublicKey::new(BigUint::from_bytes_be(&n), BigUint::from_bytes_be(&e))
-        .map_err(|_| "bad n or e")?;
-    if public.n().bits() < MIN_RSA_BITS {
-        return Err("modulus shorter than 2048 bits");
-    }
+/// The jsonwebtoken key for a usable JWK, or why the RSA backend cannot verify with it.
+fn decoding_key(jwk: &RsaPublicJwk) -> Result<DecodingKey, &'static str> {
+    let decode = |value: &str| URL_SAFE_NO_PAD.decode(value).map_err(|_| "bad n or e");
+    let (n, e) = (decode(&jwk.n)?, decode(&jwk.e)?);
+    // jsonwebtoken's RustCrypto backend builds exactly this key at every verification, and it
+    // takes moduli up to 4096 bits and exponents from 2 to 2^33 - 1: a key it would refuse each
+    // time is skipped once, with its reason in the log.
+    RsaPublicKey::new(BigUint::from_bytes_be(&n), BigUint::from_bytes_be(&e))
+        .map_err(|_| "the rsa backend cannot use this key (over 4096 bits, or an odd exponent)")?;
     Ok(DecodingKey::from_rsa_raw_components(&n, &e))
 }
 
@@ -355,58 +326,42 @@ fn usable_rsa_key(jwk: &Value) -> Result<DecodingKey, &'static str> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    fn n_2048() -> String {
-        // Any odd 2048-bit number passes RsaPublicKey::new; a real key is not needed here.
-        let mut n = vec![0xC5u8; 256];
-        n[255] |= 1;
-        URL_SAFE_NO_PAD.encode(n)
+    fn jwk(kid: &str, n_bytes: usize, e: &[u8]) -> RsaPublicJwk {
+        // Any odd number of the right size passes the backend's checks; a real key is not needed.
+        let mut n = vec![0xC5u8; n_bytes];
+        n[n_bytes - 1] |= 1;
+        RsaPublicJwk {
+            kid: Some(kid.into()),
+            n: URL_SAFE_NO_PAD.encode(n),
+            e: URL_SAFE_NO_PAD.encode(e),
+        }
     }
 
     #[test]
-    fn unusable_keys_are_skipped_and_usable_ones_kept() {
-        let n = n_2048();
-        let jwks = json!({ "keys": [
-            { "kty": "RSA", "kid": "good", "use": "sig", "alg": "RS256", "n": n, "e": "AQAB" },
-            { "kty": "RSA", "kid": "good-bare", "n": n, "e": "AQAB" },
-            { "kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA" },
-            { "kty": "oct", "kid": "oct", "k": "c2VjcmV0" },
-            { "kty": "RSA", "kid": "enc", "use": "enc", "n": n, "e": "AQAB" },
-            { "kty": "RSA", "kid": "ps", "alg": "PS256", "n": n, "e": "AQAB" },
-            { "kty": "RSA", "kid": "ops", "key_ops": ["encrypt"], "n": n, "e": "AQAB" },
-            { "kty": "RSA", "kid": "bad-n", "n": "!!!", "e": "AQAB" },
-            { "kty": "RSA", "kid": "no-e", "n": n },
-            { "kty": "RSA", "kid": "short", "n": URL_SAFE_NO_PAD.encode([0xC5u8; 64]), "e": "AQAB" },
-            { "kty": "RSA", "kid": "good", "n": n, "e": "AQAB" },
-            "not an object",
-        ]});
-        let kids: Vec<_> = parse_jwks(&jwks)
-            .unwrap()
-            .into_iter()
-            .map(|k| k.kid.unwrap())
-            .collect();
-        assert_eq!(kids, ["good", "good-bare"]);
+    fn keys_the_rsa_backend_cannot_verify_with_are_skipped() {
+        // The protocol allows moduli up to 16384 bits; jsonwebtoken's backend stops at 4096,
+        // and refuses exponents below 2.
+        let set = KeySet::prepare(vec![
+            jwk("2048", 256, &[1, 0, 1]),
+            jwk("4096", 512, &[1, 0, 1]),
+            jwk("8192", 1024, &[1, 0, 1]),
+            jwk("e-one", 256, &[1]),
+        ]);
+        let kids: Vec<_> = set.jwks.iter().filter_map(|k| k.kid.as_deref()).collect();
+        assert_eq!(kids, ["2048", "4096"]);
+        assert_eq!(set.decoding.len(), 2);
     }
 
     #[test]
-    fn a_document_without_keys_is_invalid() {
-        assert!(parse_jwks(&json!({ "nope": [] })).is_none());
-    }
-
-    #[test]
-    fn a_token_without_kid_uses_the_only_key_but_not_one_of_several() {
-        let key = || KnownKey {
-            kid: Some("a".into()),
-            key: Arc::new(DecodingKey::from_rsa_raw_components(&[1], &[1])),
-        };
-        let mut cache = Cache {
-            keys: vec![key()],
-            loaded: true,
-            ..Cache::default()
-        };
-        assert!(cache.find(None).is_some());
-        cache.keys.push(key());
-        assert!(cache.find(None).is_none());
+    fn the_chosen_key_is_the_one_prepared_for_that_jwk() {
+        // select_key decides (hashgate-protocol); the decoding key must be the one at its index.
+        let set = KeySet::prepare(vec![jwk("a", 256, &[1, 0, 1]), jwk("b", 256, &[3])]);
+        let b = set.select(Some("b")).unwrap();
+        assert!(Arc::ptr_eq(&b, &set.decoding[1]));
+        assert!(matches!(
+            set.select(None),
+            Err(KeySelectError::AmbiguousKey)
+        ));
     }
 }

@@ -39,8 +39,14 @@
 //! Or check inside the handler, when the scope depends on the request:
 //! `claims.require("write:reports")?;` (see [`Claims::require`]).
 
+// Imports run one way: `bearer`, `claims` and `keys` need only `crate::error`; `verify` uses
+// those three; `extract` (the axum extractors) uses `verify`; this module only re-exports
+// and adds the form-body middleware.
 mod bearer;
+// `macro_use`: the `scopes` below name `scope!` directly, not through the crate root.
+#[macro_use]
 mod claims;
+mod extract;
 mod keys;
 mod verify;
 
@@ -58,11 +64,11 @@ use crate::error::AppError;
 
 /// The scopes of the demo endpoints.
 pub mod scopes {
-    crate::scope!(
+    scope!(
         /// `read:messages`: `GET /api/private-scoped` and `GET /api/messages`.
         pub ReadMessages = "read:messages"
     );
-    crate::scope!(
+    scope!(
         /// `write:messages`: `POST /api/messages`.
         pub WriteMessages = "write:messages"
     );

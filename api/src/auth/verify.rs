@@ -1,11 +1,14 @@
 //! Access-token validation: explicit, named checks, in this order.
 //!
-//! 1. Shape: three base64url parts; the header is a JSON object.
+//! 1. Shape: three strict base64url parts ([`jwt::split`]); the header is a JSON object.
 //! 2. Algorithm: `alg` must be exactly `RS256`, checked before any key is chosen, so
 //!    `none`, `HS256` keyed with our public key, and every other algorithm are refused.
 //! 3. Key source: a header naming its own key (`jku`, `x5u`, `jwk`, `x5c`) is refused;
 //!    keys come only from the configured issuer's JWKS. `crit` is refused (we understand
 //!    no extension).
+//!
+//!    Steps 1–3 are `hashgate-protocol`'s [`check_header`] (RFC 8725 §3.1, §3.10), the
+//!    same rule the SPA applies to ID tokens; this module only words the refusal for an API.
 //! 4. Signature with the issuer's key for `kid` (see [`super::keys`]).
 //! 5. Claims: `iss` equals the issuer exactly; `aud` contains the API identifier (so ID
 //!    tokens, whose `aud` is the client id, are refused); `exp` and `nbf` with leeway;
@@ -20,8 +23,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+use hashgate_protocol::{check_header, jwt, JwtError, JwtHeader, ValidationError};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
@@ -40,8 +42,11 @@ const MAX_REMEMBERED: usize = 10_000;
 /// Behind a read-write lock, so concurrent requests look up in parallel.
 type Remembered = HashMap<[u8; 32], (Claims, u64)>;
 
-/// Header parameters that point at a key chosen by the token's author.
-const KEY_BEARING_HEADERS: [&str; 4] = ["jku", "x5u", "jwk", "x5c"];
+/// The only signature algorithm this API verifies.
+const ALLOWED_ALGS: &[&str] = &["RS256"];
+
+/// The refusal of every algorithm but RS256, unsigned tokens included.
+const RS256_ONLY: &str = "the token must be signed with rs256";
 
 /// Validates access tokens for one issuer and audience; cheap to clone.
 #[derive(Clone)]
@@ -94,7 +99,7 @@ impl TokenVerifier {
         if let Some(claims) = self.remembered(&digest, now) {
             return Ok(claims);
         }
-        let kid = check_header(token.secret())?;
+        let kid = acceptable_kid(token.secret())?;
         let key = self.keys.key(kid.as_deref()).await?;
         let data =
             jsonwebtoken::decode::<Map<String, Value>>(token.secret(), &key, &self.validation)
@@ -148,36 +153,41 @@ fn unix_now() -> u64 {
 }
 
 /// Steps 1–3: returns the `kid` (if any) of an acceptable header.
-fn check_header(token: &str) -> Result<Option<String>, AppError> {
+fn acceptable_kid(token: &str) -> Result<Option<String>, AppError> {
     let malformed = || AppError::invalid_token("the token is not a well-formed jwt");
-    let mut parts = token.split('.');
-    let (Some(header), Some(_payload), Some(_signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let parts = jwt::split(token).map_err(|error| match error {
+        // The shape of `alg: none`: nothing to verify, whatever the header claims.
+        JwtError::EmptySegment {
+            segment: "signature",
+        } => AppError::invalid_token("the token is not signed; it must be signed with rs256"),
+        _ => malformed(),
+    })?;
+    let header: Map<String, Value> =
+        serde_json::from_slice(&parts.header_json).map_err(|_| malformed())?;
+    // RFC 7515 §4.1.4: a kid is a string; anything else is a broken header, not "no kid".
+    if header.get("kid").is_some_and(|kid| !kid.is_string()) {
         return Err(malformed());
-    };
-    let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| malformed())?;
-    let header: Map<String, Value> = serde_json::from_slice(&header).map_err(|_| malformed())?;
-    if header.get("alg").and_then(Value::as_str) != Some("RS256") {
-        return Err(AppError::invalid_token(
-            "the token must be signed with rs256",
-        ));
     }
-    if KEY_BEARING_HEADERS.iter().any(|h| header.contains_key(*h)) {
-        return Err(AppError::invalid_token(
-            "the token header names its own key; keys come only from the issuer",
-        ));
-    }
-    if header.contains_key("crit") {
-        return Err(AppError::invalid_token(
+    // A header whose alg is missing or not a string names no algorithm we verify.
+    let names_an_alg = header.get("alg").is_some_and(Value::is_string);
+    let header: JwtHeader = serde_json::from_value(Value::Object(header)).map_err(|_| {
+        if names_an_alg {
+            malformed()
+        } else {
+            AppError::invalid_token(RS256_ONLY)
+        }
+    })?;
+    check_header(&header, ALLOWED_ALGS).map_err(|error| match error {
+        ValidationError::ForbiddenHeader { name: "crit" } => AppError::invalid_token(
             "the token header has critical extensions this api does not understand",
-        ));
-    }
-    match header.get("kid") {
-        None => Ok(None),
-        Some(Value::String(kid)) => Ok(Some(kid.clone())),
-        Some(_) => Err(malformed()),
-    }
+        ),
+        ValidationError::ForbiddenHeader { .. } => AppError::invalid_token(
+            "the token header names its own key; keys come only from the issuer",
+        ),
+        // `none`, `HS*`, and every other algorithm off the list.
+        _ => AppError::invalid_token(RS256_ONLY),
+    })?;
+    Ok(header.kid)
 }
 
 fn describe(kind: &ErrorKind) -> &'static str {
@@ -204,13 +214,15 @@ fn describe(kind: &ErrorKind) -> &'static str {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
 
     fn token(header: &str) -> String {
         format!("{}.e30.c2ln", URL_SAFE_NO_PAD.encode(header))
     }
 
     fn refused(header: &str) -> String {
-        match check_header(&token(header)) {
+        match acceptable_kid(&token(header)) {
             Err(AppError::InvalidToken(d)) => d.into_owned(),
             other => panic!("{header} was not refused: {other:?}"),
         }
@@ -228,7 +240,7 @@ mod tests {
         assert!(refused(r#"{"kid":"k"}"#).contains("rs256"));
         assert!(refused(r#"{"alg":["RS256"]}"#).contains("rs256"));
         assert_eq!(
-            check_header(&token(r#"{"alg":"RS256","kid":"k"}"#))
+            acceptable_kid(&token(r#"{"alg":"RS256","kid":"k"}"#))
                 .unwrap()
                 .as_deref(),
             Some("k")
@@ -252,6 +264,7 @@ mod tests {
 
     #[test]
     fn garbage_is_a_malformed_token() {
+        // RFC 7515 §7.1: three base64url parts with a JSON object header, else malformed.
         for garbage in [
             "abc",
             "a.b",
@@ -261,7 +274,7 @@ mod tests {
             "bnVsbA.e30.c2ln",
         ] {
             assert!(
-                matches!(check_header(garbage), Err(AppError::InvalidToken(_))),
+                matches!(acceptable_kid(garbage), Err(AppError::InvalidToken(_))),
                 "{garbage}"
             );
         }
