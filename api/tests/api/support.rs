@@ -1,6 +1,5 @@
 //! Test support: RSA keys, token minting, a fake OpenID provider on 127.0.0.1:0, and a
 //! harness that drives the API's router with `oneshot`.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -121,6 +120,8 @@ pub struct ProviderState {
     pub issuer: Mutex<String>,
     /// When set, discovery names this issuer instead of the real one.
     pub claimed_issuer: Mutex<Option<String>>,
+    /// When set, discovery names this `jwks_uri` instead of the real one.
+    pub claimed_jwks_uri: Mutex<Option<String>>,
     pub jwks: Mutex<Vec<Value>>,
     pub down: AtomicBool,
     pub jwks_delay_ms: AtomicU64,
@@ -157,7 +158,12 @@ impl FakeProvider {
 
     /// Replaces the published keys (rotation).
     pub fn publish(&self, keys: &[&TestKey]) {
-        *self.state.jwks.lock().unwrap() = keys.iter().map(|k| k.jwk()).collect();
+        self.publish_entries(keys.iter().map(|k| k.jwk()).collect());
+    }
+
+    /// Replaces the published JWKS entries with exactly these, well-formed or not.
+    pub fn publish_entries(&self, entries: Vec<Value>) {
+        *self.state.jwks.lock().unwrap() = entries;
     }
 
     /// Makes every endpoint answer 503 (`true`) or work again (`false`).
@@ -197,10 +203,11 @@ async fn discovery(State(state): State<Arc<ProviderState>>) -> Response {
     }
     let issuer = state.issuer.lock().unwrap().clone();
     let claimed = state.claimed_issuer.lock().unwrap().clone();
+    let jwks_uri = state.claimed_jwks_uri.lock().unwrap().clone();
     Json(json!({
         "issuer": claimed.unwrap_or_else(|| issuer.clone()),
         "authorization_endpoint": format!("{issuer}authorize"),
-        "jwks_uri": format!("{issuer}.well-known/jwks.json"),
+        "jwks_uri": jwks_uri.unwrap_or_else(|| format!("{issuer}.well-known/jwks.json")),
         "response_types_supported": ["id_token token", "id_token"],
         "id_token_signing_alg_values_supported": ["RS256"],
     }))
@@ -268,7 +275,8 @@ pub fn settings(issuer: &str, dir: &Path) -> Settings {
 pub struct TestApi {
     pub router: Router,
     pub provider: FakeProvider,
-    pub dir: TempDir,
+    /// The API's data directory, removed when the test ends (held for its `Drop`).
+    _dir: TempDir,
 }
 
 /// An answer of the API, body parsed as JSON (`Null` when empty or not JSON).
@@ -322,7 +330,7 @@ impl TestApi {
         Self {
             router,
             provider,
-            dir,
+            _dir: dir,
         }
     }
 
