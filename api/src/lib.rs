@@ -40,13 +40,13 @@ use std::future::Future;
 use tokio::net::TcpListener;
 
 pub use auth::scopes::{ReadMessages, WriteMessages};
-pub use auth::{Claims, RequireScope, Scope, TokenVerifier};
+pub use auth::{Claims, JwksPolicy, RequireScope, Scope, TokenVerifier};
 pub use error::{AppError, StartError};
 pub use messages::{Message, MessageStore};
 pub use routes::{app, app_with, MAX_BODY_BYTES};
 pub use settings::{
     Settings, DEFAULT_ALLOWED_ORIGINS, DEFAULT_AUDIENCE, DEFAULT_DATA_DIR, DEFAULT_ISSUER,
-    DEFAULT_PORT,
+    DEFAULT_JWKS_MAX_AGE_SECS, DEFAULT_PORT,
 };
 pub use state::AppState;
 

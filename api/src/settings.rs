@@ -13,6 +13,8 @@ pub const DEFAULT_ALLOWED_ORIGINS: [&str; 2] = ["http://localhost:8080", "http:/
 pub const DEFAULT_PORT: u16 = 3001;
 /// Default data directory (relative to the working directory).
 pub const DEFAULT_DATA_DIR: &str = ".hashgate/api";
+/// Default longest age of the issuer's cached keys, in seconds (`--jwks-max-age`).
+pub const DEFAULT_JWKS_MAX_AGE_SECS: u64 = 600;
 
 /// How the API is configured. Build with [`Settings::new`], then adjust the public fields.
 #[derive(Debug, Clone)]
@@ -28,7 +30,16 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     /// Directory of `messages.sqlite3`; created if missing.
     pub data_dir: PathBuf,
-    /// Least time between two JWKS fetches caused by unknown `kid`s. Default 30 s.
+    /// Longest time the issuer's keys (JWKS) are used before the next request fetches them
+    /// again; a shorter `Cache-Control: max-age` on the JWKS lowers it. If that fetch fails,
+    /// the keys are kept for one more max age, then refused. Default 600 s
+    /// (`--jwks-max-age`).
+    pub jwks_max_age: Duration,
+    /// Least max age a `Cache-Control: max-age` on the JWKS can impose (never more than
+    /// [`Settings::jwks_max_age`]). Default 30 s.
+    pub jwks_max_age_floor: Duration,
+    /// Least time between two JWKS fetches caused by unknown `kid`s, and between retries
+    /// after a failed fetch. Default 30 s.
     pub jwks_min_refresh_interval: Duration,
     /// Clock-skew leeway for `exp` and `nbf`. Default 60 s.
     pub leeway: Duration,
@@ -48,6 +59,8 @@ impl Settings {
             audience: audience.into(),
             allowed_origins: DEFAULT_ALLOWED_ORIGINS.map(String::from).to_vec(),
             data_dir: data_dir.into(),
+            jwks_max_age: Duration::from_secs(DEFAULT_JWKS_MAX_AGE_SECS),
+            jwks_max_age_floor: Duration::from_secs(30),
             jwks_min_refresh_interval: Duration::from_secs(30),
             leeway: Duration::from_secs(60),
             http_timeout: Duration::from_secs(10),

@@ -6,7 +6,7 @@ use axum::extract::FromRef;
 use axum::http::HeaderValue;
 use hashgate_protocol::discovery::is_trusted_url;
 
-use crate::auth::TokenVerifier;
+use crate::auth::{JwksPolicy, TokenVerifier};
 use crate::error::StartError;
 use crate::messages::MessageStore;
 use crate::settings::Settings;
@@ -72,11 +72,16 @@ impl AppState {
         }
         let http = http.build().map_err(StartError::HttpClient)?;
 
+        let jwks = JwksPolicy {
+            max_age: settings.jwks_max_age,
+            max_age_floor: settings.jwks_max_age_floor,
+            min_refresh_interval: settings.jwks_min_refresh_interval,
+        };
         let verifier = TokenVerifier::new(
             &settings.issuer,
             &settings.audience,
             http,
-            settings.jwks_min_refresh_interval,
+            jwks,
             settings.leeway,
         );
         let messages = MessageStore::open(&settings.data_dir)?;

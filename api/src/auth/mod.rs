@@ -52,6 +52,7 @@ mod verify;
 
 pub use bearer::{bearer_token, BearerToken, MAX_AUTHORIZATION_LEN};
 pub use claims::{Claims, RequireScope, Scope};
+pub use keys::JwksPolicy;
 pub use verify::TokenVerifier;
 
 use axum::body::Body;

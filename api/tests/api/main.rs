@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod endpoints;
+mod freshness;
 mod keys;
 mod support;
 mod tokens;

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -125,6 +125,8 @@ pub struct ProviderState {
     pub jwks: Mutex<Vec<Value>>,
     pub down: AtomicBool,
     pub jwks_delay_ms: AtomicU64,
+    /// When set, the JWKS is served with this `Cache-Control`.
+    pub cache_control: Mutex<Option<String>>,
     pub jwks_hits: AtomicUsize,
     pub discovery_hits: AtomicUsize,
     /// Hits on URLs an attacker would put in `jku`/`x5u`.
@@ -178,6 +180,11 @@ impl FakeProvider {
             .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
+    /// Serves the JWKS with this `Cache-Control` header.
+    pub fn set_cache_control(&self, value: &str) {
+        *self.state.cache_control.lock().unwrap() = Some(value.to_owned());
+    }
+
     pub fn jwks_hits(&self) -> usize {
         self.state.jwks_hits.load(Ordering::SeqCst)
     }
@@ -224,13 +231,56 @@ async fn jwks(State(state): State<Arc<ProviderState>>) -> Response {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     let keys = state.jwks.lock().unwrap().clone();
-    Json(json!({ "keys": keys })).into_response()
+    let mut response = Json(json!({ "keys": keys })).into_response();
+    if let Some(value) = state.cache_control.lock().unwrap().as_deref() {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, value.parse().unwrap());
+    }
+    response
 }
 
 async fn elsewhere(State(state): State<Arc<ProviderState>>) -> Json<Value> {
     state.elsewhere_hits.fetch_add(1, Ordering::SeqCst);
     let keys: Vec<Value> = vec![KEY_EVIL.jwk()];
     Json(json!({ "keys": keys }))
+}
+
+/// What the code under test logs on the current thread while the guard of [`Logs::capture`]
+/// lives. `#[tokio::test]` runs the test, the API and the fake provider on one thread, so
+/// that is everything they log, and nothing from the tests running beside it.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        let logs = Self::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
+    /// How many times `text` was logged.
+    pub fn count(&self, text: &str) -> usize {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .matches(text)
+            .count()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A fresh, unique data directory, removed on drop.
