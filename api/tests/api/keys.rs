@@ -72,6 +72,7 @@ async fn a_discovery_document_naming_another_issuer_is_not_trusted() {
 async fn a_discovery_document_sending_keys_over_plain_http_to_another_host_is_not_trusted() {
     // OIDC Discovery 7.1 and 4.3 (hashgate-protocol's ProviderMetadata::check): keys only over
     // https, or http on loopback where nobody can swap them on the way.
+    let (logs, _capturing) = Logs::capture();
     let provider = FakeProvider::start(&[&KEY_A]).await;
     *provider.state.claimed_jwks_uri.lock().unwrap() =
         Some("http://keys.example/.well-known/jwks.json".into());
@@ -82,6 +83,8 @@ async fn a_discovery_document_sending_keys_over_plain_http_to_another_host_is_no
     answer.assert_no_echo(&token);
     assert_eq!(api.provider.discovery_hits(), 1);
     assert_eq!(api.provider.jwks_hits(), 0);
+    // Refused for what the document says, before any request to that host.
+    assert_eq!(logs.count("jwks_uri is not a usable https URL"), 1);
 }
 
 #[tokio::test]
