@@ -50,7 +50,8 @@ struct Cli {
     /// Address to listen on; keep the loopback default unless a proxy in front needs another.
     #[arg(long, env = "API_HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     host: IpAddr,
-    /// Least seconds between two JWKS refetches caused by unknown key ids.
+    /// Least seconds between two JWKS refetches caused by unknown key ids, and between retries
+    /// while the provider cannot be reached.
     #[arg(long, env = "API_JWKS_MIN_REFRESH_SECS", default_value_t = 30)]
     jwks_min_refresh_secs: u64,
     /// Longest seconds the issuer's keys (JWKS) are used before they are fetched again, so a

@@ -3,8 +3,10 @@
 //! What it guarantees: a handler that takes [`Claims`] (or [`RequireScope`]) runs only for a
 //! request whose `Authorization: Bearer` token is an RS256 JWT signed by a key from the
 //! configured issuer's JWKS, with `iss` equal to the issuer, `aud` containing the API
-//! identifier, and `exp`/`nbf` within 60 s of leeway. Every refusal is an RFC 6750 answer
-//! (see [`crate::AppError`]); the token is never echoed or logged.
+//! identifier, and `exp`/`nbf` within 60 s of leeway. That JWKS is at most its max age old
+//! ([`JwksPolicy`]; twice that while the provider cannot be reached), so a key the issuer
+//! removes stops validating within the max age, with every token it signed. Every refusal
+//! is an RFC 6750 answer (see [`crate::AppError`]); the token is never echoed or logged.
 //!
 //! # Protecting your own route in one line
 //!
