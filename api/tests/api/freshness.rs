@@ -88,7 +88,9 @@ async fn while_the_keys_are_younger_than_their_max_age_no_request_fetches_the_jw
 
 #[tokio::test]
 async fn after_the_max_age_concurrent_requests_share_one_refetch() {
-    // api/README.md, key freshness: the refetch after the max age is single-flight.
+    // api/README.md, key freshness: the refetch after the max age is single-flight. Two
+    // seconds, so the fetched keys cannot go stale again while the 25 requests finish.
+    const MAX_AGE: Duration = Duration::from_secs(2);
     let api = api_with_max_age(FakeProvider::start(&[&KEY_A]).await, MAX_AGE).await;
     let remembered = api.token("alice", "");
     assert_eq!(
