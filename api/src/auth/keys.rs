@@ -251,7 +251,10 @@ impl Cache {
             set.prepared.push(prepared);
         }
         let kept = set.prepared.len() - added;
-        let removed = previous.as_ref().map_or(0, |old| old.prepared.len() - kept);
+        // Saturating: a JWKS may list one key several times, so `kept` can exceed the old count.
+        let removed = previous
+            .as_ref()
+            .map_or(0, |old| old.prepared.len().saturating_sub(kept));
         let uri = &fetched.jwks_uri;
         let secs = max_age.as_secs();
         if self.failing {
@@ -650,6 +653,9 @@ mod tests {
         keys.install_for_test(vec![jwk("b", 257, &[1, 0, 1])]);
         assert_eq!(serial("a"), None);
         assert_eq!(serial("b"), Some(new_b));
+        // A hostile or broken JWKS repeating one key: counted without overflow, and ambiguous.
+        keys.install_for_test(vec![jwk("b", 257, &[1, 0, 1]); 3]);
+        assert_eq!(serial("b"), None);
     }
 
     #[test]
