@@ -11,7 +11,7 @@
 //! let settings = hashgate_api::Settings::new(
 //!     "http://127.0.0.1:3000/",      // issuer, exactly as in its discovery document
 //!     "https://api.hashgate.local",  // audience (API identifier)
-//!     "/tmp/hashgate-api-data",      // data directory
+//!     ".hashgate/api",               // data directory
 //! );
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let url = format!("http://{}", listener.local_addr()?);
