@@ -51,8 +51,9 @@ pub enum AppError {
     /// The token is valid but lacks the named scope: 403 `insufficient_scope`.
     #[error("insufficient scope: {0} is needed")]
     InsufficientScope(Cow<'static, str>),
-    /// The issuer's signing keys have never been obtained (provider down or misconfigured):
-    /// 503 with `Retry-After`, because renewing the token would not help.
+    /// The issuer's signing keys are not available: never obtained, or expired while the
+    /// provider could not be reached (provider down or misconfigured): 503 with
+    /// `Retry-After`, because renewing the token would not help.
     #[error("the issuer's signing keys are not available")]
     KeysUnavailable,
     /// The body is not declared as JSON: 415.
@@ -187,7 +188,8 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match &self {
             Self::Storage(error) => tracing::error!(%error, "message store failed"),
-            Self::KeysUnavailable => tracing::warn!("refused a request: signing keys unavailable"),
+            // The key store logs the cause once per outage; this is one request of many.
+            Self::KeysUnavailable => tracing::debug!("refused a request: signing keys unavailable"),
             // Descriptions are fixed sentences (never token contents), so they are safe to log.
             other => {
                 tracing::debug!(error = other.code(), description = %other.description(), "refused a request")

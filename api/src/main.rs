@@ -6,8 +6,10 @@
 //! ```
 //!
 //! Every flag has an environment fallback (`API_ISSUER`, `API_AUDIENCE`,
-//! `API_ALLOWED_ORIGINS`, `API_PORT`, `API_DATA_DIR`, ...). Logs go to stderr; set
+//! `API_ALLOWED_ORIGINS`, `API_PORT`, `API_DATA_DIR`, `API_JWKS_MAX_AGE`, ...). Logs go to stderr; set
 //! `RUST_LOG` to change their level (default `info`).
+
+#![warn(missing_docs)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -15,7 +17,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use hashgate_api::{Settings, DEFAULT_AUDIENCE, DEFAULT_DATA_DIR, DEFAULT_ISSUER, DEFAULT_PORT};
+use hashgate_api::{
+    Settings, DEFAULT_AUDIENCE, DEFAULT_DATA_DIR, DEFAULT_ISSUER, DEFAULT_JWKS_MAX_AGE_SECS,
+    DEFAULT_PORT,
+};
 use tracing_subscriber::EnvFilter;
 
 /// A demo API that validates OAuth 2.0 access tokens (RS256 JWTs) from any OpenID Connect provider.
@@ -45,9 +50,22 @@ struct Cli {
     /// Address to listen on; keep the loopback default unless a proxy in front needs another.
     #[arg(long, env = "API_HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     host: IpAddr,
-    /// Least seconds between two JWKS refetches caused by unknown key ids.
+    /// Least seconds between two JWKS refetches caused by unknown key ids, and between retries
+    /// while the provider cannot be reached.
     #[arg(long, env = "API_JWKS_MIN_REFRESH_SECS", default_value_t = 30)]
     jwks_min_refresh_secs: u64,
+    /// Longest seconds the issuer's keys (JWKS) are used before they are fetched again, so a
+    /// key the provider removes stops validating tokens. A shorter `Cache-Control: max-age`
+    /// on the JWKS lowers it, to no less than 30 (or this value, if smaller). If the refetch
+    /// fails, the cached keys are kept for one more max age, then requests get 503.
+    #[arg(
+        long,
+        env = "API_JWKS_MAX_AGE",
+        value_name = "SECONDS",
+        default_value_t = DEFAULT_JWKS_MAX_AGE_SECS,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    jwks_max_age: u64,
 }
 
 #[tokio::main]
@@ -63,6 +81,7 @@ async fn main() -> ExitCode {
     let mut settings = Settings::new(cli.issuer, cli.audience, cli.data_dir);
     settings.allowed_origins = cli.allowed_origins;
     settings.jwks_min_refresh_interval = Duration::from_secs(cli.jwks_min_refresh_secs);
+    settings.jwks_max_age = Duration::from_secs(cli.jwks_max_age);
 
     let address = SocketAddr::new(cli.host, cli.port);
     let listener = match tokio::net::TcpListener::bind(address).await {
@@ -78,6 +97,7 @@ async fn main() -> ExitCode {
         audience = %settings.audience,
         origins = ?settings.allowed_origins,
         data_dir = %settings.data_dir.display(),
+        jwks_max_age_secs = cli.jwks_max_age,
         "hashgate-api listening"
     );
     match hashgate_api::serve_with_shutdown(listener, settings, shutdown_signal()).await {

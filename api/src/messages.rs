@@ -186,6 +186,7 @@ mod tests {
 
     #[test]
     fn a_message_is_trimmed_and_keeps_inner_newlines() {
+        // api/README.md, message rules: text is trimmed; newlines are kept.
         assert_eq!(
             validate_text("  hello\nworld \n").as_deref(),
             Ok("hello\nworld")
@@ -194,6 +195,7 @@ mod tests {
 
     #[test]
     fn an_empty_or_blank_message_is_refused() {
+        // api/README.md, message rules: at least one character after trimming.
         assert_eq!(validate_text(""), Err(InvalidMessage::Empty));
         assert_eq!(validate_text(" \n\t "), Err(InvalidMessage::Empty));
     }
@@ -210,6 +212,7 @@ mod tests {
 
     #[test]
     fn control_characters_other_than_newline_are_refused() {
+        // api/README.md, message rules: no control characters but newline.
         for bad in [
             "a\tb",
             "a\rb",

@@ -1,4 +1,4 @@
-//! The demo endpoints (contract §4) and the layers around every route.
+//! The demo endpoints (`docs/contract.md` §4) and the layers around every route.
 
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use crate::auth::scopes::{ReadMessages, WriteMessages};
 use crate::auth::{refuse_token_in_form_body, Claims, RequireScope};
 use crate::error::{AppError, Result};
 use crate::messages::{validate_text, Message};
-use crate::AppState;
+use crate::state::AppState;
 
 /// Largest request body any route reads.
 pub const MAX_BODY_BYTES: usize = 4 * 1024;

@@ -87,6 +87,23 @@ fn is_usable_endpoint(url: &str) -> bool {
     parse_http_url(url).is_some_and(|u| u.is_secure() && !u.rest.contains('#'))
 }
 
+/// Where `issuer` publishes its discovery document: the issuer without a trailing `/`, then
+/// `/.well-known/openid-configuration` (OIDC Discovery 4.1).
+pub fn discovery_url(issuer: &str) -> String {
+    format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    )
+}
+
+/// Whether `url` may be trusted with tokens or keys: an absolute `https` URL (`http` only on
+/// `localhost`, `127.0.0.1` or `[::1]`) without user info or fragment, the rule
+/// [`ProviderMetadata::check`] applies to every endpoint. A server checks its configured
+/// issuer with it at start-up, so a provider it could never trust is refused at once.
+pub fn is_trusted_url(url: &str) -> bool {
+    is_usable_endpoint(url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +192,52 @@ mod tests {
             id_token_signing_alg_values_supported: None,
         };
         assert_eq!(m.check("http://localhost:3000/"), Ok(()));
+    }
+
+    #[test]
+    fn the_discovery_url_is_the_issuer_without_its_trailing_slash_plus_the_well_known_path() {
+        // OIDC Discovery 4.1: remove any terminating "/", then append the well-known path.
+        for (issuer, url) in [
+            (
+                "https://tenant.eu.auth0.com/",
+                "https://tenant.eu.auth0.com/.well-known/openid-configuration",
+            ),
+            (
+                "https://id.example/realms/demo",
+                "https://id.example/realms/demo/.well-known/openid-configuration",
+            ),
+            (
+                "http://127.0.0.1:3000",
+                "http://127.0.0.1:3000/.well-known/openid-configuration",
+            ),
+        ] {
+            assert_eq!(discovery_url(issuer), url, "{issuer}");
+        }
+    }
+
+    #[test]
+    fn only_https_or_loopback_http_urls_are_trusted_with_keys() {
+        // OIDC Discovery 7.1: TLS for discovery and keys; plain http only on loopback, where it
+        // cannot be intercepted.
+        for good in [
+            "https://id.example/",
+            "http://localhost:3000/",
+            "http://127.0.0.1:3000",
+            "http://[::1]:3000/",
+        ] {
+            assert!(is_trusted_url(good), "{good}");
+        }
+        for bad in [
+            "http://id.example/",
+            "http://idp:3000/",
+            "https://user@id.example/",
+            "https://id.example/#x",
+            "ftp://id.example/",
+            "id.example",
+            "",
+        ] {
+            assert!(!is_trusted_url(bad), "{bad}");
+        }
     }
 
     #[test]

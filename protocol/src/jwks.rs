@@ -293,6 +293,47 @@ mod tests {
     }
 
     #[test]
+    fn a_mixed_set_keeps_only_rs256_verification_keys_and_a_duplicated_kid_chooses_none() {
+        // RFC 7517 4.1-4.4 and RFC 7518 3.3, as hashgate-api and the SPA both apply them: one
+        // rule for every consumer. A kid published twice is ambiguous (RFC 7517 4.5), so no
+        // key is chosen for it, whichever comes first.
+        let short = URL_SAFE_NO_PAD.encode([0xc5u8; 64]);
+        let s = set(json!([
+            rsa("good"),
+            {"kty": "RSA", "kid": "good-bare", "n": n2048(), "e": "AQAB"},
+            {"kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA"},
+            {"kty": "oct", "kid": "oct", "k": "c2VjcmV0"},
+            {"kty": "RSA", "kid": "enc", "use": "enc", "n": n2048(), "e": "AQAB"},
+            {"kty": "RSA", "kid": "ps", "alg": "PS256", "n": n2048(), "e": "AQAB"},
+            {"kty": "RSA", "kid": "ops", "key_ops": ["encrypt"], "n": n2048(), "e": "AQAB"},
+            {"kty": "RSA", "kid": "bad-n", "n": "!!!", "e": "AQAB"},
+            {"kty": "RSA", "kid": "no-e", "n": n2048()},
+            {"kty": "RSA", "kid": "short", "n": short, "e": "AQAB"},
+            {"kty": "RSA", "kid": "good", "n": n2048(), "e": "AQAB"},
+            "not an object",
+        ]));
+        let keys = s.usable_rsa_keys();
+        assert_eq!(kids(&keys), vec!["good", "good-bare", "good"]);
+        assert_eq!(
+            select_key(&keys, Some("good")),
+            Err(KeySelectError::AmbiguousKey)
+        );
+        assert_eq!(
+            select_key(&keys, Some("good-bare")).unwrap().kid.as_deref(),
+            Some("good-bare")
+        );
+        for unusable in ["ec", "oct", "enc", "ps", "ops", "bad-n", "no-e", "short"] {
+            assert!(
+                matches!(
+                    select_key(&keys, Some(unusable)),
+                    Err(KeySelectError::UnknownKid { .. })
+                ),
+                "{unusable}"
+            );
+        }
+    }
+
+    #[test]
     fn a_kid_published_twice_is_ambiguous() {
         // Never guess among several keys.
         let keys = [key(Some("a")), key(Some("a"))];

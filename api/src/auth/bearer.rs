@@ -112,6 +112,7 @@ mod tests {
 
     #[test]
     fn a_bearer_header_yields_the_token_and_the_scheme_is_case_insensitive() {
+        // RFC 6750 §2.1 with RFC 9110 §11.1: the auth scheme is case-insensitive.
         for header in ["Bearer a.b.c", "bearer a.b.c", "BEARER   a.b.c"] {
             let token = bearer_token(&parts("/", &[header])).unwrap();
             assert_eq!(token.secret(), "a.b.c");
@@ -130,6 +131,7 @@ mod tests {
 
     #[test]
     fn an_empty_or_malformed_bearer_token_is_an_invalid_request() {
+        // RFC 6750 §2.1: the credentials are one b64token.
         for header in [
             "Bearer",
             "Bearer ",
@@ -164,6 +166,7 @@ mod tests {
 
     #[test]
     fn two_authorization_headers_are_an_invalid_request() {
+        // RFC 6750 §3.1: more than one method (or header) is invalid_request.
         assert_eq!(
             code(bearer_token(&parts("/", &["Bearer a", "Bearer b"]))),
             "invalid_request"
@@ -172,12 +175,14 @@ mod tests {
 
     #[test]
     fn an_oversized_header_is_an_invalid_request() {
+        // Bounded work on hostile input: the header is refused before parsing.
         let huge = format!("Bearer {}", "a".repeat(MAX_AUTHORIZATION_LEN));
         assert_eq!(code(bearer_token(&parts("/", &[&huge]))), "invalid_request");
     }
 
     #[test]
     fn the_debug_form_of_a_token_is_redacted() {
+        // A token is never logged, not even through `{:?}`.
         let token = BearerToken("secret-value".into());
         assert!(!format!("{token:?}").contains("secret"));
     }

@@ -1,23 +1,20 @@
-//! The validated claims of an access token, and the extractors that hand them to handlers.
+//! The validated claims of an access token, and the scope types of the extractors that hand
+//! them to handlers (the extraction itself is in `extract`, above the verifier).
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use axum::extract::{FromRef, FromRequestParts};
-use axum::http::request::Parts;
 use serde_json::{Map, Value};
 
-use super::bearer::bearer_token;
-use super::verify::TokenVerifier;
 use crate::error::AppError;
 
 /// The claims of a validated access token. Cheap to clone: the scope set and the payload
 /// are shared.
 ///
 /// As an extractor it answers 401/400 (RFC 6750) unless the request carries a valid token.
-/// The state must provide a [`TokenVerifier`] (`FromRef`), as [`crate::AppState`] does.
+/// The state must provide a [`super::TokenVerifier`] (`FromRef`), as [`crate::AppState`] does.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Claims {
@@ -99,25 +96,6 @@ impl Claims {
     }
 }
 
-impl<S> FromRequestParts<S> for Claims
-where
-    TokenVerifier: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        // Several extractors in one handler validate the token once.
-        if let Some(claims) = parts.extensions.get::<Claims>() {
-            return Ok(claims.clone());
-        }
-        let token = bearer_token(parts)?;
-        let claims = TokenVerifier::from_ref(state).verify(&token).await?;
-        parts.extensions.insert(claims.clone());
-        Ok(claims)
-    }
-}
-
 /// A scope name known at compile time, for [`RequireScope`]. Declare one with [`crate::scope!`].
 pub trait Scope: Send + Sync + 'static {
     /// The scope string, e.g. `read:messages`.
@@ -131,7 +109,7 @@ macro_rules! scope {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy)]
         $vis struct $name;
-        impl $crate::Scope for $name {
+        impl $crate::auth::Scope for $name {
             const NAME: &'static str = $value;
         }
     };
@@ -146,6 +124,15 @@ pub struct RequireScope<S: Scope> {
 }
 
 impl<S: Scope> RequireScope<S> {
+    /// `claims`, if they grant `S`; otherwise the 403 naming it.
+    pub(crate) fn new(claims: Claims) -> Result<Self, AppError> {
+        claims.require(S::NAME)?;
+        Ok(Self {
+            claims,
+            scope: PhantomData,
+        })
+    }
+
     /// The claims, by value.
     pub fn into_claims(self) -> Claims {
         self.claims
@@ -169,24 +156,6 @@ impl<S: Scope> std::fmt::Debug for RequireScope<S> {
     }
 }
 
-impl<St, S> FromRequestParts<St> for RequireScope<S>
-where
-    TokenVerifier: FromRef<St>,
-    St: Send + Sync,
-    S: Scope,
-{
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
-        let claims = Claims::from_request_parts(parts, state).await?;
-        claims.require(S::NAME)?;
-        Ok(Self {
-            claims,
-            scope: PhantomData,
-        })
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -202,6 +171,7 @@ mod tests {
 
     #[test]
     fn scopes_are_the_union_of_scope_and_permissions() {
+        // RFC 8693 §4.2 `scope` plus Auth0 RBAC `permissions`.
         let c = claims(json!({
             "iss": "https://issuer.example/", "sub": "u1", "exp": 1,
             "scope": "openid  read:messages\twrite:x",
@@ -243,6 +213,7 @@ mod tests {
 
     #[test]
     fn an_empty_or_non_string_sub_is_refused() {
+        // RFC 7519 §4.1.2: sub is a non-empty string.
         for sub in [json!(""), json!(42), Value::Null] {
             let result = claims(json!({ "iss": "https://issuer.example/", "sub": sub, "exp": 1 }));
             assert!(matches!(result, Err(AppError::InvalidToken(_))), "{sub}");
@@ -251,6 +222,7 @@ mod tests {
 
     #[test]
     fn the_client_is_azp_or_client_id() {
+        // OIDC Core §2 `azp`, RFC 9068 §2.2 `client_id`.
         let c = claims(
             json!({ "iss": "https://issuer.example/", "sub": "u", "exp": 1, "client_id": "spa" }),
         )

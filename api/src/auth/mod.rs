@@ -3,8 +3,10 @@
 //! What it guarantees: a handler that takes [`Claims`] (or [`RequireScope`]) runs only for a
 //! request whose `Authorization: Bearer` token is an RS256 JWT signed by a key from the
 //! configured issuer's JWKS, with `iss` equal to the issuer, `aud` containing the API
-//! identifier, and `exp`/`nbf` within 60 s of leeway. Every refusal is an RFC 6750 answer
-//! (see [`crate::AppError`]); the token is never echoed or logged.
+//! identifier, and `exp`/`nbf` within 60 s of leeway. That JWKS is at most its max age old
+//! ([`JwksPolicy`]; twice that while the provider cannot be reached), so a key the issuer
+//! removes stops validating within the max age, with every token it signed. Every refusal
+//! is an RFC 6750 answer (see [`crate::AppError`]); the token is never echoed or logged.
 //!
 //! # Protecting your own route in one line
 //!
@@ -39,13 +41,20 @@
 //! Or check inside the handler, when the scope depends on the request:
 //! `claims.require("write:reports")?;` (see [`Claims::require`]).
 
+// Imports run one way: `bearer`, `claims` and `keys` need only `crate::error`; `verify` uses
+// those three; `extract` (the axum extractors) uses `verify`; this module only re-exports
+// and adds the form-body middleware.
 mod bearer;
+// `macro_use`: the `scopes` below name `scope!` directly, not through the crate root.
+#[macro_use]
 mod claims;
+mod extract;
 mod keys;
 mod verify;
 
 pub use bearer::{bearer_token, BearerToken, MAX_AUTHORIZATION_LEN};
 pub use claims::{Claims, RequireScope, Scope};
+pub use keys::JwksPolicy;
 pub use verify::TokenVerifier;
 
 use axum::body::Body;
@@ -58,11 +67,11 @@ use crate::error::AppError;
 
 /// The scopes of the demo endpoints.
 pub mod scopes {
-    crate::scope!(
+    scope!(
         /// `read:messages`: `GET /api/private-scoped` and `GET /api/messages`.
         pub ReadMessages = "read:messages"
     );
-    crate::scope!(
+    scope!(
         /// `write:messages`: `POST /api/messages`.
         pub WriteMessages = "write:messages"
     );

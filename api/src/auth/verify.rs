@@ -1,27 +1,31 @@
 //! Access-token validation: explicit, named checks, in this order.
 //!
-//! 1. Shape: three base64url parts; the header is a JSON object.
+//! 1. Shape: three strict base64url parts ([`jwt::split`]); the header is a JSON object.
 //! 2. Algorithm: `alg` must be exactly `RS256`, checked before any key is chosen, so
 //!    `none`, `HS256` keyed with our public key, and every other algorithm are refused.
 //! 3. Key source: a header naming its own key (`jku`, `x5u`, `jwk`, `x5c`) is refused;
 //!    keys come only from the configured issuer's JWKS. `crit` is refused (we understand
 //!    no extension).
+//!
+//!    Steps 1–3 are `hashgate-protocol`'s [`check_header`] (RFC 8725 §3.1, §3.10), the
+//!    same rule the SPA applies to ID tokens; this module only words the refusal for an API.
 //! 4. Signature with the issuer's key for `kid` (see [`super::keys`]).
 //! 5. Claims: `iss` equals the issuer exactly; `aud` contains the API identifier (so ID
 //!    tokens, whose `aud` is the client id, are refused); `exp` and `nbf` with leeway;
 //!    `sub` present.
 //!
 //! A token that passed every check is remembered (by its SHA-256, never the token itself)
-//! until it expires or the JWKS is fetched again, so a client calling again does not pay for
-//! another RSA verification, and a key the issuer stops publishing stops validating after
-//! the next refetch, as without the memory.
+//! with the key that verified it, so a client calling again does not pay for another RSA
+//! verification. A remembered token is honoured only while it has not expired and the
+//! current keys (refetched first when past their max age, see [`super::keys`]) still choose
+//! that same key for it: a key the issuer stops publishing takes every token it validated
+//! with it, as without the memory.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+use hashgate_protocol::{check_header, jwt, JwtError, JwtHeader, ValidationError};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
@@ -29,19 +33,32 @@ use sha2::{Digest as _, Sha256};
 
 use super::bearer::BearerToken;
 use super::claims::Claims;
-use super::keys::KeyStore;
+use super::keys::{JwksPolicy, KeyStore};
 use crate::error::AppError;
 
 /// At most this many validated tokens are remembered; past it, expired ones are dropped, and
 /// if that is not enough the memory is cleared (bounded memory under a flood of tokens).
 const MAX_REMEMBERED: usize = 10_000;
 
-/// Validated tokens by SHA-256: their claims and the key-set generation they were checked with.
-/// Behind a read-write lock, so concurrent requests look up in parallel.
-type Remembered = HashMap<[u8; 32], (Claims, u64)>;
+/// A validated token: its claims, and the key that verified it (`kid` as the token named it,
+/// and the serial of the key the issuer's keys chose for it at that time).
+#[derive(Clone)]
+struct Remembered {
+    claims: Claims,
+    kid: Option<String>,
+    key_serial: u64,
+}
 
-/// Header parameters that point at a key chosen by the token's author.
-const KEY_BEARING_HEADERS: [&str; 4] = ["jku", "x5u", "jwk", "x5c"];
+/// The only signature algorithm this API verifies.
+const ALLOWED_ALGS: &[&str] = &["RS256"];
+
+/// The refusal of every algorithm but RS256, unsigned tokens included.
+const RS256_ONLY: &str = "the token must be signed with rs256";
+
+/// Runs between choosing a token's key and remembering the token, so a test can refetch the
+/// keys exactly there.
+#[cfg(test)]
+type Interleave = Arc<dyn Fn(&KeyStore) + Send + Sync>;
 
 /// Validates access tokens for one issuer and audience; cheap to clone.
 #[derive(Clone)]
@@ -49,8 +66,11 @@ pub struct TokenVerifier {
     keys: KeyStore,
     issuer: Arc<str>,
     validation: Arc<Validation>,
-    /// Claims of tokens that passed every check, by the token's SHA-256.
-    verified: Arc<RwLock<Remembered>>,
+    /// Tokens that passed every check, by the token's SHA-256. Behind a read-write lock, so
+    /// concurrent requests look up in parallel.
+    verified: Arc<RwLock<HashMap<[u8; 32], Remembered>>>,
+    #[cfg(test)]
+    after_key_chosen: Option<Interleave>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -62,13 +82,13 @@ impl std::fmt::Debug for TokenVerifier {
 }
 
 impl TokenVerifier {
-    /// A verifier for tokens of `issuer` meant for `audience`; `leeway` applies to
-    /// `exp` and `nbf`, `min_refresh_interval` bounds JWKS refetches on unknown `kid`s.
+    /// A verifier for tokens of `issuer` meant for `audience`; `jwks` says when the issuer's
+    /// keys are fetched again, `leeway` applies to `exp` and `nbf`.
     pub fn new(
         issuer: &str,
         audience: &str,
         http: reqwest::Client,
-        min_refresh_interval: Duration,
+        jwks: JwksPolicy,
         leeway: Duration,
     ) -> Self {
         let mut validation = Validation::new(Algorithm::RS256);
@@ -80,10 +100,12 @@ impl TokenVerifier {
         validation.validate_aud = true;
         validation.leeway = leeway.as_secs();
         Self {
-            keys: KeyStore::new(issuer, http, min_refresh_interval),
+            keys: KeyStore::new(issuer, http, jwks),
             issuer: issuer.into(),
             validation: Arc::new(validation),
             verified: Arc::new(RwLock::new(HashMap::new())),
+            #[cfg(test)]
+            after_key_chosen: None,
         }
     }
 
@@ -91,53 +113,81 @@ impl TokenVerifier {
     pub async fn verify(&self, token: &BearerToken) -> Result<Claims, AppError> {
         let digest: [u8; 32] = Sha256::digest(token.secret().as_bytes()).into();
         let now = unix_now();
-        if let Some(claims) = self.remembered(&digest, now) {
-            return Ok(claims);
+        if let Some(known) = self.recall(&digest, now) {
+            if self
+                .keys
+                .still_chooses(known.kid.as_deref(), known.key_serial)
+                .await?
+            {
+                return Ok(known.claims);
+            }
+            // Its key is gone or replaced: the full check decides again.
+            self.forget(&digest);
         }
-        let kid = check_header(token.secret())?;
+        let kid = acceptable_kid(token.secret())?;
+        // The key and its serial come together, so the memory files the token under the key
+        // that verified it even if the keys are refetched meanwhile.
         let key = self.keys.key(kid.as_deref()).await?;
+        #[cfg(test)]
+        if let Some(interleave) = &self.after_key_chosen {
+            interleave(&self.keys);
+        }
         let data =
-            jsonwebtoken::decode::<Map<String, Value>>(token.secret(), &key, &self.validation)
+            jsonwebtoken::decode::<Map<String, Value>>(token.secret(), &key.key, &self.validation)
                 .map_err(|e| AppError::invalid_token(describe(e.kind())))?;
         let claims = Claims::from_payload(data.claims, &self.issuer)?;
-        self.remember(digest, &claims, now, self.keys.generation());
+        self.remember(
+            digest,
+            Remembered {
+                claims: claims.clone(),
+                kid,
+                key_serial: key.serial,
+            },
+            now,
+        );
         Ok(claims)
     }
 
-    /// The claims of an already validated token, while it has not expired (same leeway).
-    fn remembered(&self, digest: &[u8; 32], now: u64) -> Option<Claims> {
-        let (claims, generation) = self
+    /// An already validated token, while it has not expired (same leeway).
+    fn recall(&self, digest: &[u8; 32], now: u64) -> Option<Remembered> {
+        let known = self
             .verified
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(digest)
-            .map(|(claims, generation)| (claims.clone(), *generation))?;
-        if claims.expires_at.saturating_add(self.validation.leeway) >= now
-            && generation == self.keys.generation()
+            .cloned()?;
+        if known
+            .claims
+            .expires_at
+            .saturating_add(self.validation.leeway)
+            >= now
         {
-            return Some(claims);
+            return Some(known);
         }
-        // Expired, or checked against an older key set: the full check decides again.
+        self.forget(digest);
+        None
+    }
+
+    fn forget(&self, digest: &[u8; 32]) {
         self.verified
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(digest);
-        None
     }
 
-    fn remember(&self, digest: [u8; 32], claims: &Claims, now: u64, generation: u64) {
+    fn remember(&self, digest: [u8; 32], token: Remembered, now: u64) {
         let leeway = self.validation.leeway;
         let mut verified = self
             .verified
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         if verified.len() >= MAX_REMEMBERED {
-            verified.retain(|_, (c, _)| c.expires_at.saturating_add(leeway) >= now);
+            verified.retain(|_, known| known.claims.expires_at.saturating_add(leeway) >= now);
             if verified.len() >= MAX_REMEMBERED {
                 verified.clear();
             }
         }
-        verified.insert(digest, (claims.clone(), generation));
+        verified.insert(digest, token);
     }
 }
 
@@ -148,36 +198,41 @@ fn unix_now() -> u64 {
 }
 
 /// Steps 1–3: returns the `kid` (if any) of an acceptable header.
-fn check_header(token: &str) -> Result<Option<String>, AppError> {
+fn acceptable_kid(token: &str) -> Result<Option<String>, AppError> {
     let malformed = || AppError::invalid_token("the token is not a well-formed jwt");
-    let mut parts = token.split('.');
-    let (Some(header), Some(_payload), Some(_signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let parts = jwt::split(token).map_err(|error| match error {
+        // The shape of `alg: none`: nothing to verify, whatever the header claims.
+        JwtError::EmptySegment {
+            segment: "signature",
+        } => AppError::invalid_token("the token is not signed; it must be signed with rs256"),
+        _ => malformed(),
+    })?;
+    let header: Map<String, Value> =
+        serde_json::from_slice(&parts.header_json).map_err(|_| malformed())?;
+    // RFC 7515 §4.1.4: a kid is a string; anything else is a broken header, not "no kid".
+    if header.get("kid").is_some_and(|kid| !kid.is_string()) {
         return Err(malformed());
-    };
-    let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| malformed())?;
-    let header: Map<String, Value> = serde_json::from_slice(&header).map_err(|_| malformed())?;
-    if header.get("alg").and_then(Value::as_str) != Some("RS256") {
-        return Err(AppError::invalid_token(
-            "the token must be signed with rs256",
-        ));
     }
-    if KEY_BEARING_HEADERS.iter().any(|h| header.contains_key(*h)) {
-        return Err(AppError::invalid_token(
-            "the token header names its own key; keys come only from the issuer",
-        ));
-    }
-    if header.contains_key("crit") {
-        return Err(AppError::invalid_token(
+    // A header whose alg is missing or not a string names no algorithm we verify.
+    let names_an_alg = header.get("alg").is_some_and(Value::is_string);
+    let header: JwtHeader = serde_json::from_value(Value::Object(header)).map_err(|_| {
+        if names_an_alg {
+            malformed()
+        } else {
+            AppError::invalid_token(RS256_ONLY)
+        }
+    })?;
+    check_header(&header, ALLOWED_ALGS).map_err(|error| match error {
+        ValidationError::ForbiddenHeader { name: "crit" } => AppError::invalid_token(
             "the token header has critical extensions this api does not understand",
-        ));
-    }
-    match header.get("kid") {
-        None => Ok(None),
-        Some(Value::String(kid)) => Ok(Some(kid.clone())),
-        Some(_) => Err(malformed()),
-    }
+        ),
+        ValidationError::ForbiddenHeader { .. } => AppError::invalid_token(
+            "the token header names its own key; keys come only from the issuer",
+        ),
+        // `none`, `HS*`, and every other algorithm off the list.
+        _ => AppError::invalid_token(RS256_ONLY),
+    })?;
+    Ok(header.kid)
 }
 
 fn describe(kind: &ErrorKind) -> &'static str {
@@ -204,13 +259,15 @@ fn describe(kind: &ErrorKind) -> &'static str {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
 
     fn token(header: &str) -> String {
         format!("{}.e30.c2ln", URL_SAFE_NO_PAD.encode(header))
     }
 
     fn refused(header: &str) -> String {
-        match check_header(&token(header)) {
+        match acceptable_kid(&token(header)) {
             Err(AppError::InvalidToken(d)) => d.into_owned(),
             other => panic!("{header} was not refused: {other:?}"),
         }
@@ -228,7 +285,7 @@ mod tests {
         assert!(refused(r#"{"kid":"k"}"#).contains("rs256"));
         assert!(refused(r#"{"alg":["RS256"]}"#).contains("rs256"));
         assert_eq!(
-            check_header(&token(r#"{"alg":"RS256","kid":"k"}"#))
+            acceptable_kid(&token(r#"{"alg":"RS256","kid":"k"}"#))
                 .unwrap()
                 .as_deref(),
             Some("k")
@@ -252,6 +309,7 @@ mod tests {
 
     #[test]
     fn garbage_is_a_malformed_token() {
+        // RFC 7515 §7.1: three base64url parts with a JSON object header, else malformed.
         for garbage in [
             "abc",
             "a.b",
@@ -261,10 +319,124 @@ mod tests {
             "bnVsbA.e30.c2ln",
         ] {
             assert!(
-                matches!(check_header(garbage), Err(AppError::InvalidToken(_))),
+                matches!(acceptable_kid(garbage), Err(AppError::InvalidToken(_))),
                 "{garbage}"
             );
         }
         assert!(refused(r#"{"alg":"RS256","kid":7}"#).contains("well-formed"));
+    }
+}
+
+/// The validated-token memory against a refetch racing a validation.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod race_tests {
+    use super::*;
+    use crate::auth::bearer::bearer_token;
+    use axum::http::header::AUTHORIZATION;
+    use axum::http::Request;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use hashgate_protocol::RsaPublicJwk;
+    use jsonwebtoken::{EncodingKey, Header};
+    use rsa::pkcs1::EncodeRsaPrivateKey as _;
+    use rsa::traits::PublicKeyParts as _;
+    use rsa::RsaPrivateKey;
+
+    const ISSUER: &str = "https://issuer.test/";
+    const AUDIENCE: &str = "https://api.test";
+
+    struct Signer {
+        kid: &'static str,
+        private: RsaPrivateKey,
+    }
+
+    impl Signer {
+        fn new(kid: &'static str) -> Self {
+            let private = RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+            Self { kid, private }
+        }
+
+        fn jwk(&self) -> RsaPublicJwk {
+            RsaPublicJwk {
+                kid: Some(self.kid.into()),
+                n: URL_SAFE_NO_PAD.encode(self.private.n().to_bytes_be()),
+                e: URL_SAFE_NO_PAD.encode(self.private.e().to_bytes_be()),
+            }
+        }
+
+        fn bearer(&self, sub: &str) -> BearerToken {
+            let mut header = Header::new(Algorithm::RS256);
+            header.kid = Some(self.kid.into());
+            let claims = serde_json::json!({
+                "iss": ISSUER, "aud": AUDIENCE, "sub": sub, "exp": unix_now() + 600,
+            });
+            let der = self.private.to_pkcs1_der().unwrap();
+            let key = EncodingKey::from_rsa_der(der.as_bytes());
+            let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
+            let request = Request::get("/")
+                .header(AUTHORIZATION, format!("Bearer {token}"))
+                .body(())
+                .unwrap();
+            bearer_token(&request.into_parts().0).unwrap()
+        }
+    }
+
+    fn verifier() -> TokenVerifier {
+        // No provider at all: keys are installed by hand, and the default 30 s between
+        // refetches keeps the store from trying one during the test.
+        TokenVerifier::new(
+            ISSUER,
+            AUDIENCE,
+            reqwest::Client::new(),
+            JwksPolicy::default(),
+            Duration::from_secs(60),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_token_checked_while_the_keys_are_refetched_is_remembered_under_the_key_that_verified_it(
+    ) {
+        // A refetch between choosing a token's key and remembering the token must not file it
+        // under the new keys: once the key that verified it is gone, the memory must not answer
+        // for it (api/README.md, key freshness).
+        let (a, b) = (Signer::new("a"), Signer::new("b"));
+        let token = a.bearer("alice");
+        let mut verifier = verifier();
+        verifier.keys.install_for_test(vec![a.jwk()]);
+        let only_b = b.jwk();
+        verifier.after_key_chosen = Some(Arc::new(move |keys: &KeyStore| {
+            keys.install_for_test(vec![only_b.clone()]);
+        }));
+
+        // Key A was chosen before the refetch, and it verifies the token.
+        assert_eq!(verifier.verify(&token).await.unwrap().sub, "alice");
+
+        verifier.after_key_chosen = None;
+        let again = verifier.verify(&token).await;
+        assert!(
+            matches!(&again, Err(AppError::InvalidToken(d)) if d.contains("does not publish")),
+            "{again:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_remembered_token_survives_a_refetch_that_keeps_its_key() {
+        // The memory is dropped for a token only when its key goes, not at every refetch: the
+        // same key (kid, n, e) keeps its serial.
+        let (a, b) = (Signer::new("a"), Signer::new("b"));
+        let token = a.bearer("alice");
+        let verifier = verifier();
+        verifier.keys.install_for_test(vec![a.jwk()]);
+        assert!(verifier.verify(&token).await.is_ok());
+        verifier.keys.install_for_test(vec![b.jwk(), a.jwk()]);
+        let digest: [u8; 32] = Sha256::digest(token.secret().as_bytes()).into();
+        let known = verifier.recall(&digest, unix_now()).unwrap();
+        assert!(verifier
+            .keys
+            .still_chooses(known.kid.as_deref(), known.key_serial)
+            .await
+            .unwrap());
+        assert!(verifier.verify(&token).await.is_ok());
     }
 }

@@ -1,6 +1,5 @@
 //! Test support: RSA keys, token minting, a fake OpenID provider on 127.0.0.1:0, and a
 //! harness that drives the API's router with `oneshot`.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -9,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -121,9 +120,13 @@ pub struct ProviderState {
     pub issuer: Mutex<String>,
     /// When set, discovery names this issuer instead of the real one.
     pub claimed_issuer: Mutex<Option<String>>,
+    /// When set, discovery names this `jwks_uri` instead of the real one.
+    pub claimed_jwks_uri: Mutex<Option<String>>,
     pub jwks: Mutex<Vec<Value>>,
     pub down: AtomicBool,
     pub jwks_delay_ms: AtomicU64,
+    /// When set, the JWKS is served with this `Cache-Control`.
+    pub cache_control: Mutex<Option<String>>,
     pub jwks_hits: AtomicUsize,
     pub discovery_hits: AtomicUsize,
     /// Hits on URLs an attacker would put in `jku`/`x5u`.
@@ -157,7 +160,12 @@ impl FakeProvider {
 
     /// Replaces the published keys (rotation).
     pub fn publish(&self, keys: &[&TestKey]) {
-        *self.state.jwks.lock().unwrap() = keys.iter().map(|k| k.jwk()).collect();
+        self.publish_entries(keys.iter().map(|k| k.jwk()).collect());
+    }
+
+    /// Replaces the published JWKS entries with exactly these, well-formed or not.
+    pub fn publish_entries(&self, entries: Vec<Value>) {
+        *self.state.jwks.lock().unwrap() = entries;
     }
 
     /// Makes every endpoint answer 503 (`true`) or work again (`false`).
@@ -170,6 +178,11 @@ impl FakeProvider {
         self.state
             .jwks_delay_ms
             .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Serves the JWKS with this `Cache-Control` header.
+    pub fn set_cache_control(&self, value: &str) {
+        *self.state.cache_control.lock().unwrap() = Some(value.to_owned());
     }
 
     pub fn jwks_hits(&self) -> usize {
@@ -197,10 +210,11 @@ async fn discovery(State(state): State<Arc<ProviderState>>) -> Response {
     }
     let issuer = state.issuer.lock().unwrap().clone();
     let claimed = state.claimed_issuer.lock().unwrap().clone();
+    let jwks_uri = state.claimed_jwks_uri.lock().unwrap().clone();
     Json(json!({
         "issuer": claimed.unwrap_or_else(|| issuer.clone()),
         "authorization_endpoint": format!("{issuer}authorize"),
-        "jwks_uri": format!("{issuer}.well-known/jwks.json"),
+        "jwks_uri": jwks_uri.unwrap_or_else(|| format!("{issuer}.well-known/jwks.json")),
         "response_types_supported": ["id_token token", "id_token"],
         "id_token_signing_alg_values_supported": ["RS256"],
     }))
@@ -217,13 +231,56 @@ async fn jwks(State(state): State<Arc<ProviderState>>) -> Response {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     let keys = state.jwks.lock().unwrap().clone();
-    Json(json!({ "keys": keys })).into_response()
+    let mut response = Json(json!({ "keys": keys })).into_response();
+    if let Some(value) = state.cache_control.lock().unwrap().as_deref() {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, value.parse().unwrap());
+    }
+    response
 }
 
 async fn elsewhere(State(state): State<Arc<ProviderState>>) -> Json<Value> {
     state.elsewhere_hits.fetch_add(1, Ordering::SeqCst);
     let keys: Vec<Value> = vec![KEY_EVIL.jwk()];
     Json(json!({ "keys": keys }))
+}
+
+/// What the code under test logs on the current thread while the guard of [`Logs::capture`]
+/// lives. `#[tokio::test]` runs the test, the API and the fake provider on one thread, so
+/// that is everything they log, and nothing from the tests running beside it.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        let logs = Self::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
+    /// How many times `text` was logged.
+    pub fn count(&self, text: &str) -> usize {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .matches(text)
+            .count()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A fresh, unique data directory, removed on drop.
@@ -268,7 +325,8 @@ pub fn settings(issuer: &str, dir: &Path) -> Settings {
 pub struct TestApi {
     pub router: Router,
     pub provider: FakeProvider,
-    pub dir: TempDir,
+    /// The API's data directory, removed when the test ends (held for its `Drop`).
+    _dir: TempDir,
 }
 
 /// An answer of the API, body parsed as JSON (`Null` when empty or not JSON).
@@ -322,7 +380,7 @@ impl TestApi {
         Self {
             router,
             provider,
-            dir,
+            _dir: dir,
         }
     }
 

@@ -1,16 +1,13 @@
 //! The demo endpoints: messages (input rules, isolation, durability under concurrency), CORS,
-//! and the JSON answers to bad bodies. Run with `cargo test -p hashgate-api --test endpoints`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
+//! and the JSON answers to bad bodies. Run with `cargo test -p hashgate-api --test api endpoints`.
 
 use std::collections::BTreeSet;
 
+use crate::support::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use hashgate_api::{app, AppState};
 use serde_json::{json, Value};
-use support::*;
 
 const RW: &str = "openid read:messages write:messages";
 
@@ -25,6 +22,7 @@ fn texts(answer: &Answer) -> Vec<String> {
 
 #[tokio::test]
 async fn a_posted_message_is_returned_with_id_and_time_and_listed_for_its_author_only() {
+    // docs/contract.md §4 and api/README.md: messages are the caller's own, by `sub`.
     let api = TestApi::start().await;
     let alice = api.token("alice", RW);
     let bob = api.token("bob", RW);
@@ -50,6 +48,7 @@ async fn a_posted_message_is_returned_with_id_and_time_and_listed_for_its_author
 
 #[tokio::test]
 async fn message_text_rules_give_422_with_a_clear_reason() {
+    // api/README.md, message rules: 1-500 characters, no control characters but newline.
     let api = TestApi::start().await;
     let token = api.token("alice", RW);
     for (text, reason) in [
@@ -76,6 +75,7 @@ async fn message_text_rules_give_422_with_a_clear_reason() {
 
 #[tokio::test]
 async fn bad_bodies_get_json_errors_with_the_right_status() {
+    // api/README.md, message rules: 415, 400, 422 and 413, each with a JSON error body.
     let api = TestApi::start().await;
     let token = api.token("alice", RW);
     let post = |content_type: Option<&str>, body: Vec<u8>| {
@@ -142,6 +142,7 @@ async fn bad_bodies_get_json_errors_with_the_right_status() {
 
 #[tokio::test]
 async fn authentication_is_checked_before_the_body_is_read() {
+    // RFC 6750 §3: an unauthenticated request gets the bare challenge, whatever its body.
     let api = TestApi::start().await;
     let request = Request::post("/api/messages")
         .header("content-type", "application/json")
@@ -154,7 +155,8 @@ async fn authentication_is_checked_before_the_body_is_read() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_posts_are_all_stored_and_survive_a_restart() {
-    // Issue 5: a restart loses no acknowledged message.
+    // api/README.md, Endpoints: the 201 comes after the SQLite commit, so a restart loses no
+    // acknowledged message.
     let provider = FakeProvider::start(&[&KEY_A]).await;
     let dir = TempDir::new();
     let router = app(AppState::new(settings(&provider.issuer, dir.path())).unwrap());
@@ -211,6 +213,7 @@ fn with_origin(method: &str, path: &str, origin: &str) -> axum::http::request::B
 
 #[tokio::test]
 async fn a_listed_origin_may_call_the_api_with_authorization_and_json() {
+    // Fetch standard (CORS): the SPA's origin may send Authorization and JSON, and read errors.
     let api = TestApi::start().await;
     let preflight = api
         .send(
@@ -277,6 +280,7 @@ async fn a_listed_origin_may_call_the_api_with_authorization_and_json() {
 
 #[tokio::test]
 async fn an_unlisted_origin_gets_no_access_control_allow_origin() {
+    // Fetch standard (CORS): any other origin, look-alikes included, gets no access.
     let api = TestApi::start().await;
     for origin in [
         "http://evil.example",
@@ -313,6 +317,7 @@ async fn an_unlisted_origin_gets_no_access_control_allow_origin() {
 
 #[tokio::test]
 async fn unknown_routes_and_methods_are_refused() {
+    // docs/contract.md §4: only the listed endpoints and methods exist.
     let api = TestApi::start().await;
     let missing = api
         .send(Request::get("/api/nope").body(Body::empty()).unwrap())
@@ -333,6 +338,7 @@ async fn unknown_routes_and_methods_are_refused() {
 
 #[tokio::test]
 async fn the_scoped_endpoint_answers_its_message_to_a_reader() {
+    // docs/contract.md §4: `GET /api/private-scoped` with `read:messages`.
     let api = TestApi::start().await;
     let answer = api
         .get("/api/private-scoped", &api.token("alice", "read:messages"))

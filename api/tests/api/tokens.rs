@@ -1,9 +1,7 @@
 //! Every RFC 6750 answer of the API to good, missing, malformed and hostile tokens.
-//! Run with `cargo test -p hashgate-api --test tokens`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Run with `cargo test -p hashgate-api --test api tokens`.
 
-mod support;
-
+use crate::support::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,10 +9,10 @@ use base64::Engine as _;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use rsa::traits::PublicKeyParts as _;
 use serde_json::{json, Value};
-use support::*;
 
 #[tokio::test]
 async fn the_public_endpoint_needs_no_token() {
+    // docs/contract.md §4: `GET /api/public` needs nothing.
     let api = TestApi::start().await;
     let answer = api
         .send(Request::get("/api/public").body(Body::empty()).unwrap())
@@ -25,6 +23,7 @@ async fn the_public_endpoint_needs_no_token() {
 
 #[tokio::test]
 async fn a_valid_access_token_opens_the_private_endpoint_and_names_the_subject() {
+    // RFC 6750 §2.1 and RFC 9068 §4: a valid bearer JWT is accepted.
     let api = TestApi::start().await;
     let answer = api
         .get("/api/private", &api.token("auth0|alice", "openid"))
@@ -125,6 +124,7 @@ async fn a_token_in_a_form_body_is_refused_even_with_the_header() {
 
 #[tokio::test]
 async fn two_authorization_headers_are_an_invalid_request() {
+    // RFC 6750 §3.1: more than one method (or header) is invalid_request.
     let api = TestApi::start().await;
     let token = api.token("alice", "");
     let request = Request::get("/api/private")
@@ -287,6 +287,7 @@ async fn a_token_not_yet_valid_is_refused_beyond_the_leeway() {
 
 #[tokio::test]
 async fn a_token_without_sub_or_exp_is_refused() {
+    // RFC 9068 §2.2: sub and exp are required in a JWT access token.
     let api = TestApi::start().await;
     for missing in ["sub", "exp"] {
         let mut claims = access_claims(&api.provider.issuer, "alice", "");
@@ -303,6 +304,7 @@ async fn a_token_without_sub_or_exp_is_refused() {
 
 #[tokio::test]
 async fn a_tampered_or_foreign_signature_is_refused() {
+    // RFC 7515 §5.2: a signature that does not verify with the issuer's key is refused.
     let api = TestApi::start().await;
     let token = api.token("alice", "");
     // Same header and signature, payload changed to another subject.
@@ -323,6 +325,7 @@ async fn a_tampered_or_foreign_signature_is_refused() {
 
 #[tokio::test]
 async fn garbage_tokens_are_refused_without_a_server_error() {
+    // RFC 6750 §3.1: a malformed token is a 400/401 with a challenge, never a 500.
     let api = TestApi::start().await;
     for garbage in [
         "abc",
@@ -351,6 +354,7 @@ async fn garbage_tokens_are_refused_without_a_server_error() {
 
 #[tokio::test]
 async fn non_ascii_and_oversized_authorization_headers_are_invalid_requests() {
+    // RFC 6750 §2.1 (b64token) and bounded work on hostile input.
     let api = TestApi::start().await;
     let non_ascii = Request::get("/api/private")
         .header("authorization", &b"Bearer \xff\xfe"[..])
@@ -439,6 +443,7 @@ async fn scopes_come_from_scope_and_from_the_permissions_array() {
 
 #[tokio::test]
 async fn a_token_without_kid_is_accepted_only_when_the_issuer_has_one_key() {
+    // RFC 7515 §4.1.4: without a kid the key is only unambiguous when there is one.
     let provider = FakeProvider::start(&[&KEY_A]).await;
     let api = TestApi::with_provider(provider, |_| {}).await;
     let claims = access_claims(&api.provider.issuer, "alice", "");

@@ -1,0 +1,43 @@
+//! The extractors: how [`Claims`] and [`RequireScope`] get from a request to a handler.
+//!
+//! Above both the claims and the verifier, so neither has to know the other's caller.
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+
+use super::bearer::bearer_token;
+use super::claims::{Claims, RequireScope, Scope};
+use super::verify::TokenVerifier;
+use crate::error::AppError;
+
+impl<S> FromRequestParts<S> for Claims
+where
+    TokenVerifier: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Several extractors in one handler validate the token once.
+        if let Some(claims) = parts.extensions.get::<Claims>() {
+            return Ok(claims.clone());
+        }
+        let token = bearer_token(parts)?;
+        let claims = TokenVerifier::from_ref(state).verify(&token).await?;
+        parts.extensions.insert(claims.clone());
+        Ok(claims)
+    }
+}
+
+impl<St, S> FromRequestParts<St> for RequireScope<S>
+where
+    TokenVerifier: FromRef<St>,
+    St: Send + Sync,
+    S: Scope,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        RequireScope::new(Claims::from_request_parts(parts, state).await?)
+    }
+}
