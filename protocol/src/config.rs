@@ -115,11 +115,7 @@ impl AuthConfig {
 
     /// The issuer without a trailing `/`, then `/.well-known/openid-configuration`.
     pub fn discovery_url(&self) -> String {
-        // OIDC Discovery 4.1: remove any terminating '/', then append the well-known path.
-        format!(
-            "{}/.well-known/openid-configuration",
-            self.issuer.trim_end_matches('/')
-        )
+        crate::discovery::discovery_url(&self.issuer)
     }
 
     /// The `redirect_uri` for an app served at `origin` (e.g. `http://localhost:8080`).
