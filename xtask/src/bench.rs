@@ -56,11 +56,11 @@ pub const WRK_APT: &str = "apt-get update && apt-get install -y wrk";
 /// The audience both APIs require; the fake issuer mints the token for it.
 const AUDIENCE: &str = "https://api.hashgate.local";
 
-/// Goal of issue 9: Hashgate's brotli total at most this share of the peer's.
+/// Goal (README.md, Benchmarks): Hashgate's brotli total at most this share of the peer's.
 pub const SIZE_GOAL: f64 = 0.8;
-/// Goal of issue 9: `/api/private` throughput at least this share of `/api/public`.
+/// Goal (README.md, Benchmarks): `/api/private` throughput at least this share of `/api/public`.
 pub const VALIDATION_GOAL: f64 = 0.7;
-/// Goal of issue 9: hashgate-api at least this many times Express's throughput.
+/// Goal (README.md, Benchmarks): hashgate-api at least this many times Express's throughput.
 pub const EXPRESS_GOAL: f64 = 5.0;
 
 /// What `cargo xtask bench` was asked for.
@@ -457,7 +457,7 @@ impl BenchReport {
                 }
             }
         }
-        let _ = writeln!(md, "\n## Goals (issue 9)\n");
+        let _ = writeln!(md, "\n## Goals\n");
         let _ = writeln!(md, "| goal | measured | met |\n|---|---:|:---:|");
         let mark = |met: bool| if met { "yes" } else { "**no**" };
         let ratio = self.size_ratio();
@@ -1274,7 +1274,8 @@ Requests/sec:   1884.89
 Transfer/sec:    587.19KB
 ";
 
-    // Issue 9: errors must be counted: non-2xx answers and socket errors both.
+    // README.md, Benchmarks ("zero errors in every wrk run"): non-2xx answers and socket
+    // errors both count.
     #[test]
     fn wrk_output_gives_rate_latencies_and_every_error() {
         let result = parse_wrk(WRK_OUTPUT).unwrap();
@@ -1379,7 +1380,7 @@ Transfer/sec:    587.19KB
         assert!(report.svg().contains("Hashgate (smallest)"));
     }
 
-    // Issue 9: a missed goal is said plainly, a met one too.
+    // README.md, Benchmarks: a missed goal is said plainly, a met one too.
     #[test]
     fn the_goals_table_marks_missed_and_met_goals() {
         let md = report(190_000, 1000.0, 900.0, 100.0).markdown();
@@ -1408,7 +1409,7 @@ Transfer/sec:    587.19KB
         );
     }
 
-    // Issue 9: the login round trip is reported as median and spread over the runs.
+    // README.md, Benchmarks: the login round trip is reported as median and spread (p10–p90).
     #[test]
     fn login_results_are_read_and_tabled_with_their_spread() {
         let row =
@@ -1425,14 +1426,15 @@ Transfer/sec:    587.19KB
             md.contains("| Hashgate | 491 ms | 420 ms | 600 ms | 410 ms | 712 ms | 20 |"),
             "{md}"
         );
-        // Issue 9: the callback processing time from the app's performance marks.
+        // The callback processing time from the app's User Timing measure `hashgate:callback`.
         assert!(
             md.contains("Hashgate's callback processing") && md.contains("median 12.5 ms"),
             "{md}"
         );
     }
 
-    // Issue 9: the login bench runs against the shipped idp config, moved to its own ports.
+    // README.md, Benchmarks: every app logs in against the same `hashgate-idp`, with its shipped
+    // config moved to the bench's ports.
     #[test]
     fn the_shipped_idp_config_is_moved_to_the_bench_port_without_consent() {
         let shipped = fs::read_to_string(cmd::root().join("idp/hashgate-idp.toml")).unwrap();

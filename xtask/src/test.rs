@@ -282,7 +282,8 @@ fn first_line(text: &str) -> &str {
 mod tests {
     use super::*;
 
-    // Issue 2: CI reads the closing `N passed, N failed` line, summed over every binary.
+    // This module's contract (see its doc): CI reads the closing `N passed, N failed` line,
+    // summed over every test binary.
     #[test]
     fn test_result_lines_are_summed_and_other_lines_ignored() {
         let mut totals = Totals::default();

@@ -287,7 +287,8 @@ version = "0.2.130"
 source = "registry+https://github.com/rust-lang/crates.io-index"
 "#;
 
-    // Issue 2: wasm-bindgen-cli must be exactly the Cargo.lock version, not a prefix match.
+    // README.md, Prerequisites: Trunk downloads nothing, so wasm-bindgen-cli must be exactly the
+    // Cargo.lock version of wasm-bindgen (the name matched whole, not as a prefix).
     #[test]
     fn the_lock_file_version_of_exactly_the_named_package_is_found() {
         assert_eq!(
@@ -301,8 +302,8 @@ source = "registry+https://github.com/rust-lang/crates.io-index"
         assert_eq!(parse_locked_version(LOCK, "wasm"), None);
     }
 
-    // Issue 8: `npm ci` is skipped only while npm's install record is newer than both
-    // package files; a changed lock file installs again.
+    // README.md, Test: the interop provider is pinned by its package-lock.json, so `npm ci` is
+    // skipped only while npm's install record is newer than both package files.
     #[test]
     fn interop_packages_are_reinstalled_when_the_lock_file_changes() {
         use std::time::{Duration, SystemTime};
@@ -331,7 +332,7 @@ source = "registry+https://github.com/rust-lang/crates.io-index"
         assert!(!installed_matches_lock(dir.path()));
     }
 
-    // Issue 2: trunk 0.21.x only; other releases are reinstalled.
+    // README.md: Hashgate is built with Trunk 0.21; other releases are reinstalled.
     #[test]
     fn only_trunk_0_21_releases_are_accepted() {
         assert!(trunk_version_ok("trunk 0.21.14"));
