@@ -59,6 +59,9 @@ pub enum Error {
     /// The identity provider refused a configuration the bench wrote or read.
     #[error(transparent)]
     IdpConfig(#[from] hashgate_idp::ConfigError),
+    /// Driving the headless browser failed (WebDriver session, navigation, script).
+    #[error("browser: {0}")]
+    Browser(String),
     /// The Ctrl-C handler could not be installed.
     #[error("could not install the ctrl-c handler: {0}")]
     Signal(#[from] ctrlc::Error),

@@ -12,10 +12,12 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod browser;
 pub mod cli;
 pub mod cmd;
 pub mod csp;
 pub mod dev;
+pub mod devserver;
 pub mod error;
 pub mod process;
 pub mod size;
