@@ -125,10 +125,6 @@ fn measure_in(scratch: &std::path::Path, secs: u64) -> Result<FloodReport> {
         authorize_query(&redirect_uri, "flood")
     );
     let script = bench_dir().join("wrk/statuses.lua");
-    println!(
-        "$ wrk {} -d{secs}s --latency -s bench/wrk/statuses.lua {flood_url}",
-        wrk::LOAD
-    );
     let mut flood = Server::spawn(
         "wrk",
         wrk::command(&flood_url, None, Some(&script), secs).stdout(Stdio::piped()),
