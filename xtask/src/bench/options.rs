@@ -3,11 +3,14 @@
 /// The flags of `cargo xtask bench`.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Options {
-    /// Build `dist/`, `hashgate-api` and `hashgate-idp` first (false with `--no-build`, which
-    /// reuses dist/ and target/release/).
-    #[arg(long = "no-build", action = clap::ArgAction::SetFalse)]
+    /// Build `dist/`, `hashgate-api` and `hashgate-idp` first (false with `--no-build`).
+    #[arg(
+        long = "no-build",
+        action = clap::ArgAction::SetFalse,
+        help = "Reuse dist/ and target/release/ instead of building them"
+    )]
     pub build: bool,
-    /// Seconds per wrk run (1 to 120).
+    /// Seconds per wrk run and per phase of the /authorize flood (1 to 120).
     #[arg(
         long = "duration",
         value_name = "S",
