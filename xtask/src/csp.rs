@@ -40,16 +40,7 @@ pub fn run(dir: Option<&Path>) -> Result<bool> {
 /// Returns `html` with the hash of each inline `<script>` added to the CSP's `script-src`;
 /// `None` when the page has no such directive.
 pub fn add_inline_script_hashes(html: &str) -> Option<String> {
-    let hashes: Vec<String> = inline_scripts(html)
-        .into_iter()
-        .map(|body| {
-            let digest = Sha256::digest(body.as_bytes());
-            format!(
-                "'sha256-{}'",
-                base64::engine::general_purpose::STANDARD.encode(digest)
-            )
-        })
-        .collect();
+    let hashes: Vec<String> = inline_scripts(html).into_iter().map(script_hash).collect();
     let at = html.find(SCRIPT_SRC)? + SCRIPT_SRC.len();
     let mut out = String::with_capacity(html.len() + hashes.len() * 56);
     out.push_str(&html[..at]);
@@ -73,6 +64,31 @@ pub fn remove_script_hashes(html: &str) -> Option<String> {
         rest = &after[end + 1..];
     }
     Some(format!("{}{rest}", &html[..at]))
+}
+
+/// The inline `<script>`s of `html` that its CSP refuses: those whose SHA-256 is not among
+/// the `'sha256-…'` sources of the strict `script-src` (CSP Level 3 §6.7.3.3), each as its first
+/// 80 characters. `None` when the page has no such directive.
+pub fn refused_inline_scripts(html: &str) -> Option<Vec<String>> {
+    let at = html.find(SCRIPT_SRC)? + SCRIPT_SRC.len();
+    let directive = &html[at..];
+    let directive = &directive[..directive.find([';', '"']).unwrap_or(directive.len())];
+    let allowed: Vec<&str> = directive.split_whitespace().collect();
+    Some(
+        inline_scripts(html)
+            .into_iter()
+            .filter(|body| !allowed.contains(&script_hash(body).as_str()))
+            .map(|body| body.trim().chars().take(80).collect())
+            .collect(),
+    )
+}
+
+/// `'sha256-<base64>'`, the CSP source that allows an inline script with this exact text.
+fn script_hash(body: &str) -> String {
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body.as_bytes()))
+    )
 }
 
 /// Bodies of `<script>` elements without a `src` attribute.
@@ -123,6 +139,31 @@ mod tests {
         assert!(!out.contains("old"), "{out}");
         assert_eq!(out.matches("sha256-").count(), 1, "{out}");
         assert!(remove_script_hashes("<meta content=\"script-src *\">").is_none());
+    }
+
+    // CSP Level 3 §6.7.3.3: an inline script runs only if its hash is in script-src; a page
+    // whose loader was hashed but which gained another inline script (trunk serve's reload
+    // script) has exactly that one refused.
+    #[test]
+    fn inline_scripts_without_their_hash_in_script_src_are_the_refused_ones() {
+        let page = "<meta content=\"default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'\">\
+                    <script type=\"module\">loader()</script><script src=\"/x.js\"></script>";
+        let built = add_inline_script_hashes(page).unwrap();
+        assert_eq!(
+            refused_inline_scripts(&built).unwrap(),
+            Vec::<String>::new()
+        );
+        let served = built.replace("</body>", "") + "<script>\"use strict\"; reload()</script>";
+        assert_eq!(
+            refused_inline_scripts(&served).unwrap(),
+            vec!["\"use strict\"; reload()".to_owned()]
+        );
+        // Without the hashes, the loader itself is refused.
+        assert_eq!(
+            refused_inline_scripts(page).unwrap(),
+            vec!["loader()".to_owned()]
+        );
+        assert!(refused_inline_scripts("<meta content=\"script-src *\">").is_none());
     }
 
     #[test]

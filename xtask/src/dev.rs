@@ -4,7 +4,6 @@
 //! one of them exits.
 
 use std::{
-    net::{SocketAddr, TcpStream},
     process::{Child, Command, ExitStatus, Stdio},
     sync::{
         atomic::{AtomicBool, Ordering},
@@ -22,6 +21,7 @@ use std::os::unix::process::CommandExt;
 
 use crate::{
     cmd,
+    process::port_open,
     tools::{self, Needs},
     Error, Result,
 };
@@ -68,18 +68,7 @@ pub fn run() -> Result<()> {
         "hashgate-api",
         cmd::cargo().args(["run", "-p", "hashgate-api", "--"]),
     )?;
-    let port = SPA_PORT.to_string();
-    children.spawn(
-        "trunk serve",
-        cmd::command("trunk").args([
-            "serve",
-            "--offline",
-            "--address",
-            "127.0.0.1",
-            "--port",
-            &port,
-        ]),
-    )?;
+    children.spawn("trunk serve", &mut trunk_serve(SPA_PORT))?;
 
     let mut announced = false;
     let outcome = loop {
@@ -101,9 +90,13 @@ pub fn run() -> Result<()> {
     outcome
 }
 
-fn port_open(port: u16) -> bool {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+/// `trunk serve` of the app on 127.0.0.1:`port`, offline, with the rest of its settings from
+/// `Trunk.toml` (live reload off: see there, and [`crate::devserver`], which checks it).
+pub fn trunk_serve(port: u16) -> Command {
+    let mut trunk = cmd::command("trunk");
+    trunk.args(["serve", "--offline", "--address", "127.0.0.1", "--port"]);
+    trunk.arg(port.to_string());
+    trunk
 }
 
 fn env_port(variable: &str, default: u16) -> u16 {

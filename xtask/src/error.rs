@@ -38,6 +38,16 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A TOML file (`Cargo.lock`, `Trunk.toml`, the identity provider's config) could not be read
+    /// as TOML of the expected shape.
+    #[error("{}: {source}", path.display())]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// What the TOML parser says, with the line.
+        #[source]
+        source: toml::de::Error,
+    },
     /// `Cargo.lock` does not pin the named package.
     #[error("{package} is not in {}", lockfile.display())]
     NotLocked {
@@ -46,9 +56,12 @@ pub enum Error {
         /// The lock file read.
         lockfile: PathBuf,
     },
-    /// The command line was not understood.
-    #[error("{0}")]
-    Usage(String),
+    /// The identity provider refused a configuration the bench wrote or read.
+    #[error(transparent)]
+    IdpConfig(#[from] hashgate_idp::ConfigError),
+    /// Driving the headless browser failed (WebDriver session, navigation, script).
+    #[error("browser: {0}")]
+    Browser(String),
     /// The Ctrl-C handler could not be installed.
     #[error("could not install the ctrl-c handler: {0}")]
     Signal(#[from] ctrlc::Error),

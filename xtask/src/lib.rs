@@ -5,14 +5,21 @@
 //! cargo xtask test             # every check and test, then the size report and a summary
 //! cargo xtask dev              # identity provider + API + `trunk serve`, stopped by Ctrl-C
 //! cargo xtask size [--no-build]  # html/js/wasm/css of dist/: raw, gzip, brotli
-//! cargo xtask bench            # Hashgate vs JavaScript peers: size, API throughput
+//! cargo xtask bench            # Hashgate vs JavaScript peers: size, API throughput, the
+//!                              # /authorize flood, login round trip
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod bench;
+pub mod browser;
+pub mod cli;
 pub mod cmd;
 pub mod csp;
 pub mod dev;
+pub mod devserver;
 pub mod error;
+pub mod process;
 pub mod size;
 pub mod smallest;
 pub mod test;

@@ -4,38 +4,35 @@
 //! cargo xtask test               # tools, fmt, clippy, release build, all tests, size, summary
 //! cargo xtask dev                # run the demo: idp :3000, api :3001, trunk serve :8080
 //! cargo xtask size [--no-build]  # size report of dist/ (builds it first unless --no-build)
-//! cargo xtask size --smallest     # opt-in nightly build into dist-smallest/, and its report
+//! cargo xtask size --smallest    # opt-in nightly build into dist-smallest/, and its report
 //! cargo xtask bench [--no-build] [--duration S] [--login-runs N]  # vs JS peers; bench/results/
 //! ```
+//!
+//! `cargo xtask --help` (or `cargo xtask <command> --help`) says the same in more words.
+
+#![warn(missing_docs)]
 
 use std::process::ExitCode;
 
-use xtask::{bench, cmd, csp, dev, size, smallest, test, tools, Error, Result};
-
-const USAGE: &str = "usage: cargo xtask <command>
-
-commands:
-  test               install missing tools, check formatting and lints, build the release,
-                     run every test (browser tests in headless Chromium), report sizes
-  dev                start the identity provider, the API and `trunk serve`; Ctrl-C stops all
-  size [--no-build]  build the release (unless --no-build) and report its size
-  size --smallest    also build the opt-in smallest release (nightly toolchain with rust-src)
-                     into dist-smallest/ and report both
-  bench [--no-build] [--duration S] [--login-runs N]
-                     transfer size, API throughput and login round trip against the
-                     JavaScript peers (React + auth0-js, Express); writes bench/results/";
+use clap::{CommandFactory, Parser};
+use xtask::{
+    bench,
+    cli::{Cli, Command, SizeOptions},
+    cmd, csp, dev, size, smallest, test, tools, Error, Result,
+};
 
 fn main() -> ExitCode {
     cmd::put_cargo_bin_on_path();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    match dispatch(&args) {
+    // Usage errors exit with 2 and `--help` with 0, as clap decides.
+    let cli = Cli::parse();
+    let Some(command) = cli.command else {
+        // No command: the usage, as before clap (exit 0).
+        let _ = Cli::command().print_help();
+        return ExitCode::SUCCESS;
+    };
+    match dispatch(command) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
-        Err(Error::Usage(message)) => {
-            eprintln!("{message}\n\n{USAGE}");
-            ExitCode::from(2)
-        }
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::FAILURE
@@ -43,25 +40,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn dispatch(args: &[&str]) -> Result<bool> {
-    match args {
-        ["test"] => test::run(),
-        ["dev"] => dev::run().map(|()| true),
-        // Trunk's post_build hook (see Trunk.toml); not meant to be typed by hand.
-        ["csp"] => csp::run(None),
-        ["csp", dir] => csp::run(Some(std::path::Path::new(dir))),
-        ["size"] => report_size(true),
-        ["size", "--no-build"] => report_size(false),
-        ["size", "--smallest"] => report_smallest(),
-        ["bench", rest @ ..] => bench::run(&bench::Options::parse(rest)?),
-        [] | ["help"] | ["--help"] | ["-h"] => {
-            println!("{USAGE}");
-            Ok(true)
-        }
-        other => Err(Error::Usage(format!(
-            "unknown arguments: {}",
-            other.join(" ")
-        ))),
+fn dispatch(command: Command) -> Result<bool> {
+    match command {
+        Command::Test => test::run(),
+        Command::Dev => dev::run().map(|()| true),
+        Command::Csp { dir } => csp::run(dir.as_deref()),
+        Command::Size(SizeOptions { smallest: true, .. }) => report_smallest(),
+        Command::Size(SizeOptions { no_build, .. }) => report_size(!no_build),
+        Command::Bench(options) => bench::run(&options),
     }
 }
 

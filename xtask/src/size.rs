@@ -221,7 +221,7 @@ impl fmt::Display for SizeReport {
 mod tests {
     use super::*;
 
-    // Issue 2: the report counts html, js, wasm and css separately and totals them.
+    // README.md, Test: `cargo xtask size` counts html, js, wasm and css separately and totals them.
     #[test]
     fn each_kind_is_measured_and_the_total_is_their_sum() {
         let dir = tempfile::tempdir().unwrap();
@@ -246,7 +246,7 @@ mod tests {
         assert!(report.of(Kind::Wasm).brotli < 100);
     }
 
-    // Issue 2: the report is a table a human reads: one row per kind and a total row.
+    // README.md, Test: the report is a table a human reads: one row per kind and a total row.
     #[test]
     fn the_table_has_a_row_per_kind_and_a_total() {
         let dir = tempfile::tempdir().unwrap();

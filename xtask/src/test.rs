@@ -1,6 +1,7 @@
-//! `cargo xtask test`: every check and test Hashgate has, in order, each under a header,
-//! then the size report and a summary. The last line is `N passed, N failed` (the totals
-//! of cargo test's `test result:` lines), which CI reads.
+//! `cargo xtask test`: every check and test Hashgate has, in order, each under a header
+//! (among them [`devserver::check`]: the dev server's page has no CSP error in Chromium's
+//! console), then the size report and a summary. The last line is `N passed, N failed` (the
+//! totals of cargo test's `test result:` lines), which CI reads.
 
 use std::{
     io::{BufRead, BufReader},
@@ -10,7 +11,7 @@ use std::{
 };
 
 use crate::{
-    cmd, size,
+    cmd, devserver, size,
     tools::{self, Needs},
     Error, Result,
 };
@@ -131,6 +132,7 @@ pub fn run() -> Result<bool> {
         "clippy (native)",
         "clippy (wasm32)",
         "trunk build --release",
+        "dev server console (trunk serve, Chromium)",
         "cargo test",
         "size report",
     ];
@@ -161,16 +163,22 @@ pub fn run() -> Result<bool> {
             ]))
         });
         let built = runner.step(names[3], build_release);
+        if built {
+            // Reuses the release build just made: seconds, not a second wasm build.
+            runner.step(names[4], devserver::check);
+        } else {
+            runner.skip(names[4], "there is no release build");
+        }
         // A failed build leaves the previous dist/ behind; browser tests must not test it.
         let served = built.then_some(dist.as_path());
-        runner.step(names[4], || cargo_test(served, &mut totals));
+        runner.step(names[5], || cargo_test(served, &mut totals));
         if built {
-            runner.step(names[5], || {
+            runner.step(names[6], || {
                 println!("{}", size::measure(&dist)?);
                 Ok(())
             });
         } else {
-            runner.skip(names[5], "there is no release build");
+            runner.skip(names[6], "there is no release build");
         }
     } else {
         for name in names {
@@ -282,7 +290,8 @@ fn first_line(text: &str) -> &str {
 mod tests {
     use super::*;
 
-    // Issue 2: CI reads the closing `N passed, N failed` line, summed over every binary.
+    // This module's contract (see its doc): CI reads the closing `N passed, N failed` line,
+    // summed over every test binary.
     #[test]
     fn test_result_lines_are_summed_and_other_lines_ignored() {
         let mut totals = Totals::default();

@@ -6,6 +6,8 @@
 
 use std::{fs, path::Path};
 
+use serde::Deserialize;
+
 use crate::{cmd, Error, Result};
 
 /// The trunk release line Hashgate is built with.
@@ -130,26 +132,43 @@ pub fn locked_version(lockfile: &Path, package: &str) -> Result<String> {
         path: lockfile.to_path_buf(),
         source,
     })?;
-    parse_locked_version(&text, package).ok_or_else(|| Error::NotLocked {
-        package: package.to_owned(),
-        lockfile: lockfile.to_path_buf(),
-    })
+    parse_locked_version(&text, package)
+        .map_err(|source| Error::Toml {
+            path: lockfile.to_path_buf(),
+            source,
+        })?
+        .ok_or_else(|| Error::NotLocked {
+            package: package.to_owned(),
+            lockfile: lockfile.to_path_buf(),
+        })
 }
 
-/// The version of the first `[[package]]` named `package` in the text of a `Cargo.lock`.
-pub fn parse_locked_version(lock: &str, package: &str) -> Option<String> {
-    let name_line = format!("name = \"{package}\"");
-    let mut lines = lock.lines().map(str::trim);
-    while let Some(line) = lines.next() {
-        if line == name_line {
-            let version = lines
-                .next()?
-                .strip_prefix("version = \"")?
-                .strip_suffix('"')?;
-            return Some(version.to_owned());
-        }
-    }
-    None
+/// The parts of a `Cargo.lock` the task runner reads: its `[[package]]` tables.
+#[derive(Debug, Deserialize)]
+struct Lockfile {
+    #[serde(default)]
+    package: Vec<LockedPackage>,
+}
+
+/// One `[[package]]` of a `Cargo.lock`.
+#[derive(Debug, Deserialize)]
+struct LockedPackage {
+    name: String,
+    version: String,
+}
+
+/// The version of the first `[[package]]` named `package` in the text of a `Cargo.lock`;
+/// `Ok(None)` when no package has that name.
+pub fn parse_locked_version(
+    lock: &str,
+    package: &str,
+) -> std::result::Result<Option<String>, toml::de::Error> {
+    let lockfile: Lockfile = toml::from_str(lock)?;
+    Ok(lockfile
+        .package
+        .into_iter()
+        .find(|locked| locked.name == package)
+        .map(|locked| locked.version))
 }
 
 fn ensure_chromium() -> Result<()> {
@@ -287,22 +306,27 @@ version = "0.2.130"
 source = "registry+https://github.com/rust-lang/crates.io-index"
 "#;
 
-    // Issue 2: wasm-bindgen-cli must be exactly the Cargo.lock version, not a prefix match.
+    // README.md, Prerequisites: Trunk downloads nothing, so wasm-bindgen-cli must be exactly the
+    // Cargo.lock version of wasm-bindgen (the name matched whole, not as a prefix).
     #[test]
     fn the_lock_file_version_of_exactly_the_named_package_is_found() {
         assert_eq!(
-            parse_locked_version(LOCK, "wasm-bindgen").as_deref(),
+            parse_locked_version(LOCK, "wasm-bindgen")
+                .unwrap()
+                .as_deref(),
             Some("0.2.130")
         );
         assert_eq!(
-            parse_locked_version(LOCK, "wasm-bindgen-backend").as_deref(),
+            parse_locked_version(LOCK, "wasm-bindgen-backend")
+                .unwrap()
+                .as_deref(),
             Some("0.2.99")
         );
-        assert_eq!(parse_locked_version(LOCK, "wasm"), None);
+        assert_eq!(parse_locked_version(LOCK, "wasm").unwrap(), None);
     }
 
-    // Issue 8: `npm ci` is skipped only while npm's install record is newer than both
-    // package files; a changed lock file installs again.
+    // README.md, Test: the interop provider is pinned by its package-lock.json, so `npm ci` is
+    // skipped only while npm's install record is newer than both package files.
     #[test]
     fn interop_packages_are_reinstalled_when_the_lock_file_changes() {
         use std::time::{Duration, SystemTime};
@@ -331,7 +355,27 @@ source = "registry+https://github.com/rust-lang/crates.io-index"
         assert!(!installed_matches_lock(dir.path()));
     }
 
-    // Issue 2: trunk 0.21.x only; other releases are reinstalled.
+    // A lock file that is not TOML is an error naming the problem, never "not locked".
+    #[test]
+    fn a_lock_file_that_is_not_toml_is_an_error() {
+        let error = parse_locked_version("[[package]\nname = ", "wasm-bindgen").unwrap_err();
+        assert!(error.to_string().contains("line 1"), "{error}");
+    }
+
+    // Trunk.toml: its `[tools] wasm_bindgen` must equal the wasm-bindgen in Cargo.lock, or
+    // `trunk build --offline` looks for a wasm-bindgen-cli that xtask never installed.
+    #[test]
+    fn trunk_toml_names_the_wasm_bindgen_version_of_cargo_lock() {
+        let locked = locked_version(&cmd::root().join("Cargo.lock"), "wasm-bindgen").unwrap();
+        for trunk_toml in ["Trunk.toml", "bench/shell/Trunk.toml"] {
+            let text = fs::read_to_string(cmd::root().join(trunk_toml)).unwrap();
+            let config: toml::Table = toml::from_str(&text).unwrap();
+            let pinned = config["tools"]["wasm_bindgen"].as_str();
+            assert_eq!(pinned, Some(locked.as_str()), "{trunk_toml}");
+        }
+    }
+
+    // README.md: Hashgate is built with Trunk 0.21; other releases are reinstalled.
     #[test]
     fn only_trunk_0_21_releases_are_accepted() {
         assert!(trunk_version_ok("trunk 0.21.14"));

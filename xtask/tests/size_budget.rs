@@ -1,4 +1,4 @@
-//! The bundle-size budget (issue 9): the brotli total of the release build (html + js +
+//! The bundle-size budget (README.md, Benchmarks): the brotli total of the release build (html + js +
 //! wasm + css of `dist/`) must stay under [`BROTLI_BUDGET`], so a size regression fails
 //! `cargo xtask test`, which builds `dist/` and sets `HASHGATE_DIST`. By hand:
 //!
@@ -47,7 +47,7 @@ fn dist() -> PathBuf {
     PathBuf::from(dist)
 }
 
-// Issue 9: the brotli total of the release build stays under the budget.
+// README.md, Benchmarks: the brotli total of the release build stays under the budget.
 #[test]
 fn the_release_build_stays_under_the_brotli_budget() {
     let dist = dist();
@@ -73,7 +73,7 @@ fn the_release_build_stays_under_the_brotli_budget() {
     );
 }
 
-// Issue 9: the check really rejects a build over the budget (incompressible bytes cannot
+// README.md, Benchmarks: the check really rejects a build over the budget (incompressible bytes cannot
 // hide under brotli).
 #[test]
 fn a_build_over_the_budget_is_rejected_and_one_under_it_accepted() {

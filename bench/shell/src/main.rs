@@ -3,14 +3,18 @@
 //! builds it like the app and reports its transfer size, so the table shows what Leptos and
 //! wasm-bindgen cost before a single line of OAuth.
 
+#![warn(missing_docs)]
+
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::path;
 
+/// Mounts the shell, as Hashgate's `main` mounts the app.
 fn main() {
     leptos::mount::mount_to_body(App);
 }
 
+/// Hashgate's layout and routes with a local toggle where the sign-in would be.
 #[component]
 fn App() -> impl IntoView {
     let signed_in = RwSignal::new(false);

@@ -1,0 +1,175 @@
+//! `cargo xtask bench`: Hashgate side by side with its JavaScript peers, measured in one
+//! run on this machine, on loopback only, bounded in time (a few minutes with the default
+//! 10 s per wrk run, plus builds). Not part of `cargo xtask test`.
+//!
+//! ```text
+//! cargo xtask bench                    # build, measure, write bench/results/, print the table
+//! cargo xtask bench --no-build         # reuse dist/ and target/release/
+//! cargo xtask bench --duration 5       # seconds per wrk run and flood phase (default 10)
+//! cargo xtask bench --login-runs 30    # login round trips per app (default 20; 0 skips)
+//! ```
+//!
+//! 1. Transfer size: `dist/` (html + js + wasm + css; raw, gzip -9, brotli -11, via
+//!    [`crate::size`]) against `bench/peer-react-auth0js/` (React + react-router + auth0-js,
+//!    the same routes), installed with `npm ci` and bundled by esbuild at bench time; beside
+//!    it a second peer on oidc-client (`bench/peer-react-oidc-client/`), the opt-in smallest
+//!    build ([`crate::smallest`], when a nightly toolchain is there) and the floor: the same
+//!    Leptos shell without any auth (`bench/shell/`). See [`peers`].
+//! 2. API throughput ([`api`]): `wrk -t2 -c50 --latency` against `hashgate-api` (release)
+//!    `/api/public` and `/api/private`, and against Express + `express-oauth2-jwt-bearer`
+//!    (`bench/peer-express/`) `/api/private`, all with one RS256 token from a fake issuer.
+//!    Peak RSS is `VmHWM`.
+//! 3. `GET /authorize` under a flood from one client ([`flood`]): wrk's throughput and what
+//!    the provider answered by status, and a normal password login from another client timed
+//!    before, during and after.
+//! 4. Login round trip in headless Chromium ([`login`]): with a `hashgate-idp` (release)
+//!    session present, from opening `/profile` signed out to
+//!    `data-auth-state="authenticated"`, for Hashgate and for the React peers.
+//!
+//! Results ([`report`]): `bench/results/latest.md` (tables, goals, machine) and `latest.svg`
+//! (bars).
+
+pub mod api;
+pub mod flood;
+pub mod form_login;
+pub mod idp;
+pub mod login;
+pub mod machine;
+pub mod options;
+pub mod peers;
+pub mod report;
+pub mod servers;
+pub mod wrk;
+
+use std::time::Instant;
+
+use crate::{
+    cmd, size, smallest, test,
+    tools::{self, Needs},
+    Error, Result,
+};
+
+pub use options::Options;
+pub use report::BenchReport;
+
+/// The audience both APIs require; the fake issuer mints the token for it, and the app asks
+/// the identity provider for it.
+pub const AUDIENCE: &str = "https://api.hashgate.local";
+
+/// Runs the benchmark; returns whether every measurement was taken (goals may still be
+/// missed: they are reported, not failed).
+pub fn run(options: &Options) -> Result<bool> {
+    let started = Instant::now();
+    peers::ensure_node()?;
+    wrk::ensure_wrk()?;
+    if options.build {
+        tools::ensure(Needs {
+            lint: false,
+            browser: false,
+        })?;
+        test::build_release()?;
+        cmd::run(cmd::cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "hashgate-api",
+            "-p",
+            "hashgate-idp",
+        ]))?;
+    }
+
+    println!("\n==> transfer size");
+    let dist = test::dist_dir();
+    if !dist.join("index.html").is_file() {
+        return Err(Error::Missing(format!(
+            "no release build in {}; run `cargo xtask bench` without --no-build",
+            dist.display()
+        )));
+    }
+    let hashgate = size::measure(&dist)?;
+    println!("{hashgate}");
+    let (peer_dir, peer) = peers::build_peer("peer-react-auth0js")?;
+    let (oidc_peer_dir, oidc_peer) = peers::build_peer("peer-react-oidc-client")?;
+    let shell_dir = servers::bench_dir().join("shell");
+    if options.build {
+        cmd::run(
+            cmd::command("trunk")
+                .args(["build", "--release", "--offline"])
+                .current_dir(&shell_dir),
+        )?;
+    }
+    let shell = size::measure(&shell_dir.join("dist"))?;
+    println!("{shell}");
+    let smallest = match smallest::unavailable() {
+        Some(why) => Err(why),
+        None if options.build => Ok(smallest::build(&dist)?),
+        None if smallest::dist_dir().join("index.html").is_file() => Ok(smallest::dist_dir()),
+        None => Err("no dist-smallest/ (run without --no-build)".to_owned()),
+    };
+    let smallest_size = match &smallest {
+        Ok(dir) => {
+            let report = size::measure(dir)?;
+            println!("{report}");
+            Ok(report.total())
+        }
+        Err(why) => {
+            println!("smallest build skipped: {why}");
+            Err(why.clone())
+        }
+    };
+
+    println!("\n==> API throughput");
+    let express_dir = servers::bench_dir().join("peer-express");
+    peers::npm_ci(&express_dir)?;
+    let api = api::measure(&express_dir, options.duration_secs)?;
+
+    println!("\n==> GET /authorize under a flood");
+    let flood = flood::measure(options.duration_secs)?;
+
+    println!("\n==> login round trip");
+    let (login, login_note) = if options.login_runs == 0 {
+        (Vec::new(), Some("skipped with --login-runs 0".to_owned()))
+    } else {
+        tools::ensure(Needs {
+            lint: false,
+            browser: true,
+        })?;
+        (
+            login::measure(
+                &dist,
+                smallest.as_deref().ok(),
+                &[
+                    ("React + auth0-js", &peer_dir.join("dist")),
+                    ("React + oidc-client", &oidc_peer_dir.join("dist")),
+                ],
+                options.login_runs,
+            )?,
+            None,
+        )
+    };
+
+    let report = BenchReport {
+        hashgate_size: hashgate.total(),
+        hashgate_wasm_brotli: hashgate.of(size::Kind::Wasm).brotli,
+        peer_size: peer.total(),
+        oidc_peer_size: oidc_peer.total(),
+        smallest_size,
+        shell_size: shell.total(),
+        api,
+        duration_secs: options.duration_secs,
+        login,
+        login_note,
+        flood,
+        machine: machine::machine(),
+    };
+    let results = servers::bench_dir().join("results");
+    servers::write(&results.join("latest.md"), &report.markdown())?;
+    servers::write(&results.join("latest.svg"), &report.svg())?;
+    println!("\n{}", report.markdown());
+    println!(
+        "written: {} and latest.svg, in {}",
+        results.join("latest.md").display(),
+        test::format_duration(started.elapsed())
+    );
+    Ok(true)
+}

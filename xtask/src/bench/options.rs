@@ -1,0 +1,39 @@
+//! What `cargo xtask bench` was asked for: its flags, parsed by clap (see [`crate::cli`]).
+
+/// The flags of `cargo xtask bench`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct Options {
+    /// Build `dist/`, `hashgate-api` and `hashgate-idp` first (false with `--no-build`).
+    #[arg(
+        long = "no-build",
+        action = clap::ArgAction::SetFalse,
+        help = "Reuse dist/ and target/release/ instead of building them"
+    )]
+    pub build: bool,
+    /// Seconds per wrk run and per phase of the /authorize flood (1 to 120).
+    #[arg(
+        long = "duration",
+        value_name = "S",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=120)
+    )]
+    pub duration_secs: u64,
+    /// Login round trips per app in headless Chromium (0 to 200; 0 skips the browser part).
+    #[arg(
+        long = "login-runs",
+        value_name = "N",
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u32).range(0..=200)
+    )]
+    pub login_runs: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            build: true,
+            duration_secs: 10,
+            login_runs: 20,
+        }
+    }
+}

@@ -1,0 +1,707 @@
+//! The bench's results: `bench/results/latest.md` (tables, goals, machine) and `latest.svg`
+//! (bars), rendered from one [`BenchReport`].
+
+use std::fmt::Write as _;
+
+use crate::size::{human, Sizes};
+
+use super::{api::ApiRow, flood::FloodReport, login::LoginRow, wrk};
+
+/// Goal (README.md, Benchmarks): Hashgate's brotli total at most this share of the peer's.
+pub const SIZE_GOAL: f64 = 0.8;
+/// Goal (README.md, Benchmarks): `/api/private` throughput at least this share of `/api/public`.
+pub const VALIDATION_GOAL: f64 = 0.7;
+/// Goal (README.md, Benchmarks): hashgate-api at least this many times Express's throughput.
+pub const EXPRESS_GOAL: f64 = 5.0;
+
+/// Everything one bench run measured.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    /// Hashgate's release build.
+    pub hashgate_size: Sizes,
+    /// The wasm file alone, brotli.
+    pub hashgate_wasm_brotli: u64,
+    /// The React + auth0-js peer's bundle: the peer of the goal.
+    pub peer_size: Sizes,
+    /// The second peer's bundle (React + oidc-client).
+    pub oidc_peer_size: Sizes,
+    /// The opt-in smallest build (`cargo xtask size --smallest`), or why it was not built.
+    pub smallest_size: std::result::Result<Sizes, String>,
+    /// The Leptos shell with no auth (`bench/shell`): the floor under any Leptos app.
+    pub shell_size: Sizes,
+    /// wrk rows, hashgate public, hashgate private, express private.
+    pub api: Vec<ApiRow>,
+    /// Seconds per wrk run.
+    pub duration_secs: u64,
+    /// Login round trips, Hashgate (and its smallest build) then the peer; empty when skipped.
+    pub login: Vec<LoginRow>,
+    /// Why the login part has no rows, when it has none.
+    pub login_note: Option<String>,
+    /// `GET /authorize` under a flood, with normal logins timed around it.
+    pub flood: FloodReport,
+    /// Lines describing the machine and the tool versions.
+    pub machine: Vec<String>,
+}
+
+impl BenchReport {
+    fn rps(&self, server: &str, route: &str) -> Option<f64> {
+        self.api
+            .iter()
+            .find(|row| row.server == server && row.route == route)
+            .map(|row| row.wrk.requests_per_sec)
+    }
+
+    /// Hashgate's brotli total over the peer's.
+    pub fn size_ratio(&self) -> f64 {
+        self.ratio(self.hashgate_size)
+    }
+
+    /// A build's brotli total over the peer's.
+    fn ratio(&self, sizes: Sizes) -> f64 {
+        sizes.brotli as f64 / self.peer_size.brotli.max(1) as f64
+    }
+
+    /// `/api/private` over `/api/public` throughput of hashgate-api.
+    pub fn validation_ratio(&self) -> Option<f64> {
+        Some(self.rps("hashgate-api", "/api/private")? / self.rps("hashgate-api", "/api/public")?)
+    }
+
+    /// hashgate-api `/api/private` over Express `/api/private`.
+    pub fn express_ratio(&self) -> Option<f64> {
+        Some(self.rps("hashgate-api", "/api/private")? / self.rps("express", "/api/private")?)
+    }
+
+    /// The results as Markdown: tables, goals, machine.
+    pub fn markdown(&self) -> String {
+        let mut md = String::new();
+        let _ = writeln!(md, "# Hashgate benchmark: latest run\n");
+        let _ = writeln!(
+            md,
+            "Written by `cargo xtask bench`; chart: [latest.svg](latest.svg).\n"
+        );
+        let _ = writeln!(md, "## Transfer size (html + js + wasm + css)\n");
+        let _ = writeln!(
+            md,
+            "| app | raw | gzip -9 | brotli -11 | brotli vs peer |\n|---|---:|---:|---:|---:|"
+        );
+        let size_row = |md: &mut String, name: &str, sizes: Sizes, ratio: f64| {
+            let _ = writeln!(
+                md,
+                "| {name} | {} | {} | {} | {ratio:.2}× |",
+                human(sizes.raw),
+                human(sizes.gzip),
+                human(sizes.brotli)
+            );
+        };
+        size_row(
+            &mut md,
+            "Hashgate (Leptos, wasm)",
+            self.hashgate_size,
+            self.size_ratio(),
+        );
+        if let Ok(smallest) = self.smallest_size {
+            size_row(
+                &mut md,
+                "Hashgate, opt-in smallest build (nightly `build-std`, immediate abort)",
+                smallest,
+                self.ratio(smallest),
+            );
+        }
+        size_row(
+            &mut md,
+            "peer: React + react-router + auth0-js (esbuild)",
+            self.peer_size,
+            1.0,
+        );
+        size_row(
+            &mut md,
+            "second peer: React + react-router + oidc-client (esbuild)",
+            self.oidc_peer_size,
+            self.ratio(self.oidc_peer_size),
+        );
+        size_row(
+            &mut md,
+            "floor: the Leptos shell alone, no auth (`bench/shell`)",
+            self.shell_size,
+            self.ratio(self.shell_size),
+        );
+        if let Err(why) = &self.smallest_size {
+            let _ = writeln!(md, "\nSmallest build not measured: {why}.");
+        }
+        let _ = writeln!(
+            md,
+            "\nAgainst the second peer, Hashgate is {:.2}×{}.",
+            self.hashgate_size.brotli as f64 / self.oidc_peer_size.brotli.max(1) as f64,
+            self.smallest_size
+                .as_ref()
+                .map_or(String::new(), |s| format!(
+                    " (smallest build {:.2}×)",
+                    s.brotli as f64 / self.oidc_peer_size.brotli.max(1) as f64
+                ))
+        );
+        let goal = (self.peer_size.brotli as f64 * SIZE_GOAL) as u64;
+        let _ = writeln!(
+            md,
+            "\nHashgate's wasm alone: {} brotli. The goal ({SIZE_GOAL}× the peer) is {} brotli; \
+             the Leptos shell with no auth at all already takes {} of it, which leaves {} for \
+             sign-in, validation, silent renewal, the API client, the pages and the CSS.\n",
+            human(self.hashgate_wasm_brotli),
+            human(goal),
+            human(self.shell_size.brotli),
+            human(goal.saturating_sub(self.shell_size.brotli)),
+        );
+        let _ = writeln!(
+            md,
+            "## API throughput (wrk -t2 -c50 -d{}s --latency, loopback, one RS256 token)\n",
+            self.duration_secs
+        );
+        let _ = writeln!(
+            md,
+            "| server | route | req/s | p50 | p99 | requests | errors | peak RSS |\n|---|---|---:|---:|---:|---:|---:|---:|"
+        );
+        for row in &self.api {
+            let _ = writeln!(
+                md,
+                "| {} | `{}` | {:.0} | {:.2} ms | {:.2} ms | {} | {} | {} |",
+                row.server,
+                row.route,
+                row.wrk.requests_per_sec,
+                row.wrk.p50_ms,
+                row.wrk.p99_ms,
+                row.wrk.requests,
+                row.wrk.errors,
+                row.peak_rss_kib
+                    .map_or_else(|| "?".to_owned(), |kib| human(kib * 1024)),
+            );
+        }
+        let _ = writeln!(
+            md,
+            "\n## Login round trip (headless Chromium, provider session present)\n"
+        );
+        let _ = writeln!(
+            md,
+            "From opening `/profile` signed out in the app to `data-auth-state=\"authenticated\"`; \
+             every app served from the same origin against the same `hashgate-idp` (release).\n"
+        );
+        if let Some(note) = &self.login_note {
+            let _ = writeln!(md, "Not measured: {note}\n");
+        }
+        if !self.login.is_empty() {
+            let _ = writeln!(
+                md,
+                "| app | median | p10 | p90 | min | max | runs |\n|---|---:|---:|---:|---:|---:|---:|"
+            );
+            for row in &self.login {
+                let _ = writeln!(
+                    md,
+                    "| {} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {} |",
+                    row.app,
+                    row.median_ms,
+                    row.p10_ms,
+                    row.p90_ms,
+                    row.min_ms,
+                    row.max_ms,
+                    row.runs
+                );
+            }
+            for row in &self.login {
+                if let Some((median, p10, p90)) = row.callback_ms {
+                    let _ = writeln!(
+                        md,
+                        "\n{}'s callback processing (User Timing `hashgate:callback`: \
+                         authorization response received → tokens validated, WebCrypto \
+                         signature and at_hash included; here the silent sign-in's response): \
+                         median {median:.1} ms (p10 {p10:.1}, p90 {p90:.1}).",
+                        row.app
+                    );
+                }
+            }
+        }
+        self.flood_markdown(&mut md);
+        let _ = writeln!(md, "\n## Goals\n");
+        let _ = writeln!(md, "| goal | measured | met |\n|---|---:|:---:|");
+        let mark = |met: bool| if met { "yes" } else { "**no**" };
+        let ratio = self.size_ratio();
+        let _ = writeln!(
+            md,
+            "| Hashgate brotli ≤ {SIZE_GOAL}× peer | {ratio:.2}× | {} |",
+            mark(ratio <= SIZE_GOAL)
+        );
+        if let Ok(smallest) = self.smallest_size {
+            let ratio = self.ratio(smallest);
+            let _ = writeln!(
+                md,
+                "| (opt-in smallest build ≤ {SIZE_GOAL}× peer) | {ratio:.2}× | {} |",
+                mark(ratio <= SIZE_GOAL)
+            );
+        }
+        let optional = |md: &mut String, goal: String, value: Option<f64>, met: fn(f64) -> bool| {
+            let _ = match value {
+                Some(value) => writeln!(md, "| {goal} | {value:.2}× | {} |", mark(met(value))),
+                None => writeln!(md, "| {goal} | not measured | **no** |"),
+            };
+        };
+        optional(
+            &mut md,
+            format!("hashgate-api private ≥ {VALIDATION_GOAL}× public"),
+            self.validation_ratio(),
+            |v| v >= VALIDATION_GOAL,
+        );
+        optional(
+            &mut md,
+            format!("hashgate-api private ≥ {EXPRESS_GOAL}× Express private"),
+            self.express_ratio(),
+            |v| v >= EXPRESS_GOAL,
+        );
+        let errors: u64 = self.api.iter().map(|row| row.wrk.errors).sum();
+        let _ = writeln!(
+            md,
+            "| zero errors (non-2xx and socket) | {errors} | {} |",
+            mark(errors == 0 && !self.api.is_empty())
+        );
+        let _ = writeln!(md, "\n## Machine\n");
+        for line in &self.machine {
+            let _ = writeln!(md, "- {line}");
+        }
+        md
+    }
+
+    /// The `/authorize` flood section: what the provider answered, and normal logins
+    /// before, during and after.
+    fn flood_markdown(&self, md: &mut String) {
+        let flood = &self.flood;
+        let _ = writeln!(
+            md,
+            "\n## `GET /authorize` under a flood (wrk {} -d{}s from 127.0.0.1, no cookies)\n",
+            wrk::LOAD,
+            flood.duration_secs
+        );
+        let _ = writeln!(
+            md,
+            "Every request starts a login that the provider keeps pending until it expires. \
+             What it answered, counted by status (`bench/wrk/statuses.lua`):\n"
+        );
+        let _ = writeln!(
+            md,
+            "| flood | req/s | p50 | p99 | requests | 2xx/3xx | 429 | other statuses | socket errors |\n\
+             |---|---:|---:|---:|---:|---:|---:|---|---:|"
+        );
+        let others: Vec<String> = flood
+            .statuses
+            .others()
+            .iter()
+            .map(|(status, count)| format!("{status} ×{count}"))
+            .collect();
+        let _ = writeln!(
+            md,
+            "| `GET /authorize` | {:.0} | {:.2} ms | {:.2} ms | {} | {} | {} | {} | {} |",
+            flood.wrk.requests_per_sec,
+            flood.wrk.p50_ms,
+            flood.wrk.p99_ms,
+            flood.wrk.requests,
+            flood.statuses.success(),
+            flood.statuses.too_many_requests(),
+            none_or(others.join(", ")),
+            flood.wrk.socket_errors,
+        );
+        let _ = writeln!(
+            md,
+            "\nA normal password login (alice, fresh cookies, from another client, 127.0.0.2: \
+             `GET /authorize`, the login page, the form posted, the redirect back with the \
+             tokens), timed before, during and right after the flood:\n"
+        );
+        let _ = writeln!(
+            md,
+            "| normal login | completed | median | p90 | p99 | not completed |\n\
+             |---|---:|---:|---:|---:|---|"
+        );
+        for (phase, stats) in [
+            ("before the flood", &flood.before),
+            ("during the flood", &flood.during),
+            ("after the flood", &flood.after),
+        ] {
+            let ms = |p: f64| {
+                stats
+                    .percentile(p)
+                    .map_or_else(|| "–".to_owned(), |ms| format!("{ms:.0} ms"))
+            };
+            let refused: Vec<String> = stats
+                .refused
+                .iter()
+                .map(|(what, count)| format!("{} ×{count}", escape_cell(what)))
+                .collect();
+            let _ = writeln!(
+                md,
+                "| {phase} | {} of {} | {} | {} | {} | {} |",
+                stats.completed_ms.len(),
+                stats.attempts(),
+                ms(50.0),
+                ms(90.0),
+                ms(99.0),
+                none_or(refused.join(", ")),
+            );
+        }
+    }
+
+    /// A bar chart of brotli sizes and req/s, as a standalone SVG.
+    pub fn svg(&self) -> String {
+        let mut bars: Vec<(String, f64, String, &str)> = Vec::new();
+        let mut sizes = vec![("Hashgate", self.hashgate_size.brotli, "#b7410e")];
+        if let Ok(smallest) = self.smallest_size {
+            sizes.push(("Hashgate (smallest)", smallest.brotli, "#d9835a"));
+        }
+        sizes.push(("React + auth0-js", self.peer_size.brotli, "#61dafb"));
+        sizes.push(("React + oidc-client", self.oidc_peer_size.brotli, "#8fd8ea"));
+        sizes.push(("Leptos shell, no auth", self.shell_size.brotli, "#999999"));
+        let mut rps = Vec::new();
+        for row in &self.api {
+            let colour = if row.server == "express" {
+                "#68a063"
+            } else {
+                "#b7410e"
+            };
+            rps.push((
+                format!("{} {}", row.server, row.route),
+                row.wrk.requests_per_sec,
+                colour,
+            ));
+        }
+        let max_size = sizes.iter().map(|s| s.1).max().unwrap_or(1).max(1) as f64;
+        for (name, bytes, colour) in sizes {
+            bars.push((
+                name.to_owned(),
+                bytes as f64 / max_size,
+                human(bytes),
+                colour,
+            ));
+        }
+        let max_rps = rps.iter().map(|r| r.1).fold(1.0, f64::max);
+        let rps_bars: Vec<_> = rps
+            .into_iter()
+            .map(|(name, value, colour)| {
+                (name, value / max_rps, format!("{value:.0} req/s"), colour)
+            })
+            .collect();
+
+        let max_login = self.login.iter().map(|r| r.median_ms).fold(1.0, f64::max);
+        let login_bars: Vec<_> = self
+            .login
+            .iter()
+            .map(|row| {
+                let colour = if row.app.starts_with("Hashgate") {
+                    "#b7410e"
+                } else {
+                    "#61dafb"
+                };
+                (
+                    row.app.clone(),
+                    row.median_ms / max_login,
+                    format!("{:.0} ms median", row.median_ms),
+                    colour,
+                )
+            })
+            .collect();
+
+        let (label_w, bar_w, row_h) = (230.0, 420.0, 28.0);
+        let width = label_w + bar_w + 130.0;
+        let height =
+            30.0 + (bars.len() + rps_bars.len() + login_bars.len()) as f64 * row_h + 3.0 * 42.0;
+        let mut svg = String::new();
+        let _ = writeln!(
+            svg,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="13">"#
+        );
+        let _ = writeln!(
+            svg,
+            r##"<rect width="100%" height="100%" fill="#ffffff"/>"##
+        );
+        let mut y = 24.0;
+        for (title, rows) in [
+            ("Transfer size, brotli -11 (smaller is better)", &bars),
+            ("API throughput, wrk req/s (larger is better)", &rps_bars),
+            (
+                "Login round trip, headless Chromium (smaller is better)",
+                &login_bars,
+            ),
+        ] {
+            if rows.is_empty() {
+                continue;
+            }
+            let _ = writeln!(
+                svg,
+                r#"<text x="10" y="{y}" font-weight="bold">{}</text>"#,
+                escape(title)
+            );
+            y += 12.0;
+            for (name, share, value, colour) in rows.iter() {
+                let w = (share * bar_w).max(1.0);
+                let _ = writeln!(
+                    svg,
+                    r#"<text x="10" y="{:.0}">{}</text><rect x="{label_w}" y="{y:.0}" width="{w:.1}" height="{:.0}" fill="{colour}"/><text x="{:.1}" y="{:.0}">{}</text>"#,
+                    y + 17.0,
+                    escape(name),
+                    row_h - 8.0,
+                    label_w + w + 6.0,
+                    y + 17.0,
+                    escape(value)
+                );
+                y += row_h;
+            }
+            y += 30.0;
+        }
+        svg.push_str("</svg>\n");
+        svg
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn none_or(text: String) -> String {
+    if text.is_empty() {
+        "none".to_owned()
+    } else {
+        text
+    }
+}
+
+/// `text` safe inside a Markdown table cell.
+fn escape_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::bench::{
+        flood::LoginStats,
+        form_login::{LoginEnd, Step},
+        login::parse_login_result,
+        wrk::{StatusCounts, WrkResult},
+    };
+
+    fn flood() -> FloodReport {
+        let mut before = LoginStats::default();
+        let mut during = LoginStats::default();
+        for ms in [60, 62, 64, 80] {
+            before.record(&LoginEnd::Tokens, Duration::from_millis(ms));
+            during.record(&LoginEnd::Tokens, Duration::from_millis(ms * 2));
+        }
+        during.record(
+            &LoginEnd::Refused {
+                step: Step::Authorize,
+                status: 429,
+            },
+            Duration::from_millis(3),
+        );
+        during.record(&LoginEnd::Broken("a | b".to_owned()), Duration::ZERO);
+        FloodReport {
+            duration_secs: 10,
+            wrk: WrkResult {
+                requests_per_sec: 5123.4,
+                p50_ms: 1.2,
+                p99_ms: 9.0,
+                requests: 51_234,
+                errors: 50_237,
+                socket_errors: 3,
+            },
+            statuses: StatusCounts([(302, 1000), (429, 50_231), (500, 3)].into_iter().collect()),
+            before,
+            during,
+            after: LoginStats::default(),
+        }
+    }
+
+    fn report(hashgate_brotli: u64, public: f64, private: f64, express: f64) -> BenchReport {
+        let row = |server: &str, route: &str, rps: f64| ApiRow {
+            server: server.to_owned(),
+            route: route.to_owned(),
+            wrk: WrkResult {
+                requests_per_sec: rps,
+                p50_ms: 1.0,
+                p99_ms: 2.0,
+                requests: 100,
+                errors: 0,
+                socket_errors: 0,
+            },
+            peak_rss_kib: Some(10_000),
+        };
+        BenchReport {
+            hashgate_size: Sizes {
+                raw: 3 * hashgate_brotli,
+                gzip: 2 * hashgate_brotli,
+                brotli: hashgate_brotli,
+            },
+            hashgate_wasm_brotli: hashgate_brotli / 2,
+            peer_size: Sizes {
+                raw: 300_000,
+                gzip: 120_000,
+                brotli: 100_000,
+            },
+            oidc_peer_size: Sizes {
+                raw: 400_000,
+                gzip: 150_000,
+                brotli: 125_000,
+            },
+            smallest_size: Err("no nightly toolchain".to_owned()),
+            shell_size: Sizes {
+                raw: 200_000,
+                gzip: 90_000,
+                brotli: 70_000,
+            },
+            api: vec![
+                row("hashgate-api", "/api/public", public),
+                row("hashgate-api", "/api/private", private),
+                row("express", "/api/private", express),
+            ],
+            duration_secs: 10,
+            login: vec![parse_login_result(
+                "Hashgate",
+                "run 1\nresult 490.6 410 712 420 600 20\ncallback 12.5 10.0 20.0 20\n",
+            )
+            .unwrap()],
+            login_note: None,
+            flood: flood(),
+            machine: vec!["test machine".to_owned()],
+        }
+    }
+
+    // The size table puts the floor (Leptos without auth) and the smallest build beside the
+    // peer, and says how much of the goal the floor leaves.
+    #[test]
+    fn the_size_table_shows_the_floor_and_the_smallest_build_when_there_is_one() {
+        let mut report = report(190_000, 1000.0, 900.0, 100.0);
+        let md = report.markdown();
+        assert!(md.contains("| floor: the Leptos shell alone, no auth (`bench/shell`) | 195.3 KiB | 87.9 KiB | 68.4 KiB | 0.70× |"), "{md}");
+        assert!(
+            md.contains("Smallest build not measured: no nightly toolchain."),
+            "{md}"
+        );
+        assert!(!md.contains("opt-in smallest build ≤"), "{md}");
+        assert!(md.contains("| second peer: React + react-router + oidc-client (esbuild) | 390.6 KiB | 146.5 KiB | 122.1 KiB | 1.25× |"), "{md}");
+        assert!(
+            md.contains("Against the second peer, Hashgate is 1.52×."),
+            "{md}"
+        );
+        // 0.8 × 100 000 = 80 000 bytes; the floor takes 70 000 of them.
+        assert!(md.contains("is 78.1 KiB brotli; the Leptos shell with no auth at all already takes 68.4 KiB of it, which leaves 9.8 KiB"), "{md}");
+        report.smallest_size = Ok(Sizes {
+            raw: 400_000,
+            gzip: 150_000,
+            brotli: 150_000,
+        });
+        let md = report.markdown();
+        assert!(md.contains("| 146.5 KiB | 1.50× |"), "{md}");
+        assert!(
+            md.contains("| (opt-in smallest build ≤ 0.8× peer) | 1.50× | **no** |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("Hashgate is 1.52× (smallest build 1.20×)."),
+            "{md}"
+        );
+        assert!(report.svg().contains("Hashgate (smallest)"));
+    }
+
+    // README.md, Benchmarks: a missed goal is said plainly, a met one too.
+    #[test]
+    fn the_goals_table_marks_missed_and_met_goals() {
+        let md = report(190_000, 1000.0, 900.0, 100.0).markdown();
+        assert!(
+            md.contains("| Hashgate brotli ≤ 0.8× peer | 1.90× | **no** |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| hashgate-api private ≥ 0.7× public | 0.90× | yes |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| hashgate-api private ≥ 5× Express private | 9.00× | yes |"),
+            "{md}"
+        );
+
+        let md = report(70_000, 1000.0, 500.0, 200.0).markdown();
+        assert!(md.contains("| 0.70× | yes |"), "{md}");
+        assert!(
+            md.contains("| hashgate-api private ≥ 0.7× public | 0.50× | **no** |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| hashgate-api private ≥ 5× Express private | 2.50× | **no** |"),
+            "{md}"
+        );
+    }
+
+    // README.md, Benchmarks: the login round trip is reported as median and spread (p10–p90).
+    #[test]
+    fn login_results_are_read_and_tabled_with_their_spread() {
+        let row =
+            parse_login_result("peer", "run 500.0\nresult 507.5 493.5 712.1 494 700 20").unwrap();
+        assert_eq!(row.runs, 20);
+        assert!((row.median_ms - 507.5).abs() < 1e-9 && (row.max_ms - 712.1).abs() < 1e-9);
+        assert_eq!(parse_login_result("peer", "result 1 2 3"), None);
+        assert_eq!(parse_login_result("peer", "run 3\n"), None);
+
+        assert_eq!(row.callback_ms, None, "the peer sets no performance marks");
+
+        let md = report(190_000, 1000.0, 900.0, 100.0).markdown();
+        assert!(
+            md.contains("| Hashgate | 491 ms | 420 ms | 600 ms | 410 ms | 712 ms | 20 |"),
+            "{md}"
+        );
+        // The callback processing time from the app's User Timing measure `hashgate:callback`.
+        assert!(
+            md.contains("Hashgate's callback processing") && md.contains("median 12.5 ms"),
+            "{md}"
+        );
+    }
+
+    // The /authorize flood figures: throughput, what the provider answered (2xx/3xx, 429 and
+    // anything else apart), and the normal login's median/p90/p99 with its count, per phase.
+    #[test]
+    fn the_flood_section_shows_every_answer_and_the_normal_logins_around_it() {
+        let md = report(190_000, 1000.0, 900.0, 100.0).markdown();
+        assert!(
+            md.contains("| `GET /authorize` | 5123 | 1.20 ms | 9.00 ms | 51234 | 1000 | 50231 | 500 ×3 | 3 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| before the flood | 4 of 4 | 62 ms | 80 ms | 80 ms | none |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| during the flood | 4 of 6 | 124 ms | 160 ms | 160 ms | 429 at /authorize ×1, a \\| b ×1 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| after the flood | 0 of 0 | – | – | – | none |"),
+            "{md}"
+        );
+        // The flood's refusals are the provider's answer, not errors of the API runs.
+        assert!(
+            md.contains("| zero errors (non-2xx and socket) | 0 | yes |"),
+            "{md}"
+        );
+        // Before the goals, after the login round trip.
+        let flood_at = md.find("## `GET /authorize` under a flood").unwrap();
+        assert!(md.find("## Login round trip").unwrap() < flood_at);
+        assert!(flood_at < md.find("## Goals").unwrap());
+    }
+
+    #[test]
+    fn the_chart_is_one_svg_with_a_bar_per_measurement() {
+        let svg = report(190_000, 1000.0, 900.0, 100.0).svg();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        // Background plus 4 size bars (Hashgate, 2 peers, floor), 3 throughput bars, 1 login bar.
+        assert_eq!(svg.matches("<rect").count(), 9, "{svg}");
+        assert!(svg.contains("Leptos shell, no auth"), "{svg}");
+        assert!(svg.contains("491 ms median"), "{svg}");
+        assert!(svg.contains("express /api/private"));
+    }
+}
