@@ -197,7 +197,11 @@ async fn assert_login_rejected(tamper: Tamper, reason: &str) -> Hostile {
         problems.push(format!("the fragment is still in the address bar: {url}"));
     }
     let issued = h.idp.logins();
-    if issued.iter().flat_map(Issued::tokens).any(|t| url.contains(t)) {
+    if issued
+        .iter()
+        .flat_map(Issued::tokens)
+        .any(|t| url.contains(t))
+    {
         problems.push(format!("a token is still in the address bar: {url}"));
     }
     match h.browser.try_alert_text().await {
@@ -336,7 +340,9 @@ async fn a_crafted_link_with_tokens_in_the_query_of_any_route_is_refused() {
     // History holds the cleaned address too: Back, then Forward, lands on it again.
     h.browser.client().back().await.expect("going back");
     h.browser.client().forward().await.expect("going forward");
-    h.browser.wait_for_url(&expected, "the cleaned address").await;
+    h.browser
+        .wait_for_url(&expected, "the cleaned address")
+        .await;
     h.browser.screenshot("hostile-tokens-in-query").await;
     let problems = h.leaks(&issued[issued.len() - 1..]).await;
     assert!(problems.is_empty(), "{problems:?}");
@@ -401,7 +407,10 @@ async fn a_renewal_for_another_user_signs_out_every_tab_with_a_sentence() {
     let alert = h.browser.alert_text().await;
     assert!(alert.contains("different user"), "second tab: {alert:?}");
     let page = h.browser.client().source().await.expect("the page source");
-    assert!(!page.contains(OTHER_USER_NAME), "Bob's name is on the second tab");
+    assert!(
+        !page.contains(OTHER_USER_NAME),
+        "Bob's name is on the second tab"
+    );
     h.browser.close().await;
 }
 
@@ -424,7 +433,10 @@ async fn logout_sends_no_id_token_to_the_provider_by_default() {
     assert!(uri.contains("client_id=hashgate-spa"), "{uri}");
     assert!(uri.contains("post_logout_redirect_uri="), "{uri}");
     assert!(!uri.contains("id_token_hint"), "{uri}");
-    assert!(!logouts[0].mentions(&id_token), "the ID token went to logout");
+    assert!(
+        !logouts[0].mentions(&id_token),
+        "the ID token went to logout"
+    );
     h.browser.close().await;
 }
 
@@ -446,7 +458,9 @@ async fn logout_sends_id_token_hint_when_the_config_asks_for_it() {
     let logouts = h.idp.requests_to("/logout");
     assert_eq!(logouts.len(), 1, "one logout request");
     assert!(
-        logouts[0].uri.contains(&format!("id_token_hint={id_token}")),
+        logouts[0]
+            .uri
+            .contains(&format!("id_token_hint={id_token}")),
         "{}",
         logouts[0].uri
     );

@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn origin_of_normalizes_scheme_host_and_default_port() {
-        // Issue 6: messages are accepted only from the exact expected origin.
+        // HTML postMessage security: messages are accepted only from the exact expected origin.
         assert_eq!(
             origin_of("HTTPS://Id.Example:443/a?b#c").as_deref(),
             Some("https://id.example")
