@@ -31,6 +31,8 @@ pub struct AuthorizeRequest<'a> {
     pub login_hint: Option<&'a str>,
     /// `web_message` for silent authentication when the provider supports it.
     pub response_mode: Option<&'a str>,
+    /// The PKCE `code_challenge` (S256) of a code-flow login (RFC 7636 §4.3).
+    pub code_challenge: Option<&'a str>,
 }
 
 impl<'a> AuthorizeRequest<'a> {
@@ -56,6 +58,7 @@ impl<'a> AuthorizeRequest<'a> {
             prompt: None,
             login_hint: None,
             response_mode: None,
+            code_challenge: None,
         }
     }
 
@@ -78,6 +81,10 @@ impl<'a> AuthorizeRequest<'a> {
             ("response_mode", self.response_mode),
         ];
         params.extend(optional.iter().filter_map(|(k, v)| v.map(|v| (*k, v))));
+        if let Some(challenge) = self.code_challenge {
+            params.push(("code_challenge", challenge));
+            params.push(("code_challenge_method", "S256"));
+        }
         append_query(self.authorization_endpoint, &params)
     }
 }
@@ -130,6 +137,10 @@ mod tests {
             end_session_endpoint: end_session.map(str::to_owned),
             response_modes_supported: None,
             id_token_signing_alg_values_supported: None,
+            token_endpoint: None,
+            revocation_endpoint: None,
+            code_challenge_methods_supported: None,
+            authorization_response_iss_parameter_supported: None,
         }
     }
 
@@ -195,6 +206,7 @@ mod tests {
             prompt: None,
             login_hint: None,
             response_mode: None,
+            code_challenge: None,
         };
         assert_eq!(
             req.to_url(),
@@ -212,6 +224,18 @@ mod tests {
         let url = silent.to_url();
         assert!(!url.contains("audience="));
         assert!(url.ends_with("&prompt=none&login_hint=a%40b.c&response_mode=web_message"));
+        assert!(!url.contains("code_challenge"));
+        // RFC 7636 §4.3: a code-flow request carries its challenge and says S256.
+        let code = AuthorizeRequest {
+            response_type: ResponseType::Code,
+            code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            ..req
+        };
+        let url = code.to_url();
+        assert!(url.contains("response_type=code&"), "{url}");
+        assert!(url.ends_with(
+            "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+        ));
     }
 
     fn config(issuer: &str, id_token_hint: bool) -> AuthConfig {

@@ -123,6 +123,9 @@ pub struct IdTokenVerifier<'a> {
     pub max_age_secs: i64,
     /// Audiences besides `client_id` that may appear in `aud`. Default none.
     pub trusted_audiences: &'a [&'a str],
+    /// Whether `nonce` must be present. Default true. An ID token from a refresh may omit it
+    /// (OIDC Core §12.2 errata); when present it must still equal [`Self::nonce`].
+    pub nonce_required: bool,
 }
 
 impl<'a> IdTokenVerifier<'a> {
@@ -140,6 +143,7 @@ impl<'a> IdTokenVerifier<'a> {
             leeway_secs: Self::DEFAULT_LEEWAY_SECS,
             max_age_secs: Self::DEFAULT_MAX_AGE_SECS,
             trusted_audiences: &[],
+            nonce_required: true,
         }
     }
 
@@ -194,6 +198,7 @@ impl<'a> IdTokenVerifier<'a> {
         }
         // 3.2.2.11: the nonce must equal the one sent, compared in constant time.
         match claims.nonce.as_deref() {
+            None if !self.nonce_required => Ok(()),
             None => Err(ValidationError::MissingNonce),
             Some(n) if ct_eq(n.as_bytes(), self.nonce.secret().as_bytes()) => Ok(()),
             Some(_) => Err(ValidationError::NonceMismatch),
@@ -224,6 +229,18 @@ pub fn check_at_hash(
         Ok(())
     } else {
         Err(ValidationError::AtHashMismatch)
+    }
+}
+
+/// OIDC Core 3.1.3.8: in the authorization code flow `at_hash` is optional (the access token
+/// came straight from the token endpoint); when the ID token has one, it must match.
+pub fn check_at_hash_if_present(
+    claim: Option<&str>,
+    access_token_sha256: Option<&[u8]>,
+) -> Result<(), ValidationError> {
+    match claim {
+        Some(_) => check_at_hash(claim, access_token_sha256),
+        None => Ok(()),
     }
 }
 
@@ -477,6 +494,43 @@ mod tests {
     fn without_an_access_token_at_hash_is_not_needed() {
         // OIDC Core 3.2.2.10: for response_type id_token there is no access token to bind.
         assert_eq!(check_at_hash(None, None), Ok(()));
+
         assert_eq!(check_at_hash(Some("anything"), None), Ok(()));
+    }
+
+    #[test]
+    fn in_the_code_flow_at_hash_is_checked_only_when_present() {
+        // OIDC Core 3.1.3.8: at_hash is optional in the code flow; a wrong one is still refused.
+        let digest = Sha256::digest(b"jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y");
+        assert_eq!(check_at_hash_if_present(None, Some(&digest)), Ok(()));
+        assert_eq!(
+            check_at_hash_if_present(Some("77QmUPtjPfzWtF2AnpK9RQ"), Some(&digest)),
+            Ok(())
+        );
+        assert_eq!(
+            check_at_hash_if_present(Some("AAAAAAAAAAAAAAAAAAAAAA"), Some(&digest)),
+            Err(ValidationError::AtHashMismatch)
+        );
+    }
+
+    #[test]
+    fn a_refreshed_id_token_may_omit_the_nonce_but_not_carry_another() {
+        // OIDC Core §12.2 (errata): after a refresh the nonce may be absent; if present it
+        // must be the original one.
+        let nonce = Nonce::new("n-0S6_WzA2Mj".into());
+        let mut verifier = IdTokenVerifier::new(ISS, CLIENT, &nonce);
+        verifier.nonce_required = false;
+        let mut c = claims();
+        assert_eq!(verifier.verify(&c, NOW), Ok(()));
+        c.nonce = None;
+        assert_eq!(verifier.verify(&c, NOW), Ok(()));
+        c.nonce = Some("another".into());
+        assert_eq!(
+            verifier.verify(&c, NOW),
+            Err(ValidationError::NonceMismatch)
+        );
+        verifier.nonce_required = true;
+        c.nonce = None;
+        assert_eq!(verifier.verify(&c, NOW), Err(ValidationError::MissingNonce));
     }
 }

@@ -24,7 +24,7 @@ pub struct RawAuthConfig {
     pub audience: Option<String>,
     /// Space-separated scopes; `openid` is always added.
     pub scope: Option<String>,
-    /// `id_token token` (default) or `id_token`.
+    /// `id_token token` (default), `id_token`, or `code` (authorization code flow with PKCE).
     pub response_type: Option<String>,
     /// Path of the callback route; redirect_uri = the app's origin + this path.
     pub redirect_path: Option<String>,
@@ -34,6 +34,9 @@ pub struct RawAuthConfig {
     pub cache_location: Option<String>,
     /// Send the ID token as `id_token_hint` at logout (default `false`).
     pub logout_id_token_hint: Option<bool>,
+    /// Renew with a refresh token instead of the hidden iframe (default `false`; needs
+    /// `responseType: "code"`).
+    pub use_refresh_tokens: Option<bool>,
 }
 
 /// What the SPA asks the provider to return.
@@ -44,6 +47,9 @@ pub enum ResponseType {
     IdTokenToken,
     /// `id_token`: sign-in only, no API calls.
     IdToken,
+    /// `code`: the authorization code flow with PKCE (RFC 7636); tokens come from the token
+    /// endpoint, not the URL.
+    Code,
 }
 
 impl ResponseType {
@@ -52,12 +58,18 @@ impl ResponseType {
         match self {
             Self::IdTokenToken => "id_token token",
             Self::IdToken => "id_token",
+            Self::Code => "code",
         }
     }
 
     /// Whether an access token is expected in the response.
     pub fn includes_access_token(self) -> bool {
-        self == Self::IdTokenToken
+        self != Self::IdToken
+    }
+
+    /// Whether this is the authorization code flow.
+    pub fn is_code(self) -> bool {
+        self == Self::Code
     }
 }
 
@@ -105,6 +117,9 @@ pub struct AuthConfig {
     pub cache_location: CacheLocation,
     /// Whether logout sends the ID token as `id_token_hint` (OIDC RP-Initiated Logout 1.0 §2).
     pub logout_id_token_hint: bool,
+    /// Whether renewal uses a refresh token (only with [`ResponseType::Code`]); then `scope`
+    /// includes `offline_access`.
+    pub use_refresh_tokens: bool,
 }
 
 impl AuthConfig {
@@ -211,10 +226,11 @@ impl RawAuthConfig {
                 match parts.as_slice() {
                     ["id_token", "token"] => ResponseType::IdTokenToken,
                     ["id_token"] => ResponseType::IdToken,
+                    ["code"] => ResponseType::Code,
                     _ => {
                         return Err(ConfigError::Invalid {
                             field: "responseType",
-                            reason: "expected \"id_token token\" or \"id_token\"",
+                            reason: "expected \"id_token token\", \"id_token\" or \"code\"",
                         })
                     }
                 }
@@ -278,6 +294,21 @@ impl RawAuthConfig {
             },
         };
 
+        let use_refresh_tokens = self.use_refresh_tokens.unwrap_or(false);
+        if use_refresh_tokens && !response_type.is_code() {
+            return Err(ConfigError::Invalid {
+                field: "useRefreshTokens",
+                reason:
+                    "needs \"responseType\": \"code\" (the implicit grant has no refresh token)",
+            });
+        }
+        // RFC 6749 §6 / OIDC Core §11: a refresh token is asked for with offline_access.
+        let scope = if use_refresh_tokens {
+            scope::merge(&scope, &["offline_access"])
+        } else {
+            scope
+        };
+
         Ok(AuthConfig {
             issuer,
             client_id,
@@ -288,6 +319,7 @@ impl RawAuthConfig {
             api_origin,
             cache_location,
             logout_id_token_hint: self.logout_id_token_hint.unwrap_or(false),
+            use_refresh_tokens,
         })
     }
 }
@@ -510,15 +542,28 @@ mod tests {
     }
 
     #[test]
-    fn response_type_accepts_only_the_two_implicit_variants() {
-        // docs/contract.md §1: responseType is `id_token token` or `id_token`.
+    fn response_type_accepts_the_two_implicit_variants_and_code() {
+        // docs/contract.md §1: responseType is `id_token token`, `id_token` or `code`.
         let mut r = minimal();
         r.response_type = Some("token id_token".into());
         assert_eq!(
             r.validate().unwrap().response_type,
             ResponseType::IdTokenToken
         );
-        for bad in ["code", "token", "id_token id_token", "id_token code"] {
+        let mut r = minimal();
+        r.response_type = Some("code".into());
+        let c = r.validate().unwrap();
+        assert_eq!(c.response_type, ResponseType::Code);
+        assert!(!c.use_refresh_tokens);
+        assert_eq!(c.scope, "openid profile email");
+        // Hybrid flows and repeats are not offered: the error names the field.
+        for bad in [
+            "token",
+            "id_token id_token",
+            "id_token code",
+            "code token",
+            "code code",
+        ] {
             let mut r = minimal();
             r.response_type = Some(bad.into());
             assert_eq!(field_error(r), "responseType", "{bad}");
@@ -589,5 +634,26 @@ mod tests {
         match e {
             ConfigError::Missing { field } | ConfigError::Invalid { field, .. } => field,
         }
+    }
+
+    #[test]
+    fn refresh_tokens_need_the_code_flow_and_ask_for_offline_access() {
+        // docs/contract.md §1 `useRefreshTokens`: only with `code`, and then `offline_access`
+        // is requested (OIDC Core §11); any other combination names the field.
+        let mut r = minimal();
+        r.response_type = Some("code".into());
+        r.use_refresh_tokens = Some(true);
+        let c = r.validate().unwrap();
+        assert!(c.use_refresh_tokens);
+        assert_eq!(c.scope, "openid profile email offline_access");
+        for response_type in [None, Some("id_token token"), Some("id_token")] {
+            let mut r = minimal();
+            r.response_type = response_type.map(str::to_owned);
+            r.use_refresh_tokens = Some(true);
+            assert_eq!(field_error(r), "useRefreshTokens", "{response_type:?}");
+        }
+        let mut r = minimal();
+        r.use_refresh_tokens = Some(false);
+        assert!(!r.validate().unwrap().use_refresh_tokens);
     }
 }

@@ -1,7 +1,7 @@
 //! The provider's OpenID Connect discovery document
 //! (`{issuer}.well-known/openid-configuration`) and the checks that make it trustworthy.
 
-use crate::error::{truncate, DiscoveryError};
+use crate::error::{truncate, DiscoveryError, ValidationError};
 use crate::url::parse_http_url;
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +27,18 @@ pub struct ProviderMetadata {
     /// Algorithms the provider may sign ID tokens with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_signing_alg_values_supported: Option<Vec<String>>,
+    /// Where an authorization code (or a refresh token) is exchanged for tokens (RFC 6749 §3.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint: Option<String>,
+    /// Where a refresh token is revoked at logout (RFC 7009, RFC 8414 §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<String>,
+    /// PKCE methods the provider supports (RFC 8414 §2); absent means "not said".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge_methods_supported: Option<Vec<String>>,
+    /// Whether authorization responses carry `iss` (RFC 9207 §3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_response_iss_parameter_supported: Option<bool>,
 }
 
 impl ProviderMetadata {
@@ -45,6 +57,8 @@ impl ProviderMetadata {
             ("jwks_uri", Some(&self.jwks_uri)),
             ("userinfo_endpoint", self.userinfo_endpoint.as_ref()),
             ("end_session_endpoint", self.end_session_endpoint.as_ref()),
+            ("token_endpoint", self.token_endpoint.as_ref()),
+            ("revocation_endpoint", self.revocation_endpoint.as_ref()),
         ];
         for (field, value) in endpoints {
             if let Some(url) = value {
@@ -54,6 +68,41 @@ impl ProviderMetadata {
             }
         }
         Ok(())
+    }
+
+    /// What the authorization code flow needs besides [`Self::check`]: a token endpoint, and
+    /// PKCE with `S256` unless the provider does not say (RFC 7636 §4.2, RFC 8414 §2).
+    pub fn check_code_flow(&self) -> Result<&str, DiscoveryError> {
+        let token_endpoint =
+            self.token_endpoint
+                .as_deref()
+                .ok_or(DiscoveryError::MissingEndpoint {
+                    field: "token_endpoint",
+                })?;
+        if let Some(methods) = &self.code_challenge_methods_supported {
+            if !methods.iter().any(|m| m == "S256") {
+                return Err(DiscoveryError::NoPkceS256);
+            }
+        }
+        Ok(token_endpoint)
+    }
+
+    /// RFC 9207 §2.4: the `iss` parameter of an authorization response must equal the
+    /// issuer; when the provider advertises it, it must be present. This is the defence
+    /// against a mix-up of two providers' responses.
+    pub fn check_iss_parameter(
+        &self,
+        expected_issuer: &str,
+        iss: Option<&str>,
+    ) -> Result<(), ValidationError> {
+        match iss {
+            Some(iss) if iss == expected_issuer => Ok(()),
+            Some(_) => Err(ValidationError::IssParameterMismatch),
+            None if self.authorization_response_iss_parameter_supported == Some(true) => {
+                Err(ValidationError::MissingIssParameter)
+            }
+            None => Ok(()),
+        }
     }
 
     /// Whether the provider advertises `response_mode=web_message` (Auth0's postMessage
@@ -190,6 +239,10 @@ mod tests {
             end_session_endpoint: Some("http://[::1]:3000/logout".into()),
             response_modes_supported: None,
             id_token_signing_alg_values_supported: None,
+            token_endpoint: None,
+            revocation_endpoint: None,
+            code_challenge_methods_supported: None,
+            authorization_response_iss_parameter_supported: None,
         };
         assert_eq!(m.check("http://localhost:3000/"), Ok(()));
     }
@@ -260,5 +313,55 @@ mod tests {
         assert_eq!(m.allowed_algs(&["RS256", "ES256"]), vec!["RS256"]);
         m.id_token_signing_alg_values_supported = Some(vec!["ES256".into()]);
         assert!(m.allowed_algs(&["RS256"]).is_empty());
+    }
+
+    #[test]
+    fn the_code_flow_needs_a_token_endpoint_and_s256() {
+        // RFC 6749 §3.2 and RFC 7636 §4.2: no token endpoint or no S256, no code flow.
+        let mut m = meta();
+        assert_eq!(
+            m.check_code_flow(),
+            Err(DiscoveryError::MissingEndpoint {
+                field: "token_endpoint"
+            })
+        );
+        m.token_endpoint = Some("https://id.example/oauth/token".into());
+        assert_eq!(m.check_code_flow(), Ok("https://id.example/oauth/token"));
+        m.code_challenge_methods_supported = Some(vec!["plain".into()]);
+        assert_eq!(m.check_code_flow(), Err(DiscoveryError::NoPkceS256));
+        m.code_challenge_methods_supported = Some(vec!["plain".into(), "S256".into()]);
+        assert!(m.check_code_flow().is_ok());
+        // The token and revocation endpoints are held to the same https rule as the others.
+        m.revocation_endpoint = Some("http://id.example/oauth/revoke".into());
+        assert_eq!(
+            m.check("https://id.example/"),
+            Err(DiscoveryError::InvalidEndpoint {
+                field: "revocation_endpoint"
+            })
+        );
+    }
+
+    #[test]
+    fn the_iss_parameter_must_match_and_be_present_when_advertised() {
+        // RFC 9207 §2.4: mix-up defence.
+        let mut m = meta();
+        let issuer = "https://id.example/";
+        assert_eq!(m.check_iss_parameter(issuer, None), Ok(()));
+        assert_eq!(m.check_iss_parameter(issuer, Some(issuer)), Ok(()));
+        assert_eq!(
+            m.check_iss_parameter(issuer, Some("https://evil.example/")),
+            Err(ValidationError::IssParameterMismatch)
+        );
+        m.authorization_response_iss_parameter_supported = Some(true);
+        assert_eq!(
+            m.check_iss_parameter(issuer, None),
+            Err(ValidationError::MissingIssParameter)
+        );
+        assert_eq!(m.check_iss_parameter(issuer, Some(issuer)), Ok(()));
+        // Compared exactly: a trailing slash is another issuer.
+        assert_eq!(
+            m.check_iss_parameter(issuer, Some("https://id.example")),
+            Err(ValidationError::IssParameterMismatch)
+        );
     }
 }

@@ -86,6 +86,14 @@ pub enum ValidationError {
     /// The response has no access token although the request asked for one.
     #[error("the sign-in response has no access token")]
     MissingAccessToken,
+    /// The provider advertises the `iss` response parameter but the response lacks it
+    /// (RFC 9207 §2.4).
+    #[error("the sign-in response does not say which identity provider sent it (iss)")]
+    MissingIssParameter,
+    /// The response's `iss` parameter is not the configured issuer (RFC 9207 §2.4): a
+    /// response of another provider, mixed up with ours.
+    #[error("the sign-in response came from another identity provider (iss)")]
+    IssParameterMismatch,
 }
 
 /// The URL fragment of an authorization response could not be parsed.
@@ -122,6 +130,9 @@ pub enum FragmentError {
     /// The fragment has neither `error` nor any token.
     #[error("the sign-in response has neither tokens nor an error")]
     NoTokens,
+    /// The response carries a code and tokens together (a hybrid flow this app never asks for).
+    #[error("the sign-in response mixes an authorization code with tokens")]
+    MixedResponse,
 }
 
 /// A JWT could not be split into its three decoded parts.
@@ -198,6 +209,15 @@ pub enum DiscoveryError {
         /// The document field's name.
         field: &'static str,
     },
+    /// An endpoint the configured flow needs is not in the document.
+    #[error("the identity provider has no {field}, which the authorization code flow needs")]
+    MissingEndpoint {
+        /// The document field's name.
+        field: &'static str,
+    },
+    /// The provider lists PKCE methods and `S256` is not among them (RFC 7636 §4.2).
+    #[error("the identity provider does not support PKCE with S256")]
+    NoPkceS256,
 }
 
 /// No key of the JWKS can verify the token.

@@ -6,7 +6,7 @@
 
 use crate::config::ResponseType;
 use crate::error::{truncate, FragmentError, ValidationError};
-use crate::secret::{AccessToken, IdToken, State};
+use crate::secret::{AccessToken, AuthorizationCode, IdToken, RefreshToken, State};
 use std::collections::BTreeMap;
 
 /// Largest fragment accepted, in bytes. Real responses (two tokens and a few short
@@ -28,6 +28,22 @@ pub struct TokenResponse {
     pub scope: Option<String>,
     /// The `state` echoed by the provider.
     pub state: Option<State>,
+    /// A refresh token, only ever from the token endpoint (RFC 6749 §4.2.2: the implicit
+    /// grant never issues one, and the fragment parser never reads one).
+    pub refresh_token: Option<RefreshToken>,
+}
+
+/// A successful authorization code response (RFC 6749 §4.1.2). Nothing in it is trusted
+/// yet: `state` must match a pending login and `iss` the issuer (RFC 9207) before the code
+/// is redeemed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeResponse {
+    /// The single-use authorization code.
+    pub code: AuthorizationCode,
+    /// The `state` echoed by the provider.
+    pub state: Option<State>,
+    /// The issuer that sent the response (RFC 9207), when it said.
+    pub iss: Option<String>,
 }
 
 /// An error response (RFC 6749 4.2.2.1, OIDC Core 3.1.2.6).
@@ -40,13 +56,17 @@ pub struct ErrorResponse {
     pub error_description: Option<String>,
     /// The `state` echoed by the provider.
     pub state: Option<State>,
+    /// The issuer that sent the response (RFC 9207), when it said.
+    pub iss: Option<String>,
 }
 
-/// What came back in the fragment.
+/// What came back in the fragment (or, for the code flow, the query).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthorizationResponse {
-    /// Tokens (not yet validated).
+    /// Tokens (not yet validated): the implicit grant.
     Success(TokenResponse),
+    /// An authorization code (not yet redeemed): the code flow.
+    Code(CodeResponse),
     /// An error from the provider.
     Error(ErrorResponse),
 }
@@ -56,6 +76,7 @@ impl AuthorizationResponse {
     pub fn state(&self) -> Option<&State> {
         match self {
             Self::Success(r) => r.state.as_ref(),
+            Self::Code(r) => r.state.as_ref(),
             Self::Error(r) => r.state.as_ref(),
         }
     }
@@ -145,16 +166,29 @@ where
     }
 
     let state = params.remove("state").map(State::new);
+    let iss = params.remove("iss");
     if let Some(error) = params.remove("error") {
         return Ok(AuthorizationResponse::Error(ErrorResponse {
             error,
             error_description: params.remove("error_description"),
             state,
+            iss,
         }));
     }
 
     let access_token = non_empty(&mut params, "access_token")?.map(AccessToken::new);
     let id_token = non_empty(&mut params, "id_token")?.map(IdToken::new);
+    if let Some(code) = non_empty(&mut params, "code")? {
+        // Hybrid responses (code and tokens together) are not a flow this app offers.
+        if access_token.is_some() || id_token.is_some() {
+            return Err(FragmentError::MixedResponse);
+        }
+        return Ok(AuthorizationResponse::Code(CodeResponse {
+            code: AuthorizationCode::new(code),
+            state,
+            iss,
+        }));
+    }
     if access_token.is_none() && id_token.is_none() {
         return Err(FragmentError::NoTokens);
     }
@@ -172,6 +206,7 @@ where
         expires_in,
         scope: params.remove("scope"),
         state,
+        refresh_token: None,
     }))
 }
 
@@ -182,7 +217,10 @@ pub fn looks_like_authorization_response(fragment: &str) -> bool {
     let fragment = fragment.strip_prefix('#').unwrap_or(fragment);
     fragment.split('&').any(|pair| {
         let name = pair.split_once('=').map_or(pair, |(n, _)| n);
-        matches!(name, "state" | "access_token" | "id_token" | "error")
+        matches!(
+            name,
+            "state" | "access_token" | "id_token" | "code" | "error"
+        )
     })
 }
 
@@ -330,6 +368,50 @@ mod tests {
         ] {
             assert_eq!(split_query(search), None, "{search:?}");
         }
+    }
+
+    #[test]
+    fn a_code_response_is_parsed_with_its_state_and_iss() {
+        // RFC 6749 §4.1.2 and RFC 9207 §2: code, state and iss.
+        match parse_fragment(
+            "code=SplxlOBeZQQYbYS6WxSbIA&state=xyz&iss=https%3A%2F%2Fid.example%2F",
+        )
+        .unwrap()
+        {
+            AuthorizationResponse::Code(r) => {
+                assert_eq!(r.code.secret(), "SplxlOBeZQQYbYS6WxSbIA");
+                assert_eq!(r.state.unwrap().secret(), "xyz");
+                assert_eq!(r.iss.as_deref(), Some("https://id.example/"));
+            }
+            other => panic!("expected a code response, got {other:?}"),
+        }
+        match parse_fragment("error=access_denied&state=s&iss=https%3A%2F%2Fid.example%2F").unwrap()
+        {
+            AuthorizationResponse::Error(e) => {
+                assert_eq!(e.iss.as_deref(), Some("https://id.example/"))
+            }
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_code_with_tokens_a_second_code_or_an_empty_code_is_refused() {
+        // Hybrid flows are never asked for; RFC 6749 §3.1: parameters must not repeat.
+        assert_eq!(
+            parse_fragment("code=c&id_token=a.b.c&state=s"),
+            Err(FragmentError::MixedResponse)
+        );
+        assert_eq!(
+            parse_fragment("code=c&state=s&code=d"),
+            Err(FragmentError::DuplicateParameter {
+                name: "code".into()
+            })
+        );
+        assert_eq!(
+            parse_fragment("code=&state=s"),
+            Err(FragmentError::EmptyParameter { name: "code" })
+        );
+        assert!(looks_like_authorization_response("#code=c&state=s"));
     }
 
     #[test]

@@ -45,11 +45,15 @@ pub mod jwt;
 pub mod return_to;
 pub mod scope;
 pub mod secret;
+pub mod token;
 pub mod transaction;
 pub mod url;
 
 pub use authorize::{logout_url, AuthorizeRequest};
-pub use claims::{at_hash_from_sha256, check_at_hash, Audience, IdTokenClaims, IdTokenVerifier};
+pub use claims::{
+    at_hash_from_sha256, check_at_hash, check_at_hash_if_present, Audience, IdTokenClaims,
+    IdTokenVerifier,
+};
 pub use config::{AuthConfig, CacheLocation, RawAuthConfig, ResponseType};
 pub use discovery::ProviderMetadata;
 pub use error::{
@@ -58,12 +62,15 @@ pub use error::{
 };
 pub use fragment::{
     looks_like_authorization_response, parse_fragment, split_query, AuthorizationResponse,
-    ErrorResponse, SplitQuery, TokenResponse,
+    CodeResponse, ErrorResponse, SplitQuery, TokenResponse,
 };
 pub use jwks::{select_key, Jwk, JwkSet, RsaPublicJwk};
 pub use jwt::{check_header, JwtHeader, JwtParts};
 pub use return_to::sanitize_return_to;
-pub use secret::{ct_eq, AccessToken, IdToken, Nonce, State};
+pub use secret::{
+    ct_eq, AccessToken, AuthorizationCode, CodeVerifier, IdToken, Nonce, RefreshToken, State,
+};
+pub use token::{TokenEndpointResponse, TokenErrorResponse};
 pub use transaction::{Transaction, TransactionStore};
 pub use url::{append_query, encode_component, origin_of};
 

@@ -77,6 +77,36 @@ secret_string!(
     Nonce
 );
 
+secret_string!(
+    /// An OAuth 2.0 refresh token (RFC 6749 §1.5): sent only to the token and revocation
+    /// endpoints, and only with `useRefreshTokens`.
+    RefreshToken
+);
+secret_string!(
+    /// An OAuth 2.0 authorization code (RFC 6749 §4.1.2): single-use, redeemed once at the
+    /// token endpoint together with its PKCE verifier.
+    AuthorizationCode
+);
+secret_string!(
+    /// A PKCE `code_verifier` (RFC 7636 §4.1): kept with the transaction in this tab and sent
+    /// nowhere but the token endpoint.
+    CodeVerifier
+);
+
+impl CodeVerifier {
+    /// A fresh verifier from 32 random bytes supplied by the caller's CSPRNG: 43 characters
+    /// of base64url (RFC 7636 §4.1 recommends exactly this; 43–128 characters are allowed).
+    pub fn from_random(bytes: &[u8; 32]) -> Self {
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// The `code_challenge` for `code_challenge_method=S256` (RFC 7636 §4.2), given the
+    /// SHA-256 digest of [`Self::secret`] (the caller hashes it with WebCrypto).
+    pub fn s256_challenge(verifier_sha256: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(verifier_sha256)
+    }
+}
+
 impl State {
     /// A fresh state from 32 random bytes supplied by the caller's CSPRNG
     /// (256 bits, base64url without padding: 43 URL-safe characters).
@@ -96,6 +126,38 @@ impl Nonce {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pkce_challenge_matches_rfc_7636_appendix_b() {
+        // RFC 7636 Appendix B: the example verifier and its S256 challenge.
+        use sha2::{Digest as _, Sha256};
+        let bytes: [u8; 32] = [
+            116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173, 187, 186, 22, 212,
+            37, 77, 105, 214, 191, 240, 91, 88, 5, 88, 83, 132, 141, 121,
+        ];
+        let verifier = CodeVerifier::from_random(&bytes);
+        assert_eq!(
+            verifier.secret(),
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+        );
+        let digest = Sha256::digest(verifier.secret().as_bytes());
+        assert_eq!(
+            CodeVerifier::s256_challenge(&digest),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn a_verifier_is_43_unreserved_characters() {
+        // RFC 7636 §4.1: 43–128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~".
+        let verifier = CodeVerifier::from_random(&[0xfb; 32]);
+        assert_eq!(verifier.secret().len(), 43);
+        assert!(verifier
+            .secret()
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')));
+        assert_eq!(format!("{verifier:?}"), "[redacted]");
+    }
 
     #[test]
     fn debug_output_never_shows_the_secret() {

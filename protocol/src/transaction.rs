@@ -5,7 +5,7 @@
 //! nothing. Stale ones expire, and at most [`TransactionStore::MAX_ENTRIES`] are kept.
 
 use crate::error::TransactionError;
-use crate::secret::{ct_eq, Nonce, State};
+use crate::secret::{ct_eq, CodeVerifier, Nonce, State};
 use serde::{Deserialize, Serialize};
 
 /// One login attempt in flight.
@@ -19,6 +19,9 @@ pub struct Transaction {
     pub return_to: String,
     /// When the attempt started, unix seconds.
     pub created_at: i64,
+    /// The PKCE verifier of a code-flow login (RFC 7636 §4.1); `None` for the implicit flow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_verifier: Option<CodeVerifier>,
 }
 
 /// The pending transactions; serialize it whole into sessionStorage.
@@ -98,6 +101,7 @@ mod tests {
             nonce: Nonce::new(format!("nonce-{state}")),
             return_to: "/profile".into(),
             created_at,
+            code_verifier: None,
         }
     }
 
@@ -184,10 +188,21 @@ mod tests {
         // The store lives in sessionStorage across the redirect.
         let mut store = TransactionStore::default();
         store.insert(tx("s1", 1));
+        let mut code = tx("s2", 2);
+        code.code_verifier = Some(CodeVerifier::new("verifier-of-s2".into()));
+        store.insert(code);
         let json = serde_json::to_string(&store).unwrap();
         let back: TransactionStore = serde_json::from_str(&json).unwrap();
         assert_eq!(back, store);
         assert_eq!(back.entries[0].return_to, "/profile");
+        assert_eq!(back.entries[0].code_verifier, None);
+        assert_eq!(
+            back.entries[1]
+                .code_verifier
+                .as_ref()
+                .map(CodeVerifier::secret),
+            Some("verifier-of-s2")
+        );
         let empty: TransactionStore = serde_json::from_str("{}").unwrap();
         assert!(empty.entries.is_empty());
     }

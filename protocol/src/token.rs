@@ -1,0 +1,186 @@
+//! The token endpoint (RFC 6749 §3.2): the form bodies the app posts there and at the
+//! revocation endpoint (RFC 7009), and the JSON answers it reads back.
+//!
+//! A public client (a SPA) authenticates with nothing but its `client_id`; what binds a code to
+//! this browser is the PKCE verifier (RFC 7636), and what binds a refresh token to this app is
+//! rotation at the provider.
+
+use serde::Deserialize;
+
+use crate::fragment::TokenResponse;
+use crate::secret::{AccessToken, AuthorizationCode, CodeVerifier, IdToken, RefreshToken, State};
+use crate::url::encode_component;
+
+/// `application/x-www-form-urlencoded` body of `pairs` (RFC 6749 Appendix B).
+fn form(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (name, value) in pairs {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(&encode_component(name));
+        out.push('=');
+        out.push_str(&encode_component(value));
+    }
+    out
+}
+
+/// The body that redeems `code` (RFC 6749 §4.1.3, RFC 7636 §4.5): `grant_type`, `code`,
+/// `code_verifier`, `redirect_uri` (exactly the one the authorization request sent) and
+/// `client_id`.
+pub fn authorization_code_form(
+    code: &AuthorizationCode,
+    verifier: &CodeVerifier,
+    redirect_uri: &str,
+    client_id: &str,
+) -> String {
+    form(&[
+        ("grant_type", "authorization_code"),
+        ("code", code.secret()),
+        ("code_verifier", verifier.secret()),
+        ("redirect_uri", redirect_uri),
+        ("client_id", client_id),
+    ])
+}
+
+/// The body that renews with `refresh_token` (RFC 6749 §6).
+pub fn refresh_token_form(refresh_token: &RefreshToken, client_id: &str) -> String {
+    form(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token.secret()),
+        ("client_id", client_id),
+    ])
+}
+
+/// The body that revokes `refresh_token` at logout (RFC 7009 §2.1).
+pub fn revocation_form(refresh_token: &RefreshToken, client_id: &str) -> String {
+    form(&[
+        ("token", refresh_token.secret()),
+        ("token_type_hint", "refresh_token"),
+        ("client_id", client_id),
+    ])
+}
+
+/// A successful token endpoint answer as JSON (RFC 6749 §5.1, OIDC Core §3.1.3.3). Every
+/// field is optional here, so that a missing one is reported by the same checks as for the
+/// implicit flow (which name what is missing) rather than as malformed JSON.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TokenEndpointResponse {
+    /// The access token.
+    #[serde(default)]
+    pub access_token: Option<String>,
+    /// Must be `Bearer`.
+    #[serde(default)]
+    pub token_type: Option<String>,
+    /// Seconds until the access token expires.
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+    /// The ID token.
+    #[serde(default)]
+    pub id_token: Option<String>,
+    /// The granted scopes.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// A refresh token, with `offline_access` and a provider that issues them.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+impl TokenEndpointResponse {
+    /// The tokens, in the shape the one validation path takes; `state` stays empty (the
+    /// token endpoint has none: the code it redeemed was already matched to its login).
+    /// An empty string counts as absent.
+    pub fn into_token_response(self) -> TokenResponse {
+        let present = |v: Option<String>| v.filter(|v| !v.is_empty());
+        TokenResponse {
+            access_token: present(self.access_token).map(AccessToken::new),
+            id_token: present(self.id_token).map(IdToken::new),
+            token_type: self.token_type,
+            expires_in: self.expires_in,
+            scope: self.scope,
+            state: None::<State>,
+            refresh_token: present(self.refresh_token).map(RefreshToken::new),
+        }
+    }
+}
+
+/// A token endpoint error as JSON (RFC 6749 §5.2): `invalid_grant`, `invalid_request`, ….
+#[derive(Debug, Clone, Deserialize)]
+pub struct TokenErrorResponse {
+    /// The error code.
+    pub error: String,
+    /// The provider's human-readable text; show it only as escaped text.
+    #[serde(default)]
+    pub error_description: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_code_redemption_body_carries_the_verifier_and_the_exact_redirect_uri() {
+        // RFC 6749 §4.1.3 and RFC 7636 §4.5: grant_type, code, code_verifier, redirect_uri,
+        // client_id; every value form-encoded.
+        let body = authorization_code_form(
+            &AuthorizationCode::new("c/1+2".into()),
+            &CodeVerifier::new("v-._~".into()),
+            "http://localhost:8080/callback",
+            "spa",
+        );
+        assert_eq!(
+            body,
+            "grant_type=authorization_code&code=c%2F1%2B2&code_verifier=v-._~\
+             &redirect_uri=http%3A%2F%2Flocalhost%3A8080%2Fcallback&client_id=spa"
+        );
+    }
+
+    #[test]
+    fn refresh_and_revocation_bodies_name_the_token_and_the_client() {
+        // RFC 6749 §6 and RFC 7009 §2.1.
+        let token = RefreshToken::new("rt&x".into());
+        assert_eq!(
+            refresh_token_form(&token, "spa"),
+            "grant_type=refresh_token&refresh_token=rt%26x&client_id=spa"
+        );
+        assert_eq!(
+            revocation_form(&token, "spa"),
+            "token=rt%26x&token_type_hint=refresh_token&client_id=spa"
+        );
+    }
+
+    #[test]
+    fn a_token_endpoint_answer_becomes_the_same_token_response_as_a_fragment() {
+        // OIDC Core §3.1.3.3: the same tokens, validated by the same path.
+        let json = serde_json::json!({
+            "access_token": "at", "token_type": "Bearer", "expires_in": 3600,
+            "id_token": "a.b.c", "scope": "openid offline_access", "refresh_token": "rt",
+            "unknown": [1]
+        });
+        let parsed: TokenEndpointResponse = serde_json::from_value(json).unwrap();
+        let r = parsed.into_token_response();
+        assert_eq!(r.access_token.unwrap().secret(), "at");
+        assert_eq!(r.id_token.unwrap().secret(), "a.b.c");
+        assert_eq!(r.token_type.as_deref(), Some("Bearer"));
+        assert_eq!(r.expires_in, Some(3600));
+        assert_eq!(r.refresh_token.unwrap().secret(), "rt");
+        assert!(r.state.is_none());
+        // Missing or empty tokens are absent, so the usual checks name them.
+        let empty: TokenEndpointResponse =
+            serde_json::from_value(serde_json::json!({"access_token": "", "id_token": null}))
+                .unwrap();
+        let r = empty.into_token_response();
+        assert!(r.access_token.is_none() && r.id_token.is_none() && r.refresh_token.is_none());
+    }
+
+    #[test]
+    fn an_error_answer_keeps_its_code_and_description() {
+        // RFC 6749 §5.2.
+        let e: TokenErrorResponse = serde_json::from_value(
+            serde_json::json!({"error": "invalid_grant", "error_description": "spent"}),
+        )
+        .unwrap();
+        assert_eq!(e.error, "invalid_grant");
+        assert_eq!(e.error_description.as_deref(), Some("spent"));
+    }
+}
