@@ -1,4 +1,5 @@
-//! Hashgate: a Leptos single-page app with OAuth 2.0 implicit-grant / OpenID Connect login.
+//! Hashgate: a Leptos single-page app with OpenID Connect login (implicit grant or authorization
+//! code flow with PKCE).
 //!
 //! - [`auth`] is the login module a forker keeps whole: `<AuthProvider>`, [`auth::use_auth`],
 //!   the `/callback` handler and the route guard.

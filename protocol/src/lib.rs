@@ -42,6 +42,7 @@ pub mod error;
 pub mod fragment;
 pub mod jwks;
 pub mod jwt;
+pub mod lease;
 pub mod return_to;
 pub mod scope;
 pub mod secret;

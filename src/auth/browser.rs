@@ -86,6 +86,170 @@ pub async fn fetch_json_with<T: DeserializeOwned>(
     parse_json(&text).map_err(|reason| AuthError::BadDocument { what, reason })
 }
 
+/// POSTs a form (`application/x-www-form-urlencoded`) to `url` and returns the status and the
+/// body text. For the token and revocation endpoints: no cookies, no HTTP cache, and a
+/// redirect is an error (an endpoint that redirects is not answering).
+pub async fn post_form(
+    url: &str,
+    body: String,
+    what: &'static str,
+) -> Result<(u16, String), AuthError> {
+    let unreachable = || AuthError::Unreachable {
+        what,
+        url: url.to_string(),
+    };
+    let response = gloo_net::http::Request::post(url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", "application/json")
+        .credentials(web_sys::RequestCredentials::Omit)
+        .cache(web_sys::RequestCache::NoStore)
+        .redirect(web_sys::RequestRedirect::Error)
+        .body(body)
+        .map_err(|_| unreachable())?
+        .send()
+        .await
+        .map_err(|_| unreachable())?;
+    let status = response.status();
+    let text = response.text().await.map_err(|_| unreachable())?;
+    Ok((status, text))
+}
+
+/// Resolves after `ms` milliseconds (a timer of the browser's event loop).
+pub async fn sleep_ms(ms: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                &resolve,
+                i32::try_from(ms).unwrap_or(i32::MAX),
+            );
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Runs `work` while holding the app-wide lock `name` (Web Locks API, `navigator.locks`): one
+/// holder at a time across every tab of this origin. Where the browser lacks Web Locks (or
+/// refuses the request), a lease in `localStorage` stands in for it.
+pub async fn with_lock<F, Fut, T>(name: &str, work: F) -> T
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    match acquire_web_lock(name).await {
+        Some(release) => {
+            let value = work().await;
+            let _ = release.call0(&JsValue::UNDEFINED);
+            value
+        }
+        None => {
+            let lease = StorageLease::acquire(name).await;
+            let value = work().await;
+            lease.release();
+            value
+        }
+    }
+}
+
+/// Waits for the Web Lock `name`; returns the function that releases it, or `None` when the
+/// browser has no Web Locks or refused the request.
+async fn acquire_web_lock(name: &str) -> Option<js_sys::Function> {
+    use futures::future::{select, Either};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    let (locks, request) = web_locks()?;
+    // The lock is held until the promise the callback returns settles: `held`, which only
+    // `release` settles.
+    let mut release = None;
+    let held = js_sys::Promise::new(&mut |resolve, _| release = Some(resolve));
+    let release = release?;
+    let (granted_tx, granted_rx) = futures::channel::oneshot::channel::<()>();
+    let granted_tx = Rc::new(RefCell::new(Some(granted_tx)));
+    let callback = wasm_bindgen::closure::Closure::<dyn FnMut(JsValue) -> js_sys::Promise>::new(
+        move |_lock: JsValue| {
+            if let Some(tx) = granted_tx.borrow_mut().take() {
+                let _ = tx.send(());
+            }
+            held.clone()
+        },
+    );
+    let requested = request
+        .call2(&locks, &JsValue::from_str(name), callback.as_ref())
+        .ok()?
+        .dyn_into::<js_sys::Promise>()
+        .ok()?;
+    // The request's own promise settles only after the lock is released, or at once when the
+    // browser refuses it.
+    let outcome = select(granted_rx, JsFuture::from(requested)).await;
+    // The callback has run (or, the request refused, never will): the closure may go.
+    drop(callback);
+    match outcome {
+        Either::Left((Ok(()), _)) => Some(release),
+        _ => None,
+    }
+}
+
+/// `navigator.locks` and its `request` method, where the browser has them.
+fn web_locks() -> Option<(JsValue, js_sys::Function)> {
+    let locks = Reflect::get(&web_sys::window()?.navigator(), &"locks".into()).ok()?;
+    if !locks.is_object() {
+        return None;
+    }
+    let request = Reflect::get(&locks, &"request".into())
+        .ok()?
+        .dyn_into::<js_sys::Function>()
+        .ok()?;
+    Some((locks, request))
+}
+
+/// A lock for browsers without Web Locks: a lease (`owner until`) in `localStorage` that a
+/// tab takes when it is free or expired, then reads back to see it won.
+struct StorageLease {
+    key: String,
+    owner: String,
+}
+
+impl StorageLease {
+    /// How long a lease lasts if its holder never releases it (a closed tab).
+    const TTL_MS: f64 = 15_000.0;
+
+    async fn acquire(name: &str) -> StorageLease {
+        let key = format!("hashgate.lock.{name}");
+        let owner = random_32()
+            .map(|bytes| hashgate_protocol::State::from_random(&bytes).into_secret())
+            .unwrap_or_else(|_| js_sys::Date::now().to_string());
+        let deadline = js_sys::Date::now() + Self::TTL_MS;
+        loop {
+            let now = js_sys::Date::now();
+            let held = storage_get(Area::Local, &key)
+                .and_then(|v| hashgate_protocol::lease::holder(&v, now).map(str::to_owned));
+            if held.is_none() || now > deadline {
+                let lease = hashgate_protocol::lease::format(&owner, now + Self::TTL_MS);
+                let _ = storage_set(Area::Local, &key, &lease);
+                // Another tab may have written at the same moment: the last write wins.
+                sleep_ms(30).await;
+                let winner = storage_get(Area::Local, &key).and_then(|v| {
+                    hashgate_protocol::lease::holder(&v, js_sys::Date::now()).map(str::to_owned)
+                });
+                if winner.as_deref() == Some(owner.as_str()) || now > deadline {
+                    return StorageLease { key, owner };
+                }
+            }
+            sleep_ms(100).await;
+        }
+    }
+
+    fn release(self) {
+        let now = js_sys::Date::now();
+        let mine = storage_get(Area::Local, &self.key).is_some_and(|v| {
+            hashgate_protocol::lease::holder(&v, now) == Some(self.owner.as_str())
+        });
+        if mine {
+            storage_remove(Area::Local, &self.key);
+        }
+    }
+}
+
 /// Verifies an RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signature with WebCrypto.
 pub async fn verify_rs256(
     key: &RsaPublicJwk,

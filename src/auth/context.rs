@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use hashgate_protocol::{
-    logout_url, return_to::sanitize_return_to, scope, AccessToken, AuthConfig, AuthorizeRequest,
-    Nonce, ProviderMetadata, RawAuthConfig, State, Transaction,
+    logout_url, return_to::sanitize_return_to, scope, AccessToken, AuthConfig, AuthorizationCode,
+    AuthorizeRequest, CodeVerifier, IdToken, Nonce, ProviderMetadata, RawAuthConfig, RefreshToken,
+    State, TokenResponse, Transaction,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -15,6 +16,7 @@ use super::error::AuthError;
 use super::session::{Session, StoredTokens, User};
 use super::silent::silent_authorize;
 use super::storage;
+use super::token;
 use super::validate::{validate_tokens, KeyCache, TokenInput};
 
 /// Where the app's sign-in settings are fetched from (same origin, so deployments change it without a rebuild).
@@ -25,6 +27,10 @@ pub const LOGOUT_CHANNEL: &str = "hashgate.auth";
 pub const LOGOUT_MESSAGE: &str = "logout";
 /// The message on [`LOGOUT_CHANNEL`] when a renewal found another user at the provider.
 pub const USER_CHANGED_MESSAGE: &str = "user-changed";
+/// The message on [`LOGOUT_CHANNEL`] when the provider refused the refresh token.
+pub const SESSION_ENDED_MESSAGE: &str = "session-ended";
+/// The Web Lock (or storage lease) held while a refresh token is redeemed.
+const RENEWAL_LOCK: &str = "hashgate.auth.renewal";
 /// A hidden tab checks again this often instead of renewing in the background.
 const HIDDEN_TAB_RECHECK: Duration = Duration::from_secs(30);
 
@@ -225,24 +231,34 @@ impl AuthContext {
 
     async fn renew_once(&self) -> Result<Session, AuthError> {
         let (config, metadata) = self.ready().await?;
-        let result = self.silent_authorize(&config, &metadata).await;
-        let current_user = self.state.with_untracked(|s| match s {
-            AuthState::Authenticated(session) => Some(session.claims.sub.clone()),
-            _ => None,
-        });
+        let current = self.session_untracked();
+        let result = match &current {
+            Some(session) if config.use_refresh_tokens && session.refresh_token.is_some() => {
+                self.refresh(&config, &metadata, session).await
+            }
+            _ => self.silent_authorize(&config, &metadata).await,
+        };
+        // A logout (here or in another tab) while the renewal ran wins: its result is dropped.
+        let Some(current) = current.filter(|_| self.is_authenticated_untracked()) else {
+            return Err(AuthError::LoginRequired);
+        };
         match result {
             // OIDC Core §2: `sub` identifies the user. A renewal that comes back for someone else
             // (the provider's session changed in another tab, or on a shared computer) must not
             // swap users under the page: sign out here and in every tab.
-            Ok(session) if current_user.is_some_and(|sub| sub != session.claims.sub) => {
-                self.forget_session();
-                browser::broadcast(LOGOUT_CHANNEL, USER_CHANGED_MESSAGE);
-                self.state.set(AuthState::Error(AuthError::UserChanged));
+            Ok(session) if session.claims.sub != current.claims.sub => {
+                self.sign_out_everywhere(USER_CHANGED_MESSAGE, AuthError::UserChanged);
                 Err(AuthError::UserChanged)
             }
             Ok(session) => {
                 self.accept_session(session.clone());
                 Ok(session)
+            }
+            // RFC 6749 §5.2 invalid_grant: the refresh token is revoked, expired or was reused;
+            // every tab shares the provider's verdict.
+            Err(e) if current.refresh_token.is_some() && e.is_invalid_grant() => {
+                self.sign_out_everywhere(SESSION_ENDED_MESSAGE, AuthError::RefreshRefused);
+                Err(AuthError::RefreshRefused)
             }
             Err(e) => {
                 self.forget_session();
@@ -256,6 +272,96 @@ impl AuthContext {
         }
     }
 
+    /// Forgets the session here, tells the other tabs (`message`), and shows `error`.
+    fn sign_out_everywhere(&self, message: &str, error: AuthError) {
+        self.forget_session();
+        browser::broadcast(LOGOUT_CHANNEL, message);
+        self.state.set(AuthState::Error(error));
+    }
+
+    fn session_untracked(&self) -> Option<Session> {
+        self.state.with_untracked(|s| match s {
+            AuthState::Authenticated(session) => Some(session.as_ref().clone()),
+            _ => None,
+        })
+    }
+
+    /// Renews `session` with its refresh token, holding the app-wide renewal lock: one renewal
+    /// at a time across every tab, because two tabs redeeming the same rotated token would trip
+    /// the provider's reuse detection and end the session everywhere. A tab that waited finds
+    /// the tokens another tab just stored (`cacheLocation: local`) and takes them instead.
+    pub(crate) async fn refresh(
+        &self,
+        config: &AuthConfig,
+        metadata: &ProviderMetadata,
+        session: &Session,
+    ) -> Result<Session, AuthError> {
+        let this = *self;
+        browser::with_lock(RENEWAL_LOCK, || async move {
+            let now = browser::now_secs();
+            let mut session = session.clone();
+            if let Some(stored) = storage::load_tokens(config.cache_location) {
+                let newer = stored.refresh_token.is_some()
+                    && stored.refresh_token.as_deref()
+                        != session.refresh_token.as_ref().map(|t| t.secret());
+                if newer {
+                    match this.restore(config, metadata, stored, now).await {
+                        Ok(stored) if !stored.needs_renewal(now) && stored.claims.exp > now => {
+                            return Ok(stored)
+                        }
+                        Ok(stored) => session = stored,
+                        Err(_) => {}
+                    }
+                }
+            }
+            let Some(refresh_token) = session.refresh_token.clone() else {
+                return this.silent_authorize(config, metadata).await;
+            };
+            let mut keys = this.setup.with_value(|s| s.keys.clone());
+            let result =
+                token::refresh(&mut keys, config, metadata, &session, &refresh_token, now).await;
+            this.setup.update_value(|s| s.keys = keys);
+            let renewed = result?;
+            // Stored before the lock is released, so a tab waiting for it finds the new token.
+            storage::save_tokens(config.cache_location, &StoredTokens::from(&renewed));
+            Ok(renewed)
+        })
+        .await
+    }
+
+    /// A session read back from storage, validated again as if new (the ID token's age aside).
+    pub(crate) async fn restore(
+        &self,
+        config: &AuthConfig,
+        metadata: &ProviderMetadata,
+        stored: StoredTokens,
+        now: i64,
+    ) -> Result<Session, AuthError> {
+        let rotations = stored.rotations;
+        let renewable = config.use_refresh_tokens && stored.refresh_token.is_some();
+        let input = TokenInput {
+            response: TokenResponse {
+                access_token: stored.access_token.map(AccessToken::new),
+                token_type: Some("Bearer".into()),
+                id_token: Some(IdToken::new(stored.id_token)),
+                scope: Some(stored.scope),
+                refresh_token: stored.refresh_token.map(RefreshToken::new),
+                ..TokenResponse::default()
+            },
+            nonce: Nonce::new(stored.nonce),
+            expires_at: stored.expires_at,
+            // The ID token was fresh when first accepted; now only its expiry matters.
+            max_iat_age_secs: Some(i64::MAX / 4),
+            // After a refresh the ID token may lack the nonce (OIDC Core §12.2).
+            nonce_required: rotations == 0,
+            // A session with a refresh token is renewed at once if its ID token has expired.
+            allow_expired_id_token: renewable,
+        };
+        let mut session = self.validate(config, metadata, input, now).await?;
+        session.rotations = rotations;
+        Ok(session)
+    }
+
     /// One silent `prompt=none` attempt with the context's key cache (so rotations are kept).
     pub(crate) async fn silent_authorize(
         &self,
@@ -264,6 +370,34 @@ impl AuthContext {
     ) -> Result<Session, AuthError> {
         let mut keys = self.setup.with_value(|s| s.keys.clone());
         let result = silent_authorize(&mut keys, config, metadata).await;
+        self.setup.update_value(|s| s.keys = keys);
+        result
+    }
+
+    /// Redeems a code at the token endpoint with the context's key cache.
+    #[allow(clippy::too_many_arguments)] // each is one value the exchange binds together
+    pub(crate) async fn redeem_code(
+        &self,
+        config: &AuthConfig,
+        metadata: &ProviderMetadata,
+        code: &AuthorizationCode,
+        verifier: &CodeVerifier,
+        redirect_uri: &str,
+        nonce: Nonce,
+        now: i64,
+    ) -> Result<Session, AuthError> {
+        let mut keys = self.setup.with_value(|s| s.keys.clone());
+        let result = token::redeem_code(
+            &mut keys,
+            config,
+            metadata,
+            code,
+            verifier,
+            redirect_uri,
+            nonce,
+            now,
+        )
+        .await;
         self.setup.update_value(|s| s.keys = keys);
         result
     }
@@ -285,10 +419,10 @@ impl AuthContext {
     /// Signs out here because another tab told us to; `message` says why.
     pub(crate) fn signed_out_elsewhere(&self, message: &str) {
         self.forget_session();
-        self.state.set(if message == USER_CHANGED_MESSAGE {
-            AuthState::Error(AuthError::UserChanged)
-        } else {
-            AuthState::Anonymous
+        self.state.set(match message {
+            USER_CHANGED_MESSAGE => AuthState::Error(AuthError::UserChanged),
+            SESSION_ENDED_MESSAGE => AuthState::Error(AuthError::RefreshRefused),
+            _ => AuthState::Anonymous,
         });
     }
 
@@ -372,9 +506,21 @@ impl AuthContext {
         let extra: Vec<&str> = options.extra_scopes.iter().map(String::as_str).collect();
         let scope = scope::with_openid(&scope::merge(&config.scope, &extra));
         let redirect_uri = config.redirect_uri(&location.origin);
+        // RFC 7636: the code flow binds the code to this tab with a verifier only it knows.
+        let code_verifier = match config.response_type.is_code() {
+            true => Some(CodeVerifier::from_random(&browser::random_32()?)),
+            false => None,
+        };
+        let code_challenge = match &code_verifier {
+            Some(v) => Some(CodeVerifier::s256_challenge(
+                &browser::sha256(v.secret().as_bytes()).await?,
+            )),
+            None => None,
+        };
         let url = AuthorizeRequest {
             prompt: options.prompt.as_deref(),
             login_hint: options.login_hint.as_deref(),
+            code_challenge: code_challenge.as_deref(),
             ..AuthorizeRequest::new(&config, &metadata, &redirect_uri, &scope, &state, &nonce)
         }
         .to_url();
@@ -384,19 +530,17 @@ impl AuthContext {
                 nonce,
                 return_to,
                 created_at: now,
+                code_verifier,
             },
             now,
         )?;
         browser::redirect(&url)
     }
 
-    /// Signs out: forgets the session here and in the app's other tabs, then ends the provider's
-    /// session and returns to the app.
+    /// Signs out: forgets the session here and in the app's other tabs, revokes the refresh
+    /// token (RFC 7009) if there is one, then ends the provider's session and returns to the app.
     pub fn logout(&self) {
-        let session = self.state.with_untracked(|s| match s {
-            AuthState::Authenticated(session) => Some(session.as_ref().clone()),
-            _ => None,
-        });
+        let session = self.session_untracked();
         self.forget_session();
         browser::broadcast(LOGOUT_CHANNEL, LOGOUT_MESSAGE);
         let (config, metadata) = self
@@ -407,14 +551,31 @@ impl AuthContext {
             self.state.set(AuthState::Anonymous);
             return;
         };
-        let url = logout_url(
-            &metadata,
-            &config,
-            &format!("{}/", location.origin),
-            session.as_ref().map(|s| &s.id_token),
-        );
         self.leaving.set_value(true);
         self.state.set(AuthState::Anonymous);
+        let this = *self;
+        spawn_local(async move {
+            if let Some(refresh_token) = session.as_ref().and_then(|s| s.refresh_token.as_ref()) {
+                // Done before leaving: the navigation would cancel the request.
+                token::revoke(&config, &metadata, refresh_token).await;
+            }
+            this.leave_for_provider_logout(&config, &metadata, &location, session.as_ref());
+        });
+    }
+
+    fn leave_for_provider_logout(
+        &self,
+        config: &AuthConfig,
+        metadata: &ProviderMetadata,
+        location: &browser::Location,
+        session: Option<&Session>,
+    ) {
+        let url = logout_url(
+            metadata,
+            config,
+            &format!("{}/", location.origin),
+            session.map(|s| &s.id_token),
+        );
         if let Err(e) = browser::redirect(&url) {
             self.leaving.set_value(false);
             self.state.set(AuthState::Error(e));
@@ -443,6 +604,9 @@ impl AuthContext {
                     browser::fetch_json(&url, "identity provider's discovery document").await?;
                 // OIDC Discovery §4.3: the issuer in the document must be exactly the one we trust.
                 metadata.check(&config.issuer)?;
+                if config.response_type.is_code() {
+                    metadata.check_code_flow()?;
+                }
                 self.setup
                     .update_value(|s| s.metadata = Some(metadata.clone()));
                 metadata

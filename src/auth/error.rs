@@ -64,6 +64,14 @@ pub enum AuthError {
     /// string; they were removed from the address bar and never used.
     #[error("the sign-in response arrived in the query string, where this app never accepts tokens; it was refused and removed from the address bar")]
     ResponseInQuery,
+    /// The response came by a flow the app is not set up for: a code to an implicit login, or
+    /// a response in the fragment to a code-flow login (RFC 6749 §4.1.2, §4.2.2).
+    #[error("the sign-in response was refused: {0}")]
+    WrongFlow(&'static str),
+    /// The provider refused the refresh token (`invalid_grant`: revoked, expired, or reused in
+    /// another tab); the app signed out in every tab.
+    #[error("your session has ended at the identity provider (it refused to renew it), so you were signed out; log in again to continue")]
+    RefreshRefused,
     /// The response lacks something the configured flow requires.
     #[error("the sign-in response is incomplete: {0}")]
     Incomplete(&'static str),
@@ -101,6 +109,11 @@ impl AuthError {
     pub fn needs_interaction(&self) -> bool {
         matches!(self, AuthError::Provider { code, .. }
             if matches!(code.as_str(), "login_required" | "consent_required" | "interaction_required"))
+    }
+
+    /// True for the token endpoint's `invalid_grant` (RFC 6749 §5.2).
+    pub fn is_invalid_grant(&self) -> bool {
+        matches!(self, AuthError::Provider { code, .. } if code == "invalid_grant")
     }
 
     /// Builds the error for an OAuth 2.0 error response; the provider's description is shown as text.

@@ -3,7 +3,7 @@
 use hashgate_protocol::{
     fragment::{looks_like_authorization_response, parse_fragment, AuthorizationResponse},
     return_to::sanitize_return_to,
-    split_query, AccessToken, AuthConfig, IdToken, Nonce, ProviderMetadata, TokenResponse,
+    split_query, AuthConfig, ProviderMetadata,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -119,19 +119,31 @@ enum Start {
 async fn start(auth: AuthContext, captured: Option<Captured>) -> Result<Start, AuthError> {
     let (config, metadata) = auth.ready().await?;
     if let Some(captured) = captured {
-        // RFC 6749 §4.2.2: the implicit grant answers in the fragment. Tokens or an error in the
-        // query come from a misconfigured provider or a crafted link: refused, never used.
-        if captured.query.is_some() {
-            return Err(AuthError::ResponseInQuery);
-        }
-        if let Some(fragment) = captured
-            .fragment
-            .filter(|_| captured.path == config.redirect_path)
-        {
-            let (session, return_to) = complete_login(auth, &config, &metadata, &fragment).await?;
+        let on_callback = captured.path == config.redirect_path;
+        let response = match (config.response_type.is_code(), captured.query, captured.fragment) {
+            // RFC 6749 §4.1.2: the code flow answers in the query; a response in the fragment
+            // was not asked for.
+            (true, _, Some(_)) => {
+                return Err(AuthError::WrongFlow(
+                    "it arrived in the URL fragment, but the app is set up for the authorization code flow",
+                ))
+            }
+            (true, Some(query), None) => match parse_fragment(&query)? {
+                // Tokens never belong in a query string, whatever the flow.
+                AuthorizationResponse::Success(_) => return Err(AuthError::ResponseInQuery),
+                response => on_callback.then_some(response),
+            },
+            // RFC 6749 §4.2.2: the implicit grant answers in the fragment. Tokens or an error in
+            // the query come from a misconfigured provider or a crafted link: refused, unused.
+            (false, Some(_), _) => return Err(AuthError::ResponseInQuery),
+            (false, None, Some(fragment)) if on_callback => Some(parse_fragment(&fragment)?),
+            _ => None,
+        };
+        // A response anywhere but the callback path was not asked for: it is dropped unread.
+        if let Some(response) = response {
+            let (session, return_to) = complete_login(auth, &config, &metadata, response).await?;
             return Ok(Start::SignedIn(Box::new(session), Some(return_to)));
         }
-        // A response anywhere else was not asked for: it is dropped unread.
     }
     if let Some(session) = restore_session(auth, &config, &metadata).await {
         return Ok(Start::SignedIn(Box::new(session), None));
@@ -144,44 +156,72 @@ async fn start(auth: AuthContext, captured: Option<Captured>) -> Result<Start, A
     }
 }
 
-/// Checks an authorization response against its transaction; returns the session and where to go.
+/// Checks an authorization response against its transaction (and, in the code flow, redeems
+/// the code); returns the session and where to go.
 async fn complete_login(
     auth: AuthContext,
     config: &AuthConfig,
     metadata: &ProviderMetadata,
-    fragment: &str,
+    response: AuthorizationResponse,
 ) -> Result<(Session, String), AuthError> {
     let now = browser::now_secs();
-    match parse_fragment(fragment)? {
+    // RFC 6749 §10.12: only a response to a login this tab started is believed, and the
+    // transaction is used up either way, so the same response cannot be replayed.
+    let state = response
+        .state()
+        .ok_or(AuthError::Incomplete("it has no state"))?;
+    let transaction = storage::take_transaction(state.secret(), now)?;
+    let session = match response {
         AuthorizationResponse::Error(err) => {
-            // RFC 6749 §10.12: an error is only believed for a login we started; either way the
-            // transaction is used up, so the same response cannot be replayed.
-            let state = err
-                .state
-                .as_ref()
-                .ok_or(AuthError::Incomplete("it has no state"))?;
-            storage::take_transaction(state.secret(), now)?;
-            Err(AuthError::provider(
+            // RFC 9207 §2.4: an `iss` naming another provider is a mix-up.
+            if err.iss.is_some() {
+                metadata
+                    .check_iss_parameter(&config.issuer, err.iss.as_deref())
+                    .map_err(AuthError::Response)?;
+            }
+            return Err(AuthError::provider(
                 &err.error,
                 err.error_description.as_deref(),
-            ))
+            ));
+        }
+        AuthorizationResponse::Success(_) if config.response_type.is_code() => {
+            return Err(AuthError::ResponseInQuery)
         }
         AuthorizationResponse::Success(response) => {
-            let state = response
-                .state
-                .as_ref()
-                .ok_or(AuthError::Incomplete("it has no state"))?;
-            let transaction = storage::take_transaction(state.secret(), now)?;
             let input = TokenInput::from_response(response, transaction.nonce);
-            let session = auth.validate(config, metadata, input, now).await?;
-            let return_to =
-                sanitize_return_to(&transaction.return_to).unwrap_or_else(|| "/".into());
-            Ok((session, return_to))
+            auth.validate(config, metadata, input, now).await?
         }
-    }
+        AuthorizationResponse::Code(response) => {
+            let Some(verifier) = transaction
+                .code_verifier
+                .filter(|_| config.response_type.is_code())
+            else {
+                return Err(AuthError::WrongFlow(
+                    "an authorization code arrived, but the app is set up for the implicit flow",
+                ));
+            };
+            metadata
+                .check_iss_parameter(&config.issuer, response.iss.as_deref())
+                .map_err(AuthError::Response)?;
+            let redirect_uri = config.redirect_uri(&browser::location()?.origin);
+            auth.redeem_code(
+                config,
+                metadata,
+                &response.code,
+                &verifier,
+                &redirect_uri,
+                transaction.nonce,
+                now,
+            )
+            .await?
+        }
+    };
+    let return_to = sanitize_return_to(&transaction.return_to).unwrap_or_else(|| "/".into());
+    Ok((session, return_to))
 }
 
-/// A session persisted with `cacheLocation: session | local`, validated again as if new.
+/// A session persisted with `cacheLocation: session | local`, validated again as if new. An
+/// expired one is renewed with its refresh token, if it has one (no iframe needed).
 async fn restore_session(
     auth: AuthContext,
     config: &AuthConfig,
@@ -189,20 +229,19 @@ async fn restore_session(
 ) -> Option<Session> {
     let stored = storage::load_tokens(config.cache_location)?;
     let now = browser::now_secs();
-    let input = TokenInput {
-        response: TokenResponse {
-            access_token: stored.access_token.map(AccessToken::new),
-            token_type: Some("Bearer".into()),
-            id_token: Some(IdToken::new(stored.id_token)),
-            scope: Some(stored.scope),
-            ..TokenResponse::default()
-        },
-        nonce: Nonce::new(stored.nonce),
-        expires_at: stored.expires_at,
-        // The ID token was fresh when first accepted; now only its expiry matters.
-        max_iat_age_secs: Some(i64::MAX / 4),
-    };
-    match auth.validate(config, metadata, input, now).await {
+    match auth.restore(config, metadata, stored, now).await {
+        Ok(session) if config.use_refresh_tokens && session.refresh_token.is_some() => {
+            if !session.needs_renewal(now) && session.claims.exp > now {
+                return Some(session);
+            }
+            match auth.refresh(config, metadata, &session).await {
+                Ok(renewed) if renewed.claims.sub == session.claims.sub => Some(renewed),
+                _ => {
+                    storage::clear_tokens();
+                    None
+                }
+            }
+        }
         Ok(session) if session.expires_at() > now => Some(session),
         _ => {
             storage::clear_tokens();

@@ -1,6 +1,6 @@
 //! A validated session: the tokens and what the app may show about them.
 
-use hashgate_protocol::{AccessToken, IdToken, IdTokenClaims, Nonce};
+use hashgate_protocol::{AccessToken, IdToken, IdTokenClaims, Nonce, RefreshToken, ResponseType};
 use serde::{Deserialize, Serialize};
 
 /// Tokens that passed every check, with what the UI needs. Its `Debug` never shows a token.
@@ -22,6 +22,12 @@ pub struct Session {
     pub scope: String,
     /// When the app accepted these tokens (Unix seconds).
     pub received_at: i64,
+    /// The refresh token, with `useRefreshTokens` and a provider that issued one. Never shown.
+    pub refresh_token: Option<RefreshToken>,
+    /// The flow that signed the user in (`id_token token`, `id_token` or `code`).
+    pub flow: ResponseType,
+    /// How many times the refresh token has been rotated since the login.
+    pub rotations: u32,
 }
 
 /// Renew this long before expiry (or at half the lifetime, for short-lived tokens).
@@ -55,6 +61,15 @@ impl Session {
     /// True once the token should no longer be used without renewing it.
     pub fn needs_renewal(&self, now: i64) -> bool {
         self.access_token.is_some() && now >= self.renew_at()
+    }
+}
+
+/// How a sign-in method reads on the page.
+pub fn flow_label(flow: ResponseType) -> &'static str {
+    match flow {
+        ResponseType::IdTokenToken => "implicit grant (id_token token)",
+        ResponseType::IdToken => "implicit grant, sign-in only (id_token)",
+        ResponseType::Code => "authorization code flow with PKCE",
     }
 }
 
@@ -99,6 +114,12 @@ pub struct StoredTokens {
     pub expires_at: Option<i64>,
     /// Granted scopes.
     pub scope: String,
+    /// The refresh token, if the session holds one (stored only where the other tokens are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Rotations of the refresh token so far; after one, the ID token may lack the nonce.
+    #[serde(default)]
+    pub rotations: u32,
 }
 
 impl From<&Session> for StoredTokens {
@@ -109,6 +130,8 @@ impl From<&Session> for StoredTokens {
             nonce: s.nonce.secret().to_string(),
             expires_at: s.expires_at,
             scope: s.scope.clone(),
+            refresh_token: s.refresh_token.as_ref().map(|t| t.secret().to_string()),
+            rotations: s.rotations,
         }
     }
 }

@@ -13,7 +13,8 @@ use std::time::Duration;
 use futures::channel::oneshot;
 use hashgate_protocol::{
     fragment::{from_pairs, parse_fragment, AuthorizationResponse},
-    origin_of, scope, AuthConfig, AuthorizeRequest, FragmentError, Nonce, ProviderMetadata, State,
+    origin_of, scope, AuthConfig, AuthorizeRequest, CodeVerifier, FragmentError, Nonce,
+    ProviderMetadata, State,
 };
 use js_sys::{Object, Reflect};
 use wasm_bindgen::closure::Closure;
@@ -22,6 +23,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::browser;
 use super::error::AuthError;
 use super::session::Session;
+use super::token::redeem_code;
 use super::validate::{validate_tokens, KeyCache, TokenInput};
 
 /// How long a silent attempt may take before it ends with [`AuthError::Timeout`].
@@ -29,8 +31,9 @@ pub const SILENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The static page that relays the fragment when the provider has no `web_message`.
 pub const SILENT_CALLBACK_PATH: &str = "/silent-callback.html";
 
-/// One `prompt=none` attempt with its own state and nonce; the result is validated exactly like
-/// `/callback`, with `keys` (which learns of rotated keys on the way).
+/// One `prompt=none` attempt with its own state and nonce (and, in the code flow, its own PKCE
+/// verifier); the result is validated exactly like `/callback`, with `keys` (which learns of
+/// rotated keys on the way).
 pub async fn silent_authorize(
     keys: &mut KeyCache,
     config: &AuthConfig,
@@ -39,6 +42,17 @@ pub async fn silent_authorize(
     let origin = browser::location()?.origin;
     let state = State::from_random(&browser::random_32()?);
     let nonce = Nonce::from_random(&browser::random_32()?);
+    let code_flow = config.response_type.is_code();
+    let verifier = match code_flow {
+        true => Some(CodeVerifier::from_random(&browser::random_32()?)),
+        false => None,
+    };
+    let challenge = match &verifier {
+        Some(v) => Some(CodeVerifier::s256_challenge(
+            &browser::sha256(v.secret().as_bytes()).await?,
+        )),
+        None => None,
+    };
     let web_message = metadata.supports_web_message();
     let (redirect_uri, expected_origin) = if web_message {
         let provider_origin = origin_of(&metadata.authorization_endpoint).ok_or(
@@ -48,10 +62,18 @@ pub async fn silent_authorize(
     } else {
         (format!("{origin}{SILENT_CALLBACK_PATH}"), origin.clone())
     };
+    // Without web_message a code comes in the fragment too, which silent-callback.html relays
+    // (and never sends to a server).
+    let response_mode = match (web_message, code_flow) {
+        (true, _) => Some("web_message"),
+        (false, true) => Some("fragment"),
+        (false, false) => None,
+    };
     let scope = scope::with_openid(&config.scope);
     let url = AuthorizeRequest {
         prompt: Some("none"),
-        response_mode: web_message.then_some("web_message"),
+        response_mode,
+        code_challenge: challenge.as_deref(),
         ..AuthorizeRequest::new(config, metadata, &redirect_uri, &scope, &state, &nonce)
     }
     .to_url();
@@ -59,19 +81,53 @@ pub async fn silent_authorize(
     let response = run_iframe(&url, &expected_origin, &state).await?;
     browser::mark(browser::CALLBACK_START_MARK);
     let now = browser::now_secs();
-    match response {
-        AuthorizationResponse::Error(err) => Err(AuthError::provider(
-            &err.error,
-            err.error_description.as_deref(),
-        )),
-        AuthorizationResponse::Success(response) => {
-            let input = TokenInput::from_response(response, nonce);
-            let session = validate_tokens(keys, config, metadata, input, now).await?;
-            // Response received → validated session, as for `/callback`.
-            browser::measure_callback();
-            Ok(session)
+    let session = match (response, verifier) {
+        (AuthorizationResponse::Error(err), _) => {
+            // RFC 9207 §2.4: an `iss` that names another provider is a mix-up.
+            if err.iss.is_some() {
+                metadata
+                    .check_iss_parameter(&config.issuer, err.iss.as_deref())
+                    .map_err(AuthError::Response)?;
+            }
+            return Err(AuthError::provider(
+                &err.error,
+                err.error_description.as_deref(),
+            ));
         }
-    }
+        (AuthorizationResponse::Success(response), None) => {
+            let input = TokenInput::from_response(response, nonce);
+            validate_tokens(keys, config, metadata, input, now).await?
+        }
+        (AuthorizationResponse::Code(response), Some(verifier)) => {
+            metadata
+                .check_iss_parameter(&config.issuer, response.iss.as_deref())
+                .map_err(AuthError::Response)?;
+            redeem_code(
+                keys,
+                config,
+                metadata,
+                &response.code,
+                &verifier,
+                &redirect_uri,
+                nonce,
+                now,
+            )
+            .await?
+        }
+        (AuthorizationResponse::Success(_), Some(_)) => {
+            return Err(AuthError::WrongFlow(
+                "tokens arrived, but the app is set up for the authorization code flow",
+            ))
+        }
+        (AuthorizationResponse::Code(_), None) => {
+            return Err(AuthError::WrongFlow(
+                "an authorization code arrived, but the app is set up for the implicit flow",
+            ))
+        }
+    };
+    // Response received → validated session, as for `/callback`.
+    browser::measure_callback();
+    Ok(session)
 }
 
 /// Loads `url` in a hidden iframe and waits for the authorization response carrying `state`.

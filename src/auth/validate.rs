@@ -2,8 +2,9 @@
 //! storage: OpenID Connect Core §3.2.2.9–3.2.2.11, in that order, each check in [`hashgate_protocol`].
 
 use hashgate_protocol::{
-    check_at_hash, check_header, jwt, select_key, AuthConfig, IdTokenClaims, IdTokenVerifier,
-    JwkSet, JwtHeader, KeySelectError, Nonce, ProviderMetadata, RsaPublicJwk, TokenResponse,
+    check_at_hash, check_at_hash_if_present, check_header, jwt, select_key, AuthConfig,
+    IdTokenClaims, IdTokenVerifier, JwkSet, JwtHeader, KeySelectError, Nonce, ProviderMetadata,
+    RsaPublicJwk, TokenResponse,
 };
 
 use super::browser;
@@ -76,17 +77,25 @@ pub struct TokenInput {
     pub expires_at: Option<i64>,
     /// How old `iat` may be; `None` keeps the verifier's default (a fresh login).
     pub max_iat_age_secs: Option<i64>,
+    /// Whether the ID token must carry the nonce: yes for a login's tokens, no after a refresh
+    /// (OIDC Core §12.2; when present it must still match).
+    pub nonce_required: bool,
+    /// Accept an expired ID token: only for a stored session that is renewed with its refresh
+    /// token at once (the renewed tokens are checked in full).
+    pub allow_expired_id_token: bool,
 }
 
 impl TokenInput {
-    /// A fresh authorization response (from `/callback` or a silent attempt) for the login
-    /// that sent `nonce`.
+    /// Fresh tokens of a login (from `/callback`, the token endpoint or a silent attempt)
+    /// for the request that sent `nonce`.
     pub fn from_response(response: TokenResponse, nonce: Nonce) -> Self {
         TokenInput {
             response,
             nonce,
             expires_at: None,
             max_iat_age_secs: None,
+            nonce_required: true,
+            allow_expired_id_token: false,
         }
     }
 }
@@ -105,6 +114,8 @@ pub async fn validate_tokens(
         nonce,
         expires_at,
         max_iat_age_secs,
+        nonce_required,
+        allow_expired_id_token,
     } = input;
     // OIDC Core §3.2.2.5: every token the response type asked for, and (RFC 6749 §7.1) only
     // bearer tokens, which are all this app knows how to use.
@@ -122,6 +133,9 @@ pub async fn validate_tokens(
     let id_token = response
         .id_token
         .ok_or(AuthError::Incomplete("it has no ID token"))?;
+    // A refresh token is kept only when the app renews with it (and only ever comes from the
+    // token endpoint: the fragment parser never reads one).
+    let refresh_token = response.refresh_token.filter(|_| config.use_refresh_tokens);
 
     // OIDC Core §3.1.3.7 step 6–8: the signature first, with an algorithm we chose, by a key
     // from the provider's JWKS only.
@@ -143,14 +157,25 @@ pub async fn validate_tokens(
     if let Some(age) = max_iat_age_secs {
         verifier.max_age_secs = age;
     }
-    verifier.verify(&claims, now)?;
+    verifier.nonce_required = nonce_required;
+    if allow_expired_id_token {
+        // `exp` may be past; `iat` still must not be in the future.
+        verifier.verify(&claims, claims.exp.saturating_sub(1).min(now))?;
+    } else {
+        verifier.verify(&claims, now)?;
+    }
 
-    // OIDC Core §3.2.2.9: at_hash binds the access token to this ID token.
+    // OIDC Core §3.2.2.9: at_hash binds the access token to this ID token; in the code flow
+    // (§3.1.3.8) it is optional, and checked when present.
     let digest = match &access_token {
         Some(token) => Some(browser::sha256(token.secret().as_bytes()).await?),
         None => None,
     };
-    check_at_hash(claims.at_hash.as_deref(), digest.as_deref())?;
+    if config.response_type.is_code() {
+        check_at_hash_if_present(claims.at_hash.as_deref(), digest.as_deref())?;
+    } else {
+        check_at_hash(claims.at_hash.as_deref(), digest.as_deref())?;
+    }
 
     Ok(Session {
         access_token,
@@ -161,6 +186,9 @@ pub async fn validate_tokens(
         expires_at,
         scope: response.scope.unwrap_or_else(|| config.scope.clone()),
         received_at: now,
+        refresh_token,
+        flow: config.response_type,
+        rotations: 0,
     })
 }
 

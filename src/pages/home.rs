@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::auth::use_auth;
+use crate::auth::{flow_label, use_auth};
 use crate::routes;
 
 /// The landing page: what the app does and where to go next.
@@ -14,8 +14,9 @@ pub fn HomePage() -> impl IntoView {
         <section class="hero">
             <h1>"Hashgate"</h1>
             <p class="lead">
-                "A Rust single-page app that signs you in with the OAuth 2.0 implicit grant, "
-                "checks every token it receives, and calls an API with your access token."
+                "A Rust single-page app that signs you in with OpenID Connect (the implicit grant "
+                "or the authorization code flow with PKCE), checks every token it receives, and "
+                "calls an API with your access token."
             </p>
             {move || match auth.user() {
                 Some(user) => view! {
@@ -32,16 +33,38 @@ pub fn HomePage() -> impl IntoView {
                 }.into_any(),
             }}
         </section>
+        <p class="configured-flow muted">
+            {move || {
+                // Re-read once the settings have loaded (the status leaves "loading").
+                auth.status();
+                auth.config().map(|config| {
+                    let renewal = if config.use_refresh_tokens {
+                        "renewed with rotating refresh tokens"
+                    } else {
+                        "renewed in a hidden iframe"
+                    };
+                    view! {
+                        "Sign-in method: "
+                        <strong data-flow=config.response_type.as_str()>
+                            {flow_label(config.response_type)}
+                        </strong>
+                        ", " {renewal} "."
+                    }
+                })
+            }}
+        </p>
         <section class="features" aria-label="How it works">
             <article class="card">
                 <h2>"1. Redirect"</h2>
                 <p>"The app sends you to the identity provider's " <code>"/authorize"</code>
-                   " with a fresh " <code>"state"</code> " and " <code>"nonce"</code> "."</p>
+                   " with a fresh " <code>"state"</code> ", " <code>"nonce"</code>
+                   " and, in the code flow, a PKCE challenge."</p>
             </article>
             <article class="card">
                 <h2>"2. Validate"</h2>
-                <p>"Tokens come back in the URL fragment, are removed from the address bar at once, "
-                   "and pass signature, issuer, audience, expiry, nonce and " <code>"at_hash"</code> " checks."</p>
+                <p>"The answer is removed from the address bar at once; tokens (from the URL "
+                   "fragment, or for a code from the token endpoint) pass signature, issuer, "
+                   "audience, expiry, nonce and " <code>"at_hash"</code> " checks."</p>
             </article>
             <article class="card">
                 <h2>"3. Call the API"</h2>

@@ -3,7 +3,7 @@
 use hashgate_protocol::jwt::dangerous::decode_segment_unverified;
 use leptos::prelude::*;
 
-use crate::auth::{json_entries, now_secs, pretty_json, use_auth, Session};
+use crate::auth::{flow_label, json_entries, now_secs, pretty_json, use_auth, Session};
 
 /// Claims every OpenID Connect provider sends; anything else is a custom claim.
 const STANDARD_CLAIMS: &[&str] = &[
@@ -139,6 +139,7 @@ fn TokenInspector(
             format!("expires in {}:{:02}", left / 60, left % 60)
         }
     };
+    let refresh_held = session.refresh_token.is_some();
     let id_token = session.id_token.secret().to_string();
     let access_token = session
         .access_token
@@ -152,6 +153,16 @@ fn TokenInspector(
                 "the API, not the app, decides whether it is valid."
             </p>
             <p>"Access token " <strong class="countdown" aria-live="off">{countdown}</strong></p>
+            <dl class="facts session-facts">
+                <dt>"Signed in with"</dt>
+                <dd data-flow=session.flow.as_str()>{flow_label(session.flow)}</dd>
+                <dt>"Refresh token"</dt>
+                <dd data-refresh-token=refresh_held>
+                    {if refresh_held { "held (never shown)" } else { "none" }}
+                </dd>
+                <dt>"Refresh token rotations"</dt>
+                <dd data-rotations=session.rotations>{session.rotations}</dd>
+            </dl>
             <div class="token-grid">
                 <TokenView title="ID token" token=id_token />
                 {access_token.map(|t| view! { <TokenView title="Access token" token=t /> })}
