@@ -19,6 +19,20 @@ pub const DEFAULT_CONFIG_TOML: &str = include_str!("../hashgate-idp.toml");
 /// Scopes defined by OpenID Connect that this provider understands.
 pub const OIDC_SCOPES: [&str; 3] = ["openid", "profile", "email"];
 
+/// The scope that asks for a refresh token (OIDC Core §11). Understood only in
+/// authorization code requests, and granted only to clients with refresh-token
+/// rotation on; it is never an API permission.
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
+/// The grant types a client may list in `grant_types`.
+pub const GRANT_TYPES: [&str; 3] = ["implicit", "authorization_code", "refresh_token"];
+
+/// Auth0's default absolute lifetime of a rotating refresh token: 30 days.
+pub const DEFAULT_REFRESH_TOKEN_LIFETIME_SECS: u64 = 30 * 24 * 3600;
+
+/// Auth0's default inactivity lifetime of a rotating refresh token: 15 days.
+pub const DEFAULT_REFRESH_TOKEN_IDLE_LIFETIME_SECS: u64 = 15 * 24 * 3600;
+
 /// Why a configuration could not be loaded. Messages name the file, and where
 /// possible the line and the field.
 #[derive(Debug, thiserror::Error)]
@@ -214,13 +228,30 @@ pub struct ClientConfig {
     /// Logout URLs").
     #[serde(alias = "logout_urls")]
     pub allowed_logout_urls: Vec<Url>,
-    /// Grants the client may use; `/authorize` answers `unauthorized_client` unless
-    /// this contains `implicit` (default `["implicit"]`).
+    /// Grants the client may use (default `["implicit"]`): `implicit`
+    /// (`response_type` `token` / `id_token`), `authorization_code` (`response_type=code`
+    /// with PKCE, redeemed at `/oauth/token`) and `refresh_token`. A request for a
+    /// grant not listed gets `unauthorized_client`.
     pub grant_types: Vec<String>,
     /// Skip the consent page for this client (like an Auth0 first-party app).
     pub skip_consent: bool,
     /// ID token lifetime in seconds (default 36000, Auth0's default).
     pub id_token_lifetime_secs: u64,
+    /// Issue rotating refresh tokens to code requests that ask for `offline_access`
+    /// (Auth0 "Refresh Token Rotation"; default false). Needs `refresh_token` in
+    /// `grant_types`. Every refresh spends the token and returns a new one; a spent
+    /// token presented again revokes its whole family.
+    pub refresh_token_rotation: bool,
+    /// Absolute lifetime of a refresh-token family, from the login, in seconds
+    /// (Auth0 `token_lifetime`; default 2592000, 30 days).
+    pub refresh_token_lifetime_secs: u64,
+    /// Inactivity lifetime: a refresh token unused this long expires, in seconds
+    /// (Auth0 `idle_token_lifetime`; default 1296000, 15 days).
+    pub refresh_token_idle_lifetime_secs: u64,
+    /// How long a spent refresh token may still be exchanged, so that tabs refreshing
+    /// at the same moment are not taken for a replay, in seconds (Auth0 "Reuse
+    /// Interval", `leeway`; default 0).
+    pub refresh_token_leeway_secs: u64,
 }
 
 impl Default for ClientConfig {
@@ -234,6 +265,10 @@ impl Default for ClientConfig {
             grant_types: vec!["implicit".to_owned()],
             skip_consent: false,
             id_token_lifetime_secs: 36000,
+            refresh_token_rotation: false,
+            refresh_token_lifetime_secs: DEFAULT_REFRESH_TOKEN_LIFETIME_SECS,
+            refresh_token_idle_lifetime_secs: DEFAULT_REFRESH_TOKEN_IDLE_LIFETIME_SECS,
+            refresh_token_leeway_secs: 0,
         }
     }
 }
@@ -241,7 +276,9 @@ impl Default for ClientConfig {
 impl ClientConfig {
     /// A client for a single-page app served at `origin` (e.g. `http://127.0.0.1:8080`):
     /// callbacks `{origin}/callback` and `{origin}/silent-callback.html`, web origin
-    /// `{origin}`, logout URL `{origin}/`.
+    /// `{origin}`, logout URL `{origin}/`, every grant (`implicit`,
+    /// `authorization_code`, `refresh_token`) with refresh-token rotation on and the
+    /// default lifetimes, so the app may log in with either flow.
     pub fn spa(client_id: &str, name: &str, origin: &str) -> Result<Self, url::ParseError> {
         let base = Url::parse(origin)?;
         Ok(Self {
@@ -250,8 +287,20 @@ impl ClientConfig {
             callbacks: vec![base.join("/callback")?, base.join("/silent-callback.html")?],
             web_origins: vec![base.join("/")?],
             allowed_logout_urls: vec![base.join("/")?],
+            grant_types: GRANT_TYPES.iter().map(|g| (*g).to_owned()).collect(),
+            refresh_token_rotation: true,
             ..Self::default()
         })
+    }
+
+    /// Whether `grant_types` lists `grant`.
+    pub fn allows(&self, grant: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant)
+    }
+
+    /// Whether a code request asking for `offline_access` gets a refresh token.
+    pub fn issues_refresh_tokens(&self) -> bool {
+        self.refresh_token_rotation && self.allows("refresh_token")
     }
 }
 
@@ -538,6 +587,7 @@ impl Config {
             if c.id_token_lifetime_secs == 0 {
                 return Err((at.key("id_token_lifetime_secs"), "must be positive"));
             }
+            check_grants(c, &at)?;
         }
         let rules = root.key("rules");
         if self.rules.timeout_ms == 0 || self.rules.timeout_ms > 60_000 {
@@ -652,6 +702,65 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The grant settings of one client must agree with each other: refresh tokens come
+/// only from code exchanges, and only rotating ones exist here.
+fn check_grants(c: &ClientConfig, at: &FieldPath) -> Result<(), (FieldPath, &'static str)> {
+    let mut seen = HashSet::new();
+    for (j, g) in c.grant_types.iter().enumerate() {
+        if !GRANT_TYPES.contains(&g.as_str()) {
+            return Err((
+                at.at("grant_types", j),
+                "unknown grant type (supported: implicit, authorization_code, refresh_token)",
+            ));
+        }
+        if !seen.insert(g.as_str()) {
+            return Err((at.at("grant_types", j), "duplicate grant type"));
+        }
+    }
+    let refresh = c.grant_types.iter().position(|g| g == "refresh_token");
+    if c.refresh_token_rotation && refresh.is_none() {
+        return Err((
+            at.key("refresh_token_rotation"),
+            "needs \"refresh_token\" in grant_types",
+        ));
+    }
+    if let Some(j) = refresh {
+        if !c.allows("authorization_code") {
+            return Err((
+                at.at("grant_types", j),
+                "refresh_token needs authorization_code: refresh tokens are issued only by code exchanges",
+            ));
+        }
+        if !c.refresh_token_rotation {
+            return Err((
+                at.at("grant_types", j),
+                "refresh_token needs refresh_token_rotation = true (only rotating refresh tokens are issued)",
+            ));
+        }
+    }
+    if c.refresh_token_lifetime_secs == 0 || c.refresh_token_lifetime_secs > 10 * 365 * 24 * 3600 {
+        return Err((
+            at.key("refresh_token_lifetime_secs"),
+            "must be between 1 and 315360000 seconds",
+        ));
+    }
+    if c.refresh_token_idle_lifetime_secs == 0
+        || c.refresh_token_idle_lifetime_secs > c.refresh_token_lifetime_secs
+    {
+        return Err((
+            at.key("refresh_token_idle_lifetime_secs"),
+            "must be positive and at most refresh_token_lifetime_secs",
+        ));
+    }
+    if c.refresh_token_leeway_secs >= c.refresh_token_idle_lifetime_secs {
+        return Err((
+            at.key("refresh_token_leeway_secs"),
+            "must be shorter than refresh_token_idle_lifetime_secs",
+        ));
+    }
+    Ok(())
 }
 
 fn check_redirect_url(u: &Url) -> Result<(), &'static str> {
@@ -828,8 +937,82 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_demo_client_speaks_both_flows_with_rotation() {
+        // idp/README.md "Configuration file": implicit, code + PKCE and rotating
+        // refresh tokens with Auth0's default lifetimes.
+        let c = Config::from_toml_str(DEFAULT_CONFIG_TOML, "hashgate-idp.toml").unwrap();
+        let spa = c.client("hashgate-spa").unwrap();
+        assert_eq!(
+            spa.grant_types,
+            ["implicit", "authorization_code", "refresh_token"]
+        );
+        assert!(spa.issues_refresh_tokens());
+        assert_eq!(spa.refresh_token_lifetime_secs, 30 * 24 * 3600);
+        assert_eq!(spa.refresh_token_idle_lifetime_secs, 15 * 24 * 3600);
+        assert_eq!(spa.refresh_token_leeway_secs, 0);
+    }
+
+    #[test]
+    fn contradicting_grant_settings_name_the_file_line_and_field() {
+        // idp/README.md "Configuration file": the check refuses contradictions.
+        let client =
+            "[[clients]]\nclient_id = \"a\"\nname = \"A\"\ncallbacks = [\"http://x/cb\"]\n";
+        let cases = [
+            (
+                "refresh_token_rotation = true\n",
+                "x.toml:5: clients[0].refresh_token_rotation: needs \"refresh_token\" in grant_types",
+            ),
+            (
+                "grant_types = [\"implicit\", \"refresh_token\"]\nrefresh_token_rotation = true\n",
+                "x.toml:5: clients[0].grant_types[1]: refresh_token needs authorization_code: \
+                 refresh tokens are issued only by code exchanges",
+            ),
+            (
+                "grant_types = [\"authorization_code\", \"refresh_token\"]\n",
+                "x.toml:5: clients[0].grant_types[1]: refresh_token needs \
+                 refresh_token_rotation = true (only rotating refresh tokens are issued)",
+            ),
+            (
+                "grant_types = [\"implicit\",\n  \"password\"]\n",
+                "x.toml:6: clients[0].grant_types[1]: unknown grant type \
+                 (supported: implicit, authorization_code, refresh_token)",
+            ),
+            (
+                "grant_types = [\"implicit\", \"implicit\"]\n",
+                "x.toml:5: clients[0].grant_types[1]: duplicate grant type",
+            ),
+            (
+                "refresh_token_lifetime_secs = 60\nrefresh_token_idle_lifetime_secs = 120\n",
+                "x.toml:6: clients[0].refresh_token_idle_lifetime_secs: \
+                 must be positive and at most refresh_token_lifetime_secs",
+            ),
+            (
+                "refresh_token_idle_lifetime_secs = 60\nrefresh_token_leeway_secs = 60\n",
+                "x.toml:6: clients[0].refresh_token_leeway_secs: \
+                 must be shorter than refresh_token_idle_lifetime_secs",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let err = Config::from_toml_str(&format!("{client}{extra}"), "x.toml").unwrap_err();
+            assert_eq!(err.to_string(), expected, "{extra}");
+        }
+        let fine = "grant_types = [\"authorization_code\", \"refresh_token\"]\n\
+                    refresh_token_rotation = true\n";
+        Config::from_toml_str(&format!("{client}{fine}"), "x.toml").unwrap();
+    }
+
+    #[test]
     fn a_spa_client_gets_callbacks_origin_and_logout_url() {
         let c = ClientConfig::spa("id", "App", "http://127.0.0.1:4321").unwrap();
+        // Both flows, so an app may switch between them without a config change.
+        assert_eq!(
+            c.grant_types,
+            ["implicit", "authorization_code", "refresh_token"]
+        );
+        assert!(c.refresh_token_rotation && c.issues_refresh_tokens());
+        let mut config = Config::default();
+        config.clients.push(c.clone());
+        config.validate().unwrap();
         assert_eq!(c.callbacks[0].as_str(), "http://127.0.0.1:4321/callback");
         assert_eq!(
             c.callbacks[1].as_str(),

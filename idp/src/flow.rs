@@ -1,6 +1,7 @@
 //! The interactive part of `/authorize`: decide between answering at once (a live
 //! session), the login page and the consent page; keep the pending request
-//! server-side under a random id; finish by minting tokens.
+//! server-side under a random id; finish by minting tokens (implicit) or issuing an
+//! authorization code (code requests).
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, RawQuery, State};
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
 use crate::error::{IdpError, Result};
+use crate::grants;
 use crate::pages::{self, ConsentItem, ConsentView, LoginView, Page};
 use crate::request::{self, AuthRequest};
 use crate::rules::{self, LoginInput, Outcome, Requester};
@@ -148,9 +150,9 @@ fn hint_mismatch(req: &AuthRequest, user: &UserRecord) -> bool {
     })
 }
 
-/// Runs the rules, mints tokens and answers the app. The single place where a
-/// successful authorization (interactive or `prompt=none`) ends. Failures here are
-/// answers to the app (`server_error`), never error pages.
+/// Runs the rules, mints tokens (or issues a code) and answers the app. The single
+/// place where a successful authorization (interactive or `prompt=none`) ends.
+/// Failures here are answers to the app (`server_error`), never error pages.
 pub async fn complete(
     state: &AppState,
     req: &AuthRequest,
@@ -190,6 +192,26 @@ pub async fn complete(
             }
         }
     };
+    if req.code {
+        return match grants::issue_code(state, req, user, session, &custom).await {
+            Ok(code) => {
+                tracing::info!(client_id = %req.client_id, sub = %user.user_id, "authorization code issued");
+                let mut m = Map::new();
+                m.insert("code".into(), json!(code));
+                web::deliver(state, &req.reply, m, post)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "storing an authorization code failed");
+                web::deliver_error(
+                    state,
+                    &req.reply,
+                    "server_error",
+                    "the authorization code could not be issued",
+                    post,
+                )
+            }
+        };
+    }
     let work = (req.clone(), user.clone(), session.clone());
     let minted = state
         .blocking(move |state| {
@@ -465,10 +487,9 @@ pub async fn login_submit(
     state
         .blocking(move |state| {
             let (token_hash, session) = work;
-            if let Some(old) = old {
-                state.store.delete_session(&old)?;
-            }
-            state.store.insert_session(&token_hash, &session)?;
+            state
+                .store
+                .replace_session(old.as_deref(), &token_hash, &session)?;
             Ok(state.store.record_login(&session.user_id, now)?)
         })
         .await?;
@@ -508,6 +529,10 @@ fn consent_items(state: &AppState, req: &AuthRequest, user: &UserRecord) -> Vec<
                     "profile".to_owned(),
                 ),
                 "email" => ("See your email address".to_owned(), "email".to_owned()),
+                crate::config::OFFLINE_ACCESS => (
+                    "Stay signed in to it while you are away".to_owned(),
+                    crate::config::OFFLINE_ACCESS.to_owned(),
+                ),
                 other => {
                     let def = api.and_then(|a| a.scopes.iter().find(|d| d.value == other));
                     (

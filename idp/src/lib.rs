@@ -1,10 +1,13 @@
-//! hashgate-idp: a local, Auth0-compatible OpenID Connect provider for the
-//! implicit grant, for developing and testing Hashgate without an Auth0 account.
+//! hashgate-idp: a local, Auth0-compatible OpenID Connect provider for the implicit
+//! grant and the authorization code grant with PKCE and rotating refresh tokens, for
+//! developing and testing Hashgate without an Auth0 account.
 //!
 //! Endpoints, all under the issuer URL (which ends with `/`):
 //! `.well-known/openid-configuration`, `.well-known/jwks.json`, `authorize`
-//! (fragment and `web_message` responses, login and consent pages, `prompt=none`),
-//! `userinfo`, `v2/logout` (Auth0) and `oidc/logout` (end_session_endpoint).
+//! (tokens in the fragment, codes in the query, either in the fragment or a
+//! `web_message`; login and consent pages, `prompt=none`), `oauth/token` (code and
+//! refresh-token grants), `oauth/revoke`, `userinfo`, `v2/logout` (Auth0) and
+//! `oidc/logout` (end_session_endpoint).
 //!
 //! Start it in-process (as the end-to-end tests do):
 //!
@@ -27,7 +30,8 @@
 //! checks are tested against: were both built on the same code, a bug in it would make
 //! the provider issue exactly what the client wrongly accepts, and every test would
 //! pass. Here tokens are signed with `jsonwebtoken`, `at_hash` is computed from OIDC Core
-//! §3.2.2.9 directly, and requests are parsed by hand from RFC 6749 §4.2.1.
+//! §3.2.2.9 directly, PKCE from RFC 7636 §4.6, and requests are parsed by hand from
+//! RFC 6749 §4.1.1, §4.1.3, §4.2.1 and §6.
 //!
 //! # Modules
 //!
@@ -35,8 +39,8 @@
 //! `pages` and `rules::engine` import no other module; `request` reads `config`;
 //! `rules` reads `config`, `request` and `store`; `error` wraps the errors of those;
 //! `keys` uses `error` and `store`; `state` holds all of them; `tokens` and `web` work on
-//! `state`; the handlers (`flow`, `logout`, `userinfo`) sit on top, and this file
-//! routes to them.
+//! `state`; `grants` (codes and refresh-token families) uses `tokens`; the handlers
+//! (`flow`, `oauth`, `logout`, `userinfo`) sit on top, and this file routes to them.
 
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -44,8 +48,10 @@
 pub mod config;
 pub mod error;
 mod flow;
+mod grants;
 pub mod keys;
 mod logout;
+mod oauth;
 mod pages;
 mod request;
 pub mod rules;
@@ -65,7 +71,7 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{header, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -93,12 +99,24 @@ pub fn app(state: AppState) -> Router {
         .flat_map(|c| c.web_origins.iter())
         .filter_map(|o| HeaderValue::from_str(&o.origin().ascii_serialization()).ok())
         .collect();
+    let web_origins = std::sync::Arc::new(web_origins);
+    let allowed = web_origins.clone();
     let userinfo_cors = CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _| {
-            web_origins.contains(origin)
+            allowed.contains(origin)
         }))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::AUTHORIZATION])
+        .max_age(Duration::from_secs(600));
+    // The token and revocation endpoints answer the clients' web origins (each
+    // request is then checked against its own client's), on errors too, so a browser
+    // app can read an RFC 6749 §5.2 error body. No cookies are involved.
+    let token_cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            web_origins.contains(origin)
+        }))
+        .allow_methods([Method::POST])
+        .allow_headers([header::CONTENT_TYPE])
         .max_age(Duration::from_secs(600));
 
     let routes = Router::new()
@@ -119,6 +137,18 @@ pub fn app(state: AppState) -> Router {
             get(userinfo::userinfo)
                 .post(userinfo::userinfo)
                 .layer(userinfo_cors),
+        )
+        .route(
+            "/oauth/token",
+            post(oauth::token)
+                .fallback(oauth::method_not_allowed)
+                .layer(token_cors.clone()),
+        )
+        .route(
+            "/oauth/revoke",
+            post(oauth::revoke)
+                .fallback(oauth::method_not_allowed)
+                .layer(token_cors),
         )
         .route("/v2/logout", get(logout::v2_logout))
         .route("/oidc/logout", get(logout::oidc_logout))
@@ -189,8 +219,8 @@ pub async fn serve_state(listener: tokio::net::TcpListener, state: AppState) -> 
 }
 
 /// Serves an already built [`AppState`] until `shutdown` completes, then finishes the
-/// requests in flight. Expired sessions and pending logins are deleted every minute
-/// while it runs.
+/// requests in flight. Expired sessions, pending logins, codes and refresh tokens are
+/// deleted every minute while it runs.
 pub async fn serve_state_until(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -226,11 +256,14 @@ async fn prune_every(state: AppState, period: Duration) {
     loop {
         ticks.tick().await;
         match state
-            .blocking(|state| Ok(state.store.prune_expired(util::now())?))
+            .blocking(|state| Ok(state.store.prune_expired(state.now())?))
             .await
         {
             Ok(0) => {}
-            Ok(n) => tracing::debug!(rows = n, "expired sessions and pending logins deleted"),
+            Ok(n) => tracing::debug!(
+                rows = n,
+                "expired sessions, logins, codes and refresh tokens deleted"
+            ),
             Err(e) => tracing::warn!(error = %e, "pruning expired rows failed"),
         }
     }
@@ -249,6 +282,7 @@ async fn discovery(State(state): State<AppState>) -> Response {
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
+    scopes.push(config::OFFLINE_ACCESS.to_owned());
     for api in &state.config.apis {
         for s in &api.scopes {
             if !scopes.contains(&s.value) {
@@ -259,12 +293,18 @@ async fn discovery(State(state): State<AppState>) -> Response {
     Json(json!({
         "issuer": state.issuer,
         "authorization_endpoint": state.endpoint("authorize"),
+        "token_endpoint": state.endpoint("oauth/token"),
+        "revocation_endpoint": state.endpoint("oauth/revoke"),
         "jwks_uri": state.endpoint(".well-known/jwks.json"),
         "userinfo_endpoint": state.endpoint("userinfo"),
         "end_session_endpoint": state.endpoint("oidc/logout"),
-        "response_types_supported": ["token", "id_token", "id_token token"],
-        "response_modes_supported": ["fragment", "web_message"],
-        "grant_types_supported": ["implicit"],
+        "response_types_supported": ["code", "token", "id_token", "id_token token"],
+        "response_modes_supported": ["query", "fragment", "web_message"],
+        "grant_types_supported": ["implicit", "authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "revocation_endpoint_auth_methods_supported": ["none"],
+        "authorization_response_iss_parameter_supported": true,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "scopes_supported": scopes,

@@ -1,7 +1,7 @@
 //! Logout: Auth0's `/v2/logout?client_id=&returnTo=` and OIDC RP-initiated logout
 //! (`/oidc/logout`, the discovery document's `end_session_endpoint`). Both end the
-//! session and redirect only to an exactly registered logout URL; otherwise they
-//! show a "logged out" page.
+//! session, revoke the refresh tokens and unredeemed codes issued in it, and redirect
+//! only to an exactly registered logout URL; otherwise they show a "logged out" page.
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -10,6 +10,7 @@ use axum_extra::extract::cookie::CookieJar;
 use jsonwebtoken::{Algorithm, Validation};
 use url::Url;
 
+use crate::grants;
 use crate::pages::{self, Page};
 use crate::request::url_matches;
 use crate::state::AppState;
@@ -34,8 +35,8 @@ fn get<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Ends the browser's session; returns the jar that clears its cookie. A storage
-/// failure is logged: the browser is logged out either way.
+/// Ends the browser's session and revokes what was issued in it; returns the jar that
+/// clears its cookie. A storage failure is logged: the browser is logged out either way.
 async fn end_session(state: &AppState, jar: CookieJar) -> CookieJar {
     match web::current_session(state, &jar).await {
         Ok(Some(c)) => {
@@ -46,6 +47,7 @@ async fn end_session(state: &AppState, jar: CookieJar) -> CookieJar {
             if let Err(e) = deleted {
                 tracing::error!(error = %e, "session delete failed");
             }
+            grants::revoke_session(state, &c.session.sid).await;
             tracing::info!(sub = %c.user.user_id, "user logged out");
         }
         Ok(None) => {}

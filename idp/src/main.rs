@@ -19,7 +19,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use hashgate_idp::{AppState, Config, Settings};
 
-/// A local, Auth0-compatible OpenID Connect provider for implicit-grant apps.
+/// A local, Auth0-compatible OpenID Connect provider for single-page apps (implicit
+/// grant, authorization code with PKCE, rotating refresh tokens).
 #[derive(Debug, Parser)]
 #[command(name = "hashgate-idp", version, about)]
 struct Cli {

@@ -1,15 +1,18 @@
-//! Parsing and validating `/authorize` requests (RFC 6749 §4.2.1, OIDC Core 3.2.2.1).
+//! Parsing and validating `/authorize` requests: the implicit grant (RFC 6749 §4.2.1,
+//! OIDC Core 3.2.2.1) and the authorization code grant with PKCE (RFC 6749 §4.1.1,
+//! RFC 7636 §4.3, OIDC Core 3.1.2.1).
 //!
 //! Order matters: until `client_id` and `redirect_uri` are known good, every problem
 //! is an error *page* (never a redirect, or the provider would be an open
-//! redirector). After that, errors go back to the app as RFC 6749 §4.2.2.1 errors
-//! with `state` echoed.
+//! redirector). After that, errors go back to the app as RFC 6749 §4.2.2.1 (implicit)
+//! or §4.1.2.1 (code) errors with `state` echoed, and for code requests `iss`
+//! (RFC 9207).
 
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::config::{ClientConfig, Config, OIDC_SCOPES};
+use crate::config::{ClientConfig, Config, OFFLINE_ACCESS, OIDC_SCOPES};
 
 /// Longest accepted query string.
 pub const MAX_QUERY_BYTES: usize = 8 * 1024;
@@ -23,6 +26,9 @@ pub enum ResponseMode {
     Fragment,
     /// Posted to the parent or opener window from an HTML page (Auth0).
     WebMessage,
+    /// In the redirect URI's query (the code grant's default; never for tokens,
+    /// OAuth 2.0 Multiple Response Type Encoding Practices §2.1).
+    Query,
 }
 
 /// Where answers to a request go; known valid once built.
@@ -36,6 +42,9 @@ pub struct Reply {
     pub web_origin: Option<String>,
     /// The app's `state`, echoed in every answer.
     pub state: Option<String>,
+    /// Whether answers carry `iss` (RFC 9207): those to code requests do.
+    #[serde(default)]
+    pub iss: bool,
 }
 
 /// A validated authorization request.
@@ -67,6 +76,17 @@ pub struct AuthRequest {
     pub login_hint: Option<String>,
     /// The raw parameters (for rules' `context.request.query`).
     pub query: Vec<(String, String)>,
+    /// `response_type=code`: the answer is an authorization code, redeemed at the
+    /// token endpoint for the tokens `token` and `id_token` say.
+    #[serde(default)]
+    pub code: bool,
+    /// The PKCE `code_challenge` (S256) of a code request.
+    #[serde(default)]
+    pub code_challenge: Option<String>,
+    /// A code request that asked for `offline_access` from a client that gets
+    /// refresh tokens: its code exchange issues one.
+    #[serde(default)]
+    pub offline: bool,
 }
 
 /// Why a request was refused.
@@ -205,18 +225,24 @@ pub fn parse(config: &Config, raw: Option<&str>) -> Result<AuthRequest, Rejectio
         })?;
 
     // response_mode decides how even errors are delivered, so it is read first; an
-    // unusable value is reported through the default mode.
+    // unusable value is reported through the default mode, which depends on the
+    // response type (RFC 6749 §4.1.2: query for a code; §4.2.2: fragment for tokens).
+    let code = params.one("response_type") == Ok(Some("code"));
+    let default_mode = if code {
+        ResponseMode::Query
+    } else {
+        ResponseMode::Fragment
+    };
     let (mode, mode_error) = match params.one("response_mode") {
-        Ok(None) | Ok(Some("fragment")) => (ResponseMode::Fragment, None),
+        Ok(None) => (default_mode, None),
+        Ok(Some("fragment")) => (ResponseMode::Fragment, None),
         Ok(Some("web_message")) => (ResponseMode::WebMessage, None),
-        Ok(Some(_)) => (ResponseMode::Fragment, Some("unsupported response_mode")),
-        Err(()) => (
-            ResponseMode::Fragment,
-            Some("response_mode appears more than once"),
-        ),
+        Ok(Some("query")) if code => (ResponseMode::Query, None),
+        Ok(Some(_)) => (default_mode, Some("unsupported response_mode")),
+        Err(()) => (default_mode, Some("response_mode appears more than once")),
     };
     let web_origin = match mode {
-        ResponseMode::Fragment => None,
+        ResponseMode::Fragment | ResponseMode::Query => None,
         ResponseMode::WebMessage => Some(web_origin_for(client, registered).ok_or_else(|| {
             page(
                 StatusCode::BAD_REQUEST,
@@ -237,6 +263,7 @@ pub fn parse(config: &Config, raw: Option<&str>) -> Result<AuthRequest, Rejectio
         mode,
         web_origin,
         state: state_value,
+        iss: code,
     };
     let fail = |error: &'static str, description: String| Rejection::Reply {
         reply: reply.clone(),
@@ -254,7 +281,13 @@ pub fn parse(config: &Config, raw: Option<&str>) -> Result<AuthRequest, Rejectio
             format!("parameter {k} appears more than once"),
         ));
     }
-    if !client.grant_types.iter().any(|g| g == "implicit") {
+    if code && !client.allows("authorization_code") {
+        return Err(fail(
+            "unauthorized_client",
+            "the authorization code grant is not enabled for this client".into(),
+        ));
+    }
+    if !code && !client.allows("implicit") {
         return Err(fail(
             "unauthorized_client",
             "the implicit grant is not enabled for this client".into(),
@@ -285,10 +318,12 @@ pub fn parse(config: &Config, raw: Option<&str>) -> Result<AuthRequest, Rejectio
         ["token"] => (false, true),
         ["id_token"] => (true, false),
         ["id_token", "token"] => (true, true),
+        // The code's tokens: an access token always, an ID token with `openid` (below).
+        ["code"] if code => (false, true),
         _ => {
             return Err(fail(
                 "unsupported_response_type",
-                "supported response types are token, id_token and id_token token".into(),
+                "supported response types are code, token, id_token and id_token token".into(),
             ))
         }
     };
@@ -310,12 +345,16 @@ pub fn parse(config: &Config, raw: Option<&str>) -> Result<AuthRequest, Rejectio
     };
     for s in &scopes {
         let known = OIDC_SCOPES.contains(&s.as_str())
+            || (code && s == OFFLINE_ACCESS)
             || api.is_some_and(|a| a.scopes.iter().any(|d| &d.value == s));
         if !known {
             return Err(fail("invalid_scope", format!("unknown scope {s}")));
         }
     }
     let openid = scopes.iter().any(|s| s == "openid");
+    // OIDC Core 3.1.2.1: a code request with `openid` is an authentication request,
+    // and its exchange returns an ID token.
+    let id_token = id_token || (code && openid);
     if id_token && !openid {
         return Err(fail(
             "invalid_scope",
@@ -329,7 +368,8 @@ pub fn parse(config: &Config, raw: Option<&str>) -> Result<AuthRequest, Rejectio
         ));
     }
     let nonce = params.one("nonce").ok().flatten().map(str::to_owned);
-    if id_token && nonce.is_none() {
+    // OIDC Core 3.1.2.1: nonce is optional in the code flow (PKCE binds the code).
+    if id_token && !code && nonce.is_none() {
         return Err(fail(
             "invalid_request",
             "nonce is required when an id_token is requested".into(),
@@ -368,6 +408,13 @@ pub fn parse(config: &Config, raw: Option<&str>) -> Result<AuthRequest, Rejectio
         None => None,
     };
     let login_hint = params.one("login_hint").ok().flatten().map(str::to_owned);
+    let code_challenge = if code {
+        Some(pkce_challenge(&params).map_err(|e| fail("invalid_request", e.into()))?)
+    } else {
+        None
+    };
+    let offline =
+        code && client.issues_refresh_tokens() && scopes.iter().any(|s| s == OFFLINE_ACCESS);
 
     Ok(AuthRequest {
         client_id: client.client_id.clone(),
@@ -383,7 +430,36 @@ pub fn parse(config: &Config, raw: Option<&str>) -> Result<AuthRequest, Rejectio
         max_age,
         login_hint,
         query: params.0,
+        code,
+        code_challenge,
+        offline,
     })
+}
+
+/// The S256 `code_challenge` of a code request (RFC 7636 §4.3). This provider
+/// requires PKCE for every code, and only S256: `plain` would hand the verifier to
+/// whoever sees the authorization request (RFC 9700 §2.1.1).
+fn pkce_challenge(params: &Params) -> Result<String, &'static str> {
+    let challenge = params
+        .one("code_challenge")
+        .ok()
+        .flatten()
+        .ok_or("code_challenge is required (PKCE, S256)")?;
+    match params.one("code_challenge_method").ok().flatten() {
+        Some("S256") => {}
+        Some(_) => return Err("code_challenge_method must be S256"),
+        // RFC 7636 §4.3: a missing method means plain, which is refused.
+        None => return Err("code_challenge_method=S256 is required"),
+    }
+    // RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters.
+    let shaped = challenge.len() == 43
+        && challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !shaped {
+        return Err("code_challenge is not a base64url SHA-256 value");
+    }
+    Ok(challenge.to_owned())
 }
 
 /// The registered web origin equal to the origin of `redirect_uri`, serialised

@@ -2,7 +2,7 @@
 //! values derived from the issuer URL. Built once by [`AppState::new`].
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -72,6 +72,9 @@ pub struct Inner {
     /// holding that many times over.
     password_slots: Semaphore,
     password_checks: AtomicU64,
+    /// Seconds added to the system clock; only tests move it (see
+    /// [`AppState::advance_clock`]).
+    clock_offset: AtomicI64,
 }
 
 impl std::ops::Deref for AppState {
@@ -157,6 +160,7 @@ impl AppState {
             rules,
             password_slots: Semaphore::new(cores),
             password_checks: AtomicU64::new(0),
+            clock_offset: AtomicI64::new(0),
         };
         Ok(Self(Arc::new(inner)))
     }
@@ -194,6 +198,21 @@ impl AppState {
         tokio::task::spawn_blocking(move || verify_password(hash, &password))
             .await
             .unwrap_or(false)
+    }
+
+    /// The time that authorization codes, refresh tokens and the tokens of the token
+    /// endpoint are issued and checked by, unix seconds: the system clock, plus
+    /// whatever [`AppState::advance_clock`] added.
+    pub fn now(&self) -> i64 {
+        util::now().saturating_add(self.clock_offset.load(Ordering::Relaxed))
+    }
+
+    /// Moves [`AppState::now`] forward, for tests of code and refresh-token lifetimes
+    /// (a 60 s code or a 15-day idle limit is tested without waiting for it).
+    /// Sessions, pending logins and keys keep the system clock.
+    pub fn advance_clock(&self, by: Duration) {
+        let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
+        self.clock_offset.fetch_add(secs, Ordering::Relaxed);
     }
 
     /// An endpoint URL under the issuer, e.g. `endpoint("userinfo")`.

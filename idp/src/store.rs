@@ -1,6 +1,7 @@
 //! SQLite storage under the data directory (`idp.sqlite3`): users, login sessions,
-//! consents, signing keys and pending authorization requests. Every call is a short
-//! statement behind one mutex.
+//! consents, signing keys, pending authorization requests, authorization codes and
+//! refresh tokens. Every call is a short statement (or one transaction) behind one
+//! mutex. Session cookies, codes and refresh tokens are stored only as their SHA-256.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -72,6 +73,31 @@ CREATE TABLE IF NOT EXISTS transactions (
     ip         TEXT NOT NULL DEFAULT '',
     expires_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS auth_codes (
+    code_hash  TEXT PRIMARY KEY,
+    sid        TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER,
+    family     TEXT
+);
+CREATE TABLE IF NOT EXISTS refresh_families (
+    family     TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    sid        TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    family     TEXT NOT NULL REFERENCES refresh_families (family) ON DELETE CASCADE,
+    issued_at  INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    spent_at   INTEGER
+);
 ";
 
 /// Indexes, created after [`SCHEMA`] and the column a database made by an older version
@@ -80,7 +106,109 @@ const INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
 CREATE INDEX IF NOT EXISTS transactions_by_expiry ON transactions (expires_at);
 CREATE INDEX IF NOT EXISTS transactions_by_ip ON transactions (ip, expires_at);
+CREATE INDEX IF NOT EXISTS auth_codes_by_expiry ON auth_codes (expires_at);
+CREATE INDEX IF NOT EXISTS auth_codes_by_sid ON auth_codes (sid, created_at);
+CREATE INDEX IF NOT EXISTS refresh_families_by_expiry ON refresh_families (expires_at);
+CREATE INDEX IF NOT EXISTS refresh_families_by_sid ON refresh_families (sid);
+CREATE INDEX IF NOT EXISTS refresh_families_by_owner ON refresh_families (user_id, client_id, created_at);
+CREATE INDEX IF NOT EXISTS refresh_tokens_by_family ON refresh_tokens (family);
 ";
+
+/// Codes kept per login session: storing one more drops the oldest, so a logged-in
+/// script looping on `/authorize` cannot fill the database.
+pub const MAX_CODES_PER_SESSION: u32 = 100;
+
+/// Live refresh-token families per user and client, as Auth0 limits them: storing one
+/// more revokes the oldest.
+pub const MAX_FAMILIES_PER_USER_AND_CLIENT: u32 = 200;
+
+/// How long a redeemed code is remembered after it expired, so that a replay is still
+/// recognised (and revokes what the code issued) instead of being just unknown.
+pub const CODE_REPLAY_MEMORY_SECS: i64 = 3600;
+
+/// A stored authorization code (its value is known only by its hash).
+#[derive(Debug, Clone)]
+pub struct CodeRecord {
+    /// What the code is bound to, as JSON written by the caller.
+    pub data: String,
+    /// When it stops being redeemable, unix seconds.
+    pub expires_at: i64,
+    /// When it was redeemed, if it was.
+    pub used_at: Option<i64>,
+}
+
+/// What redeeming a code did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redeemed {
+    /// The code was live and unused; it is now used (and the family, if any, stored).
+    Fresh,
+    /// The code is unknown, expired or was already used: nothing was stored.
+    Refused,
+}
+
+/// A refresh token to store.
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken {
+    /// SHA-256 of the token (base64url).
+    pub token_hash: String,
+    /// When it was issued, unix seconds.
+    pub issued_at: i64,
+    /// When it expires unused (its inactivity limit, within the family's), unix seconds.
+    pub expires_at: i64,
+}
+
+/// A refresh-token family to store: every token rotated from one code exchange.
+#[derive(Debug, Clone)]
+pub struct NewFamily {
+    /// Random family id (not a secret: it names the family in logs).
+    pub family: String,
+    /// The client the tokens belong to.
+    pub client_id: String,
+    /// The user.
+    pub user_id: String,
+    /// The login session (`sid`) the family started from; logout revokes it.
+    pub sid: String,
+    /// The grant (scopes, audience, ...), as JSON written by the caller.
+    pub data: String,
+    /// When the family was created, unix seconds.
+    pub created_at: i64,
+    /// The family's absolute end, unix seconds.
+    pub expires_at: i64,
+    /// Its first token.
+    pub first: NewRefreshToken,
+}
+
+/// A stored refresh token with its family.
+#[derive(Debug, Clone)]
+pub struct RefreshRecord {
+    /// The family id.
+    pub family: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user.
+    pub user_id: String,
+    /// The login session the family started from.
+    pub sid: String,
+    /// The family's grant, as JSON.
+    pub data: String,
+    /// The family's absolute end, unix seconds.
+    pub family_expires_at: i64,
+    /// This token's inactivity end, unix seconds.
+    pub expires_at: i64,
+    /// When it was exchanged, if it was.
+    pub spent_at: Option<i64>,
+}
+
+/// What rotating a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The old token is spent and the new one stored.
+    Rotated,
+    /// The old token had already been spent, outside the leeway: its family is revoked.
+    Reused,
+    /// The token or its family no longer exists (revoked meanwhile).
+    Gone,
+}
 
 /// Caps on pending authorization requests (`[transactions]` in the config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -489,13 +617,25 @@ impl Store {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// Deletes expired sessions and pending requests (an index range, not a scan);
+    /// Deletes expired sessions, pending requests, codes (kept
+    /// [`CODE_REPLAY_MEMORY_SECS`] past their expiry) and refresh-token families (past
+    /// their absolute end, or whose every token is spent or idle), through indexes;
     /// returns how many rows went.
     pub fn prune_expired(&self, now: i64) -> Result<usize> {
         let conn = self.conn();
         let sessions = conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
         let pending = conn.execute("DELETE FROM transactions WHERE expires_at <= ?1", [now])?;
-        Ok(sessions + pending)
+        let codes = conn.execute(
+            "DELETE FROM auth_codes WHERE expires_at <= ?1",
+            [now.saturating_sub(CODE_REPLAY_MEMORY_SECS)],
+        )?;
+        let families = conn.execute(
+            "DELETE FROM refresh_families WHERE expires_at <= ?1 OR NOT EXISTS (
+                SELECT 1 FROM refresh_tokens t
+                WHERE t.family = refresh_families.family AND t.spent_at IS NULL AND t.expires_at > ?1)",
+            [now],
+        )?;
+        Ok(sessions + pending + codes + families)
     }
 
     /// A pending authorization request that has not expired.
@@ -516,6 +656,274 @@ impl Store {
             .execute("DELETE FROM transactions WHERE id = ?1", [id])?;
         Ok(())
     }
+
+    /// The live session with this public id (`sid`).
+    pub fn session_by_sid(&self, sid: &str, now: i64) -> Result<Option<SessionRecord>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT sid, user_id, auth_time, expires_at FROM sessions WHERE sid = ?1 AND expires_at > ?2",
+                params![sid, now],
+                |r| {
+                    Ok(SessionRecord {
+                        sid: r.get(0)?,
+                        user_id: r.get(1)?,
+                        auth_time: r.get(2)?,
+                        expires_at: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Replaces the session with cookie hash `old` (if any) by `new`, in one
+    /// transaction. Codes and refresh-token families of the old session move to the
+    /// new one: they came from the same browser, so its logout must revoke them too.
+    pub fn replace_session(
+        &self,
+        old: Option<&str>,
+        token_hash: &str,
+        new: &SessionRecord,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        if let Some(old) = old {
+            let old_sid: Option<String> = tx
+                .query_row(
+                    "SELECT sid FROM sessions WHERE token_hash = ?1",
+                    [old],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            tx.execute("DELETE FROM sessions WHERE token_hash = ?1", [old])?;
+            if let Some(old_sid) = old_sid {
+                tx.execute(
+                    "UPDATE refresh_families SET sid = ?2 WHERE sid = ?1",
+                    params![old_sid, new.sid],
+                )?;
+                tx.execute(
+                    "UPDATE auth_codes SET sid = ?2 WHERE sid = ?1",
+                    params![old_sid, new.sid],
+                )?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO sessions (token_hash, sid, user_id, auth_time, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![token_hash, new.sid, new.user_id, new.auth_time, new.expires_at],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stores an authorization code for session `sid`; beyond
+    /// [`MAX_CODES_PER_SESSION`] codes of that session the oldest are dropped.
+    pub fn insert_code(
+        &self,
+        code_hash: &str,
+        sid: &str,
+        data: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO auth_codes (code_hash, sid, data, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![code_hash, sid, data, now, expires_at],
+        )?;
+        tx.execute(
+            "DELETE FROM auth_codes WHERE sid = ?1 AND code_hash NOT IN (
+                SELECT code_hash FROM auth_codes WHERE sid = ?1
+                ORDER BY created_at DESC, rowid DESC LIMIT ?2)",
+            params![sid, MAX_CODES_PER_SESSION],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The stored code with this hash, used or not, expired or not.
+    pub fn code(&self, code_hash: &str) -> Result<Option<CodeRecord>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT data, expires_at, used_at FROM auth_codes WHERE code_hash = ?1",
+                [code_hash],
+                |r| {
+                    Ok(CodeRecord {
+                        data: r.get(0)?,
+                        expires_at: r.get(1)?,
+                        used_at: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Marks a live, unused code used and stores the refresh-token family its
+    /// exchange starts, in one transaction: of two concurrent redemptions exactly one
+    /// is [`Redeemed::Fresh`], and a replay always finds the family to revoke.
+    pub fn redeem_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+        family: Option<&NewFamily>,
+    ) -> Result<Redeemed> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let marked = tx.execute(
+            "UPDATE auth_codes SET used_at = ?2, family = ?3
+             WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
+            params![code_hash, now, family.map(|f| f.family.as_str())],
+        )?;
+        if marked != 1 {
+            return Ok(Redeemed::Refused);
+        }
+        if let Some(f) = family {
+            insert_family(&tx, f)?;
+        }
+        tx.commit()?;
+        Ok(Redeemed::Fresh)
+    }
+
+    /// Revokes what the exchange of a used code issued (its refresh-token family, if
+    /// any) and forgets the code's link to it; returns the family id revoked.
+    pub fn revoke_code_grants(&self, code_hash: &str) -> Result<Option<String>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let family: Option<String> = tx
+            .query_row(
+                "SELECT family FROM auth_codes WHERE code_hash = ?1",
+                [code_hash],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        if let Some(f) = &family {
+            tx.execute("DELETE FROM refresh_families WHERE family = ?1", [f])?;
+            tx.execute(
+                "UPDATE auth_codes SET family = NULL WHERE code_hash = ?1",
+                [code_hash],
+            )?;
+        }
+        tx.commit()?;
+        Ok(family)
+    }
+
+    /// The refresh token with this hash and its family (spent or not; `None` once the
+    /// family is revoked or pruned).
+    pub fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRecord>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT f.family, f.client_id, f.user_id, f.sid, f.data, f.expires_at, t.expires_at, t.spent_at
+                 FROM refresh_tokens t JOIN refresh_families f ON f.family = t.family
+                 WHERE t.token_hash = ?1",
+                [token_hash],
+                |r| {
+                    Ok(RefreshRecord {
+                        family: r.get(0)?,
+                        client_id: r.get(1)?,
+                        user_id: r.get(2)?,
+                        sid: r.get(3)?,
+                        data: r.get(4)?,
+                        family_expires_at: r.get(5)?,
+                        expires_at: r.get(6)?,
+                        spent_at: r.get(7)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Spends refresh token `old` and stores `new` in its family, in one transaction.
+    /// A token already spent more than `leeway` seconds ago is a replay: its family is
+    /// revoked instead (RFC 9700 §4.14.2).
+    pub fn rotate_refresh_token(
+        &self,
+        old: &str,
+        new: &NewRefreshToken,
+        leeway: i64,
+    ) -> Result<Rotation> {
+        let now = new.issued_at;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let row: Option<(String, Option<i64>)> = tx
+            .query_row(
+                "SELECT family, spent_at FROM refresh_tokens WHERE token_hash = ?1",
+                [old],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((family, spent_at)) = row else {
+            return Ok(Rotation::Gone);
+        };
+        if spent_at.is_some_and(|at| now.saturating_sub(at) >= leeway) {
+            tx.execute("DELETE FROM refresh_families WHERE family = ?1", [&family])?;
+            tx.commit()?;
+            return Ok(Rotation::Reused);
+        }
+        tx.execute(
+            "UPDATE refresh_tokens SET spent_at = ?2 WHERE token_hash = ?1 AND spent_at IS NULL",
+            params![old, now],
+        )?;
+        tx.execute(
+            "INSERT INTO refresh_tokens (token_hash, family, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![new.token_hash, family, new.issued_at, new.expires_at],
+        )?;
+        tx.commit()?;
+        Ok(Rotation::Rotated)
+    }
+
+    /// Revokes a refresh-token family (every token in it); whether it existed.
+    pub fn revoke_family(&self, family: &str) -> Result<bool> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM refresh_families WHERE family = ?1", [family])?
+            > 0)
+    }
+
+    /// Revokes the refresh-token families and unredeemed codes of login session
+    /// `sid` (logout); returns how many families went.
+    pub fn revoke_session_grants(&self, sid: &str) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let families = tx.execute("DELETE FROM refresh_families WHERE sid = ?1", [sid])?;
+        tx.execute(
+            "DELETE FROM auth_codes WHERE sid = ?1 AND used_at IS NULL",
+            [sid],
+        )?;
+        tx.commit()?;
+        Ok(families)
+    }
+
+    /// How many refresh tokens are stored (spent ones included), for tests.
+    pub fn refresh_token_count(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM refresh_tokens", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+/// Stores a family and its first token; beyond [`MAX_FAMILIES_PER_USER_AND_CLIENT`]
+/// families of that user and client, the oldest are revoked.
+fn insert_family(tx: &rusqlite::Transaction<'_>, f: &NewFamily) -> Result<()> {
+    tx.execute(
+        "INSERT INTO refresh_families (family, client_id, user_id, sid, data, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![f.family, f.client_id, f.user_id, f.sid, f.data, f.created_at, f.expires_at],
+    )?;
+    tx.execute(
+        "INSERT INTO refresh_tokens (token_hash, family, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        params![f.first.token_hash, f.family, f.first.issued_at, f.first.expires_at],
+    )?;
+    tx.execute(
+        "DELETE FROM refresh_families WHERE user_id = ?1 AND client_id = ?2 AND family NOT IN (
+            SELECT family FROM refresh_families WHERE user_id = ?1 AND client_id = ?2
+            ORDER BY created_at DESC, rowid DESC LIMIT ?3)",
+        params![f.user_id, f.client_id, MAX_FAMILIES_PER_USER_AND_CLIENT],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -541,6 +949,181 @@ mod tests {
         // Expired requests neither count nor stay.
         assert_eq!(store.prune_expired(100).unwrap(), 3);
         assert_eq!(put("f", "10.0.0.1").unwrap(), Pending::Stored);
+    }
+
+    fn family(n: usize, user: &str, now: i64) -> NewFamily {
+        NewFamily {
+            family: format!("f{n}"),
+            client_id: "c".into(),
+            user_id: user.into(),
+            sid: "s".into(),
+            data: "{}".into(),
+            created_at: now,
+            expires_at: now + 1000,
+            first: NewRefreshToken {
+                token_hash: format!("t{n}"),
+                issued_at: now,
+                expires_at: now + 100,
+            },
+        }
+    }
+
+    #[test]
+    fn a_code_redeems_once_even_when_two_exchanges_race() {
+        // RFC 6749 §4.1.2: single use, decided inside one transaction.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.insert_code("h", "s", "{}", 10, 70).unwrap();
+        assert_eq!(
+            store
+                .redeem_code("h", 11, Some(&family(1, "u", 11)))
+                .unwrap(),
+            Redeemed::Fresh
+        );
+        assert_eq!(
+            store
+                .redeem_code("h", 11, Some(&family(2, "u", 11)))
+                .unwrap(),
+            Redeemed::Refused
+        );
+        // The loser stored nothing; the replay revokes the winner's family.
+        assert!(store.refresh_token("t2").unwrap().is_none());
+        assert_eq!(
+            store.revoke_code_grants("h").unwrap().as_deref(),
+            Some("f1")
+        );
+        assert!(store.refresh_token("t1").unwrap().is_none());
+        store.insert_code("late", "s", "{}", 10, 70).unwrap();
+        assert_eq!(
+            store.redeem_code("late", 70, None).unwrap(),
+            Redeemed::Refused
+        );
+    }
+
+    #[test]
+    fn a_session_flooding_authorize_keeps_only_its_newest_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for n in 0..=MAX_CODES_PER_SESSION {
+            store
+                .insert_code(&format!("c{n}"), "s", "{}", i64::from(n), 1000)
+                .unwrap();
+        }
+        assert!(store.code("c0").unwrap().is_none());
+        assert!(store.code("c1").unwrap().is_some());
+        assert!(store
+            .code(&format!("c{MAX_CODES_PER_SESSION}"))
+            .unwrap()
+            .is_some());
+    }
+
+    #[test]
+    fn a_user_holds_at_most_two_hundred_families_per_client() {
+        // Auth0's limit: the oldest refresh token of that user and application goes.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let max = usize::try_from(MAX_FAMILIES_PER_USER_AND_CLIENT).unwrap();
+        for n in 0..=max {
+            store
+                .insert_code(&format!("c{n}"), "s", "{}", 10, 10_000)
+                .unwrap();
+            let now = 10 + i64::try_from(n).unwrap();
+            assert_eq!(
+                store
+                    .redeem_code(&format!("c{n}"), now, Some(&family(n, "u", now)))
+                    .unwrap(),
+                Redeemed::Fresh
+            );
+        }
+        store.insert_code("x", "s", "{}", 10, 10_000).unwrap();
+        assert_eq!(
+            store
+                .redeem_code("x", 20, Some(&family(999, "someone-else", 20)))
+                .unwrap(),
+            Redeemed::Fresh
+        );
+        assert!(store.refresh_token("t0").unwrap().is_none());
+        assert!(store.refresh_token("t1").unwrap().is_some());
+        assert!(store.refresh_token(&format!("t{max}")).unwrap().is_some());
+        assert!(store.refresh_token("t999").unwrap().is_some());
+    }
+
+    #[test]
+    fn rotation_spends_once_and_a_late_replay_revokes_the_family() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.insert_code("c", "s", "{}", 10, 70).unwrap();
+        store
+            .redeem_code("c", 10, Some(&family(1, "u", 10)))
+            .unwrap();
+        let next = |hash: &str, at: i64| NewRefreshToken {
+            token_hash: hash.into(),
+            issued_at: at,
+            expires_at: at + 100,
+        };
+        assert_eq!(
+            store
+                .rotate_refresh_token("t1", &next("t2", 20), 5)
+                .unwrap(),
+            Rotation::Rotated
+        );
+        // Within the leeway a second exchange of t1 branches the family...
+        assert_eq!(
+            store
+                .rotate_refresh_token("t1", &next("t3", 24), 5)
+                .unwrap(),
+            Rotation::Rotated
+        );
+        // ...after it, the replay revokes every token.
+        assert_eq!(
+            store
+                .rotate_refresh_token("t1", &next("t4", 25), 5)
+                .unwrap(),
+            Rotation::Reused
+        );
+        for t in ["t1", "t2", "t3", "t4"] {
+            assert!(store.refresh_token(t).unwrap().is_none(), "{t}");
+        }
+        assert_eq!(
+            store
+                .rotate_refresh_token("t2", &next("t5", 26), 5)
+                .unwrap(),
+            Rotation::Gone
+        );
+        assert_eq!(store.refresh_token_count().unwrap(), 0);
+    }
+
+    #[test]
+    fn pruning_drops_dead_families_and_old_codes_but_keeps_live_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.insert_code("c1", "s", "{}", 10, 70).unwrap();
+        store
+            .redeem_code("c1", 10, Some(&family(1, "u", 10)))
+            .unwrap();
+        store.insert_code("c2", "s", "{}", 10, 70).unwrap();
+        store
+            .redeem_code("c2", 10, Some(&family(2, "u", 10)))
+            .unwrap();
+        // Family 2's only token is idle past its end; family 1's is refreshed.
+        store
+            .rotate_refresh_token(
+                "t1",
+                &NewRefreshToken {
+                    token_hash: "t1b".into(),
+                    issued_at: 100,
+                    expires_at: 300,
+                },
+                0,
+            )
+            .unwrap();
+        store.prune_expired(200).unwrap();
+        assert!(store.refresh_token("t1b").unwrap().is_some());
+        assert!(store.refresh_token("t2").unwrap().is_none());
+        // A redeemed code is remembered for replay detection, then forgotten.
+        assert!(store.code("c1").unwrap().is_some());
+        store.prune_expired(70 + CODE_REPLAY_MEMORY_SECS).unwrap();
+        assert!(store.code("c1").unwrap().is_none());
     }
 
     #[test]

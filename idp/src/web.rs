@@ -190,7 +190,7 @@ pub fn reject(state: &AppState, rejection: Rejection) -> Result<Response> {
     }
 }
 
-/// Sends an RFC 6749 §4.2.2.1 error to the app.
+/// Sends an RFC 6749 §4.2.2.1 (implicit) or §4.1.2.1 (code) error to the app.
 pub fn deliver_error(
     state: &AppState,
     reply: &Reply,
@@ -205,8 +205,9 @@ pub fn deliver_error(
     deliver(state, reply, m, post)
 }
 
-/// Sends response parameters to the app: a redirect with them in the fragment, or
-/// the web_message page. `state` is added here, so no answer can forget it.
+/// Sends response parameters to the app: a redirect with them in the fragment or the
+/// query, or the web_message page. `state` (and for code requests `iss`, RFC 9207
+/// §2) is added here, so no answer can forget it.
 pub fn deliver(
     state: &AppState,
     reply: &Reply,
@@ -215,6 +216,9 @@ pub fn deliver(
 ) -> Response {
     if let Some(s) = &reply.state {
         params.insert("state".into(), json!(s));
+    }
+    if reply.iss {
+        params.insert("iss".into(), json!(state.issuer));
     }
     match (reply.mode, &reply.web_origin) {
         (ResponseMode::WebMessage, Some(origin)) => {
@@ -237,8 +241,18 @@ pub fn deliver(
                     other => (k, other.to_string()),
                 })
                 .collect();
-            let fragment = util::encode_params(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            let location = format!("{}#{fragment}", reply.redirect_uri);
+            let encoded = util::encode_params(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let location = if reply.mode == ResponseMode::Query {
+                // RFC 6749 §3.1.2: a registered query component is kept.
+                let join = if reply.redirect_uri.contains('?') {
+                    '&'
+                } else {
+                    '?'
+                };
+                format!("{}{join}{encoded}", reply.redirect_uri)
+            } else {
+                format!("{}#{encoded}", reply.redirect_uri)
+            };
             redirect(&location, post)
         }
     }

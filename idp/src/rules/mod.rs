@@ -1,5 +1,6 @@
 //! Auth0-style Rules and Actions, run on every successful authorization before
-//! tokens are minted.
+//! tokens (or an authorization code) are issued, and again on every refresh-token
+//! exchange.
 //!
 //! Every `*.js` file in `rules_dir` is loaded and compiled at start-up (a syntax
 //! error stops start-up with `file:line`), then run in file-name order on each
@@ -41,9 +42,16 @@ use crate::store::{SessionRecord, UserRecord};
 
 use engine::{Input, Kind, Limits, Script, Step};
 
-/// `context.protocol` / `event.transaction.protocol` for implicit-grant requests,
-/// the only grant this provider serves.
+/// `context.protocol` / `event.transaction.protocol` for implicit-grant requests.
 pub const IMPLICIT_PROTOCOL: &str = "oidc-implicit-profile";
+
+/// `context.protocol` / `event.transaction.protocol` for authorization code requests
+/// (`response_type=code`), as Auth0 names them.
+pub const CODE_PROTOCOL: &str = "oidc-basic-profile";
+
+/// `context.protocol` / `event.transaction.protocol` for refresh-token exchanges at
+/// the token endpoint, as Auth0 names them.
+pub const REFRESH_PROTOCOL: &str = "oauth2-refresh-token";
 
 /// `context.connection`: Auth0's name for its username/password database.
 pub const CONNECTION: &str = "Username-Password-Authentication";
@@ -132,6 +140,18 @@ pub struct CustomClaims {
 }
 
 impl CustomClaims {
+    /// Claims kept with an authorization code and read back at its exchange. The
+    /// protected claims are dropped again, so stored data cannot smuggle one in.
+    pub(crate) fn restore(
+        id_token: &Map<String, Value>,
+        access_token: &Map<String, Value>,
+    ) -> Self {
+        let mut claims = Self::default();
+        merge_claims(&mut claims.id_token, id_token, "id_token");
+        merge_claims(&mut claims.access_token, access_token, "access_token");
+        claims
+    }
+
     /// Added to the ID token.
     pub fn id_token(&self) -> &Map<String, Value> {
         &self.id_token
@@ -183,6 +203,17 @@ pub struct LoginInput {
     pub session_id: String,
     /// Successful logins of this user so far.
     pub logins_count: u64,
+    /// `context.protocol` / `event.transaction.protocol`: [`IMPLICIT_PROTOCOL`],
+    /// [`CODE_PROTOCOL`] or [`REFRESH_PROTOCOL`].
+    pub protocol: &'static str,
+}
+
+/// The grant a login or refresh is about.
+struct About<'a> {
+    client_id: &'a str,
+    scopes: &'a [String],
+    sid: &'a str,
+    protocol: &'static str,
 }
 
 /// Who sent the authorization request (for `context.request`).
@@ -203,6 +234,52 @@ impl LoginInput {
         req: &AuthRequest,
         user: &UserRecord,
         session: &SessionRecord,
+        from: &Requester,
+    ) -> Self {
+        let mut query = Map::new();
+        for (k, v) in &req.query {
+            query.entry(k.clone()).or_insert_with(|| json!(v));
+        }
+        let protocol = if req.code {
+            CODE_PROTOCOL
+        } else {
+            IMPLICIT_PROTOCOL
+        };
+        let about = About {
+            client_id: &req.client_id,
+            scopes: &req.scopes,
+            sid: &session.sid,
+            protocol,
+        };
+        Self::build(config, hostname, &about, query, user, from)
+    }
+
+    /// What rules see about a refresh-token exchange: the family's client, scopes and
+    /// session, no `/authorize` query, `protocol` [`REFRESH_PROTOCOL`].
+    pub(crate) fn refresh(
+        config: &Config,
+        hostname: &str,
+        client_id: &str,
+        scopes: &[String],
+        sid: &str,
+        user: &UserRecord,
+        from: &Requester,
+    ) -> Self {
+        let about = About {
+            client_id,
+            scopes,
+            sid,
+            protocol: REFRESH_PROTOCOL,
+        };
+        Self::build(config, hostname, &about, Map::new(), user, from)
+    }
+
+    fn build(
+        config: &Config,
+        hostname: &str,
+        about: &About<'_>,
+        query: Map<String, Value>,
+        user: &UserRecord,
         from: &Requester,
     ) -> Self {
         let logins_count = user.logins_count;
@@ -226,23 +303,20 @@ impl LoginInput {
                 "isSocial": false,
             }],
         });
-        let mut query = Map::new();
-        for (k, v) in &req.query {
-            query.entry(k.clone()).or_insert_with(|| json!(v));
-        }
         Self {
             user: user_json,
-            client_id: req.client_id.clone(),
+            client_id: about.client_id.to_owned(),
             client_name: config
-                .client(&req.client_id)
-                .map_or_else(|| req.client_id.clone(), |c| c.name.clone()),
+                .client(about.client_id)
+                .map_or_else(|| about.client_id.to_owned(), |c| c.name.clone()),
             ip: from.ip.clone(),
             user_agent: from.user_agent.clone(),
             hostname: hostname.to_owned(),
             query,
-            scopes: req.scopes.clone(),
-            session_id: session.sid.clone(),
+            scopes: about.scopes.to_vec(),
+            session_id: about.sid.to_owned(),
             logins_count,
+            protocol: about.protocol,
         }
     }
 
@@ -264,7 +338,7 @@ impl LoginInput {
             "clientMetadata": {},
             "connection": CONNECTION,
             "connectionStrategy": "auth0",
-            "protocol": IMPLICIT_PROTOCOL,
+            "protocol": self.protocol,
             "request": {
                 "query": self.query,
                 "ip": self.ip,
@@ -287,7 +361,7 @@ impl LoginInput {
             "client": { "client_id": self.client_id, "name": self.client_name, "metadata": {} },
             "connection": { "name": CONNECTION, "strategy": "auth0" },
             "transaction": {
-                "protocol": IMPLICIT_PROTOCOL,
+                "protocol": self.protocol,
                 "requested_scopes": self.scopes,
             },
             "request": {

@@ -145,11 +145,12 @@ async fn oversized_parameters_and_queries_are_refused_cleanly() {
 }
 
 #[tokio::test]
-async fn response_type_code_is_unsupported_response_type() {
+async fn hybrid_and_unknown_response_types_are_unsupported_response_type() {
+    // RFC 6749 §4.2.2.1: only code (see code_flow) and the implicit types are served.
     let idp = Idp::new();
     for rt in [
-        "code",
         "code id_token",
+        "code token",
         "id_token code token",
         "none",
         "token token2",
@@ -240,7 +241,7 @@ async fn reflected_state_with_html_is_percent_encoded_and_round_trips() {
     let res = idp
         .get(&authorize_uri(&spa_params(&[
             ("state", hostile),
-            ("response_type", "code"),
+            ("response_type", "code id_token"),
         ])))
         .await;
     let loc = res.location();
@@ -314,7 +315,10 @@ async fn request_objects_are_not_supported() {
 
 #[tokio::test]
 async fn a_client_without_the_implicit_grant_is_unauthorized_client() {
-    let idp = Idp::with_config(|c| c.clients[0].grant_types = vec!["authorization_code".into()]);
+    let idp = Idp::with_config(|c| {
+        c.clients[0].grant_types = vec!["authorization_code".into()];
+        c.clients[0].refresh_token_rotation = false;
+    });
     let f = idp.get(&authorize_uri(&spa_params(&[]))).await.fragment();
     assert_eq!(f["error"], "unauthorized_client");
     assert_eq!(f["state"], "af0ifjsldkj");
@@ -383,20 +387,38 @@ async fn discovery_advertises_only_what_is_implemented() {
     );
     assert_eq!(
         d["response_modes_supported"],
-        serde_json::json!(["fragment", "web_message"])
+        serde_json::json!(["query", "fragment", "web_message"])
     );
     assert_eq!(
         d["response_types_supported"],
-        serde_json::json!(["token", "id_token", "id_token token"])
+        serde_json::json!(["code", "token", "id_token", "id_token token"])
     );
     assert_eq!(
         d["id_token_signing_alg_values_supported"],
         serde_json::json!(["RS256"])
     );
-    assert!(
-        d.get("token_endpoint").is_none(),
-        "no token endpoint exists"
+    // The code grant's endpoints (idp/README.md "Endpoints"), RFC 8414 §2 names.
+    assert_eq!(d["token_endpoint"], "http://localhost:3000/oauth/token");
+    assert_eq!(
+        d["revocation_endpoint"],
+        "http://localhost:3000/oauth/revoke"
     );
+    assert_eq!(
+        d["grant_types_supported"],
+        serde_json::json!(["implicit", "authorization_code", "refresh_token"])
+    );
+    // RFC 7636 §4.2: S256 only; public clients (no client authentication).
+    assert_eq!(
+        d["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(
+        d["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["none"])
+    );
+    // RFC 9207 §3: code responses carry iss.
+    assert_eq!(d["authorization_response_iss_parameter_supported"], true);
+    assert!(d.get("introspection_endpoint").is_none());
     assert_eq!(d["request_uri_parameter_supported"], false);
     assert!(d["scopes_supported"]
         .as_array()

@@ -389,3 +389,180 @@ pub async fn verify(idp: &Idp, token: &str, audience: &str) -> serde_json::Value
         .unwrap()
         .claims
 }
+
+/// RFC 7636 Appendix B: a code verifier and the S256 challenge it answers.
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// A typical SPA code request: PKCE with the RFC 7636 vector, `offline_access`,
+/// profile, email and both API scopes.
+pub fn code_params<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut p = spa_params(&[
+        ("response_type", "code"),
+        (
+            "scope",
+            "openid profile email offline_access read:messages write:messages",
+        ),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]);
+    for (k, v) in extra {
+        p.retain(|(pk, _)| pk != k);
+        if !v.is_empty() {
+            p.push((k, v));
+        }
+    }
+    p
+}
+
+impl Resp {
+    /// The parameters in the Location header's query.
+    pub fn query(&self) -> HashMap<String, String> {
+        let loc = self.location();
+        let url = url::Url::parse(&loc).unwrap_or_else(|e| panic!("{loc}: {e}"));
+        assert!(url.fragment().is_none(), "a fragment in {loc}");
+        url.query_pairs().into_owned().collect()
+    }
+}
+
+impl Browser {
+    /// Logs in with a code request and returns the code from the redirect's query.
+    pub async fn code(&mut self, params: &[(&str, &str)], user: (&str, &str)) -> String {
+        let res = self.log_in(params, user.0, user.1).await;
+        let q = res.query();
+        q.get("code")
+            .unwrap_or_else(|| panic!("no code in {q:?}"))
+            .clone()
+    }
+}
+
+/// The provider's router served on a real socket (the same state as `Idp::app`), for
+/// the endpoints a browser calls with `fetch`: what goes over the wire is what counts.
+pub struct Http {
+    pub base: String,
+    pub client: reqwest::Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Http {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Idp {
+    pub async fn http(&self) -> Http {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = self.app.clone();
+        let task = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        Http {
+            base,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            task,
+        }
+    }
+}
+
+impl Http {
+    /// Sends `req` and reads the whole answer.
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.text().await.unwrap();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A form post to `path` with extra headers.
+    pub async fn post_with(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in form {
+            ser.append_pair(k, v);
+        }
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(ser.finish());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(req).await
+    }
+
+    /// `POST /oauth/token` as an app's `fetch` from `http://localhost:8080` sends it.
+    pub async fn token(&self, form: &[(&str, &str)]) -> Resp {
+        self.post_with("/oauth/token", form, &[("origin", "http://localhost:8080")])
+            .await
+    }
+
+    /// Redeems `code` with the RFC 7636 verifier and the demo callback.
+    pub async fn exchange(&self, code: &str) -> Resp {
+        self.token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", CLIENT),
+            ("code", code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", CALLBACK),
+        ])
+        .await
+    }
+
+    /// Exchanges a refresh token of the demo client.
+    pub async fn refresh(&self, refresh_token: &str) -> Resp {
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", CLIENT),
+            ("refresh_token", refresh_token),
+        ])
+        .await
+    }
+}
+
+/// An RFC 6749 §5.2 error answer: its status, its `error`, no token, not cached.
+pub fn assert_oauth_error(res: &Resp, status: u16, error: &str) {
+    assert_eq!(res.status.as_u16(), status, "{}", res.body);
+    let body = res.json();
+    assert_eq!(body["error"], error, "{}", res.body);
+    assert!(body["error_description"].is_string(), "{}", res.body);
+    for field in ["access_token", "id_token", "refresh_token"] {
+        assert!(
+            body.get(field).is_none(),
+            "{field} in an error: {}",
+            res.body
+        );
+    }
+    assert_eq!(res.header("cache-control").as_deref(), Some("no-store"));
+    assert!(res
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
+}
+
+/// A successful token answer, as JSON, after checking RFC 6749 §5.1's headers.
+pub fn token_json(res: &Resp) -> serde_json::Value {
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.header("cache-control").as_deref(), Some("no-store"));
+    assert_eq!(res.header("pragma").as_deref(), Some("no-cache"));
+    res.json()
+}

@@ -4,11 +4,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod authorize;
+mod code_flow;
 mod common;
 mod flood;
 mod login;
+mod refresh;
 mod rules;
 mod server;
 mod throttle;
+mod token_endpoint;
 mod tokens;
 mod web_message_and_logout;
