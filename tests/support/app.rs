@@ -23,6 +23,14 @@ impl<'a> App<'a> {
         app
     }
 
+    /// The app already open in `browser` (no navigation).
+    pub fn attach(browser: &'a Browser, spa: &SpaServer) -> App<'a> {
+        App {
+            browser,
+            origin: spa.origin().to_owned(),
+        }
+    }
+
     /// Navigates to `path` of the app (a full page load) and waits for the shell.
     pub async fn visit(&self, path: &str) {
         self.browser.goto(&self.url(path)).await;

@@ -40,6 +40,8 @@ use sha2::{Digest as _, Sha256};
 use tokio::task::JoinHandle;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+mod code;
+
 /// The SPA's client id at this provider.
 pub const CLIENT_ID: &str = "hashgate-spa";
 /// The API audience the SPA asks for.
@@ -114,6 +116,39 @@ pub enum Tamper {
     DiscoveryIssuerMismatch,
     /// The JWKS starts with an unusable key (and junk); the response itself is valid.
     GarbageKeyInJwks,
+    /// Code flow: the token endpoint's answer has no `id_token`.
+    MissingIdToken,
+    /// Code flow: the authorization response lacks `iss`, which discovery advertises.
+    IssParameterMissing,
+    /// Code flow: the authorization response's `iss` names another issuer.
+    IssParameterWrong,
+    /// Code flow: the code comes in the fragment, not the query.
+    CodeInFragment,
+    /// Code flow: `code` appears twice.
+    DuplicateCode,
+    /// Code flow: the token endpoint answers 200 with an HTML page.
+    TokenEndpointHtml,
+    /// Code flow: the token endpoint answers 500.
+    TokenEndpoint500,
+    /// Code flow: the token endpoint answers with a redirect.
+    TokenEndpointRedirect,
+    /// Implicit flow: the answer is a code instead of tokens.
+    CodeToImplicit,
+}
+
+/// How the token endpoint answers `grant_type=refresh_token`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Refresh {
+    /// New tokens and a new refresh token; the old one is spent (rotation, with reuse
+    /// detection: a spent token is `invalid_grant` and ends its family).
+    #[default]
+    Rotate,
+    /// New tokens but no new refresh token (the old one is spent all the same).
+    NoNewRefreshToken,
+    /// New tokens for another user (`sub` hostile|bob).
+    OtherUser,
+    /// `invalid_grant`, as for a revoked token.
+    InvalidGrant,
 }
 
 /// How `/authorize` answers a silent `prompt=none` request.
@@ -174,25 +209,34 @@ impl Recorded {
 }
 
 /// Tokens the provider handed out.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Issued {
-    /// The mode the response was made with (`None` for silent answers).
+    /// The mode the response was made with (`None` for silent answers and refreshes).
     pub tamper: Option<Tamper>,
     /// The access token, if the response had one.
     pub access_token: Option<String>,
     /// The ID token, if the response had one.
     pub id_token: Option<String>,
+    /// The refresh token, if the token endpoint issued one.
+    pub refresh_token: Option<String>,
+    /// The authorization code, for a code-flow answer of `/authorize`.
+    pub code: Option<String>,
     /// The full `redirect_uri#…` the browser was sent to, for redirects.
     pub callback_url: Option<String>,
 }
 
 impl Issued {
-    /// The tokens, to search requests and storage for.
+    /// The tokens (and code), to search requests and storage for.
     pub fn tokens(&self) -> Vec<&str> {
-        [self.access_token.as_deref(), self.id_token.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect()
+        [
+            self.access_token.as_deref(),
+            self.id_token.as_deref(),
+            self.refresh_token.as_deref(),
+            self.code.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
 
@@ -208,6 +252,16 @@ struct Shared {
     issued: Mutex<Vec<Issued>>,
     /// How many more bearer requests the API answers with 401 `invalid_token`.
     api_rejections: Mutex<usize>,
+    /// The access tokens' lifetime in seconds.
+    expires_in: Mutex<u64>,
+    /// Access tokens the API refuses (401) whenever they come.
+    rejected_tokens: Mutex<Vec<String>>,
+    /// How long the token endpoint holds every answer back.
+    token_delay: Mutex<Duration>,
+    /// How refreshes are answered.
+    refresh: Mutex<Refresh>,
+    /// Codes, refresh tokens and what the token endpoint was asked.
+    code_flow: Mutex<code::CodeFlow>,
 }
 
 /// The hostile provider and API recorder on `http://127.0.0.1:<free port>`; stops when dropped.
@@ -244,6 +298,11 @@ impl HostileProvider {
             requests: Mutex::new(Vec::new()),
             issued: Mutex::new(Vec::new()),
             api_rejections: Mutex::new(0),
+            expires_in: Mutex::new(3600),
+            rejected_tokens: Mutex::new(Vec::new()),
+            token_delay: Mutex::new(Duration::ZERO),
+            refresh: Mutex::new(Refresh::Rotate),
+            code_flow: Mutex::new(code::CodeFlow::default()),
         });
         let spa_origin = HeaderValue::from_str(spa_origin)
             .unwrap_or_else(|error| panic!("bad SPA origin {spa_origin}: {error}"));
@@ -258,6 +317,8 @@ impl HostileProvider {
             .route("/attacker/jwks.json", get(attacker_jwks))
             .route("/authorize", get(authorize))
             .route("/logout", get(logout))
+            .route("/oauth/token", any(code::token))
+            .route("/oauth/revoke", any(code::revoke))
             .route("/silent/forged-origin", get(forged_origin_page))
             .route("/silent/login-required", get(login_required_page))
             .route("/api/{*rest}", any(api))
@@ -291,6 +352,48 @@ impl HostileProvider {
             "audience": AUDIENCE,
             "apiOrigin": self.origin(),
         })
+    }
+
+    /// An `auth_config.json` for the authorization code flow at this provider, renewing with
+    /// refresh tokens if `refresh_tokens`, keeping tokens as `cache_location` says.
+    pub fn code_auth_config(&self, refresh_tokens: bool, cache_location: &str) -> Value {
+        let mut config = self.auth_config();
+        config["responseType"] = json!("code");
+        config["useRefreshTokens"] = json!(refresh_tokens);
+        config["cacheLocation"] = json!(cache_location);
+        config
+    }
+
+    /// The lifetime (`expires_in`) of access tokens issued from now on (default 3600 s).
+    pub fn set_expires_in(&self, secs: u64) {
+        *lock(&self.shared.expires_in) = secs;
+    }
+
+    /// The API answers every request bearing `access_token` with 401 `invalid_token` (a token
+    /// revoked at the provider).
+    pub fn reject_access_token(&self, access_token: &str) {
+        lock(&self.shared.rejected_tokens).push(access_token.to_owned());
+    }
+
+    /// Holds every token endpoint answer back this long (default none), so that a test can act
+    /// while a redemption or refresh is in flight.
+    pub fn set_token_delay(&self, delay: Duration) {
+        *lock(&self.shared.token_delay) = delay;
+    }
+
+    /// How `grant_type=refresh_token` is answered from now on.
+    pub fn set_refresh(&self, refresh: Refresh) {
+        *lock(&self.shared.refresh) = refresh;
+    }
+
+    /// The `grant_type` of every token endpoint request so far, in order.
+    pub fn token_grants(&self) -> Vec<String> {
+        lock(&self.shared.code_flow).grants.clone()
+    }
+
+    /// Every refresh token revoked at `/oauth/revoke` so far.
+    pub fn revoked(&self) -> Vec<String> {
+        lock(&self.shared.code_flow).revoked.clone()
     }
 
     /// How interactive logins are answered from now on.
@@ -400,7 +503,11 @@ async fn discovery(State(shared): State<Arc<Shared>>) -> Json<Value> {
         "authorization_endpoint": format!("{}/authorize", shared.origin),
         "jwks_uri": format!("{}/.well-known/jwks.json", shared.origin),
         "end_session_endpoint": format!("{}/logout", shared.origin),
-        "response_types_supported": ["id_token token", "id_token"],
+        "token_endpoint": format!("{}/oauth/token", shared.origin),
+        "revocation_endpoint": format!("{}/oauth/revoke", shared.origin),
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
+        "response_types_supported": ["id_token token", "id_token", "code"],
         "response_modes_supported": modes,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
@@ -434,9 +541,17 @@ async fn attacker_jwks() -> Json<Value> {
 /// while [`HostileProvider::set_api_rejections`] says so.
 async fn api(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let bearer = request.headers().contains_key(header::AUTHORIZATION);
+    let rejected_token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|token| lock(&shared.rejected_tokens).iter().any(|t| t == token));
     let mut rejections = lock(&shared.api_rejections);
-    if bearer && request.method() != Method::OPTIONS && *rejections > 0 {
-        *rejections -= 1;
+    if rejected_token || (bearer && request.method() != Method::OPTIONS && *rejections > 0) {
+        if !rejected_token {
+            *rejections -= 1;
+        }
         return (
             StatusCode::UNAUTHORIZED,
             [(
@@ -462,10 +577,16 @@ async fn authorize(
     };
     let callback = format!("{}/callback", shared.spa_origin);
     let silent_callback = format!("{}/silent-callback.html", shared.spa_origin);
+    let code_flow = param("response_type") == Some("code");
     let problem = if param("client_id") != Some(CLIENT_ID) {
         Some("unknown client_id")
-    } else if param("response_type") != Some("id_token token") {
-        Some("response_type must be `id_token token`")
+    } else if param("response_type") != Some("id_token token") && !code_flow {
+        Some("response_type must be `id_token token` or `code`")
+    } else if code_flow
+        && (param("code_challenge").is_none_or(str::is_empty)
+            || param("code_challenge_method") != Some("S256"))
+    {
+        Some("the code flow needs a code_challenge with code_challenge_method=S256")
     } else if !matches!(param("redirect_uri"), Some(uri) if uri == callback || uri == silent_callback)
     {
         Some("redirect_uri is not registered")
@@ -487,12 +608,43 @@ async fn authorize(
         param("nonce").unwrap_or_default(),
     );
 
+    if code_flow {
+        let request = code::Request {
+            redirect_uri: redirect_uri.to_owned(),
+            nonce: nonce.to_owned(),
+            challenge: param("code_challenge").unwrap_or_default().to_owned(),
+            scope: param("scope").unwrap_or_default().to_owned(),
+        };
+        return code::authorize(
+            &shared,
+            request,
+            state,
+            param("prompt") == Some("none"),
+            param("response_mode"),
+        );
+    }
+
     if param("prompt") == Some("none") {
         let web_message = param("response_mode") == Some("web_message");
         return silent_answer(&shared, redirect_uri, state, nonce, web_message);
     }
 
     let tamper = *lock(&shared.tamper);
+    if tamper == Tamper::CodeToImplicit {
+        let location = format!(
+            "{redirect_uri}#{}",
+            form_encode(&[
+                ("code".into(), random_hex(16)),
+                ("state".into(), state.into())
+            ])
+        );
+        lock(&shared.issued).push(Issued {
+            tamper: Some(tamper),
+            callback_url: Some(location.clone()),
+            ..Issued::default()
+        });
+        return Redirect::to(&location).into_response();
+    }
     let (params, mut issued) = respond(&shared, tamper, state, nonce);
     let separator = if tamper == Tamper::ResponseInQuery {
         '?'
@@ -664,6 +816,17 @@ fn respond(
     state: &str,
     nonce: &str,
 ) -> (Vec<(String, String)>, Issued) {
+    respond_with(shared, tamper, state, Some(nonce))
+}
+
+/// [`respond`], with an ID token that carries no `nonce` when `nonce` is `None` (a refresh,
+/// OIDC Core §12.2).
+fn respond_with(
+    shared: &Shared,
+    tamper: Tamper,
+    state: &str,
+    nonce: Option<&str>,
+) -> (Vec<(String, String)>, Issued) {
     if tamper == Tamper::HtmlErrorDescription {
         let params = vec![
             ("error".into(), "access_denied".into()),
@@ -672,9 +835,7 @@ fn respond(
         ];
         let issued = Issued {
             tamper: Some(tamper),
-            access_token: None,
-            id_token: None,
-            callback_url: None,
+            ..Issued::default()
         };
         return (params, issued);
     }
@@ -736,6 +897,9 @@ fn respond(
         Tamper::MissingAtHash => remove(&mut claims, "at_hash"),
         _ => {}
     }
+    if nonce.is_none() {
+        remove(&mut claims, "nonce");
+    }
     let id_token = match tamper {
         Tamper::BadSignature => flip_signature_byte(&sign_rs256(provider_key(), &header, &claims)),
         Tamper::AlgNone => {
@@ -752,7 +916,7 @@ fn respond(
     let mut params: Vec<(String, String)> = vec![
         ("access_token".into(), access_token.clone()),
         ("token_type".into(), "Bearer".into()),
-        ("expires_in".into(), "3600".into()),
+        ("expires_in".into(), lock(&shared.expires_in).to_string()),
         ("id_token".into(), id_token.clone()),
         ("scope".into(), "openid profile email".into()),
         ("state".into(), state.into()),
@@ -760,6 +924,7 @@ fn respond(
     match tamper {
         Tamper::TokenTypeNotBearer => params[1].1 = "mac".into(),
         Tamper::MissingAccessToken => params.retain(|(name, _)| name != "access_token"),
+        Tamper::MissingIdToken => params.retain(|(name, _)| name != "id_token"),
         Tamper::StateMismatch => params[5].1 = format!("forged-{}", random_hex(16)),
         Tamper::DuplicateState => params.push(("state".into(), state.into())),
         _ => {}
@@ -768,7 +933,7 @@ fn respond(
         tamper: Some(tamper),
         access_token: Some(access_token),
         id_token: Some(id_token),
-        callback_url: None,
+        ..Issued::default()
     };
     (params, issued)
 }

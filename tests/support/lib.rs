@@ -32,6 +32,7 @@ mod app;
 mod browser;
 pub mod hostile;
 pub mod interop;
+pub mod journey;
 pub mod nginx;
 mod spa;
 pub mod stack;
