@@ -36,10 +36,15 @@ pub fn App() -> impl IntoView {
                 </main>
                 <footer class="site-footer container">
                     <p>
-                        "Hashgate — OAuth 2.0 implicit grant, validated in Rust. "
+                        "Hashgate — OpenID Connect sign-in, validated in Rust: the "
                         <a href="https://openid.net/specs/openid-connect-core-1_0.html#ImplicitFlowAuth">
-                            "OpenID Connect Core §3.2"
+                            "implicit grant"
                         </a>
+                        " or the "
+                        <a href="https://openid.net/specs/openid-connect-core-1_0.html#CodeFlowAuth">
+                            "authorization code flow"
+                        </a>
+                        " with PKCE."
                     </p>
                 </footer>
             </AuthProvider>

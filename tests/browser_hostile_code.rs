@@ -203,17 +203,12 @@ async fn signed_in_with_refresh_tokens(cache_location: &str) -> Hostile {
     h
 }
 
-/// Makes the API refuse the current access token, clicks `Call private` and waits for the
+/// Makes the API refuse every access token issued so far, clicks `Call private` and leaves the
 /// page to show an answer (the client renews once on a 401, then retries).
 async fn call_private_after_revocation(h: &Hostile) {
-    let current = h
-        .idp
-        .issued()
-        .iter()
-        .rev()
-        .find_map(|i| i.access_token.clone())
-        .unwrap_or_else(|| panic!("no access token was issued"));
-    h.idp.reject_access_token(&current);
+    for token in h.idp.issued().iter().filter_map(|i| i.access_token.clone()) {
+        h.idp.reject_access_token(&token);
+    }
     h.browser
         .wait_for_css("article[data-endpoint='/api/private'] button")
         .await
@@ -225,6 +220,15 @@ async fn call_private_after_revocation(h: &Hostile) {
 async fn wait_for_private_status(browser: &Browser, status: &str) {
     let css = format!("article[data-endpoint='/api/private'] .status[data-status='{status}']");
     browser.wait_for_css(&css).await;
+}
+
+/// The silent (`prompt=none`) authorization requests so far.
+fn silent_requests(h: &Hostile) -> usize {
+    h.idp
+        .requests_to("/authorize")
+        .iter()
+        .filter(|r| r.uri.contains("prompt=none"))
+        .count()
 }
 
 /// The `grant_type=refresh_token` requests the token endpoint got.
@@ -242,14 +246,13 @@ fn refreshes(h: &Hostile) -> usize {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_renewal_rotates_the_refresh_token_without_an_iframe() {
     let h = signed_in_with_refresh_tokens("memory").await;
+    let silent_before = silent_requests(&h);
     call_private_after_revocation(&h).await;
     wait_for_private_status(&h.browser, "200").await;
     assert_eq!(refreshes(&h), 1, "{:?}", h.idp.token_grants());
-    assert!(
-        h.idp
-            .requests_to("/authorize")
-            .iter()
-            .all(|r| !r.uri.contains("prompt=none")),
+    assert_eq!(
+        silent_requests(&h),
+        silent_before,
         "the renewal used the iframe"
     );
     let issued = h.idp.issued();
@@ -501,14 +504,13 @@ async fn a_reload_with_a_stored_refresh_token_needs_no_iframe() {
         )
         .await
         .expect("writing localStorage");
+    let silent_before = silent_requests(&h);
     App::open(&h.browser, &h.spa, "/profile").await;
     h.browser.wait_for_auth_state("authenticated").await;
     assert_eq!(refreshes(&h), 1, "{:?}", h.idp.token_grants());
-    assert!(
-        h.idp
-            .requests_to("/authorize")
-            .iter()
-            .all(|r| !r.uri.contains("prompt=none")),
+    assert_eq!(
+        silent_requests(&h),
+        silent_before,
         "the reload used the iframe"
     );
     let claims = inspector_json(&h.browser, "ID token", 1).await;

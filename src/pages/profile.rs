@@ -157,7 +157,7 @@ fn TokenInspector(
                 <dt>"Signed in with"</dt>
                 <dd data-flow=session.flow.as_str()>{flow_label(session.flow)}</dd>
                 <dt>"Refresh token"</dt>
-                <dd data-refresh-token=refresh_held>
+                <dd data-refresh-token=if refresh_held { "true" } else { "false" }>
                     {if refresh_held { "held (never shown)" } else { "none" }}
                 </dd>
                 <dt>"Refresh token rotations"</dt>
