@@ -75,8 +75,9 @@ pub enum AuthError {
     /// The response lacks something the configured flow requires.
     #[error("the sign-in response is incomplete: {0}")]
     Incomplete(&'static str),
-    /// The response does not carry what the configured `responseType` asked for.
-    #[error("the sign-in response was refused: {0}")]
+    /// The response does not carry what the configured `responseType` asked for, or names
+    /// another issuer (RFC 9207).
+    #[error("{0}; it was refused")]
     Response(ValidationError),
     /// The provider answered with an OAuth 2.0 error.
     #[error("{message}")]
