@@ -9,9 +9,10 @@
 //! cargo xtask bench --login-runs 30    # login round trips per app (default 20; 0 skips)
 //! ```
 //!
-//! 1. Transfer size: `dist/` (html + js + wasm + css; raw, gzip -9, brotli -11, via
-//!    [`crate::size`]; one bundle with both flows compiled in) against `bench/peer-react-auth0js/` (React + react-router + auth0-js,
-//!    the same routes), installed with `npm ci` and bundled by esbuild at bench time; beside
+//! 1. Transfer size: `dist/` (one bundle with both flows compiled in; html + js + wasm +
+//!    css; raw, gzip -9, brotli -11, via [`crate::size`]) against
+//!    `bench/peer-react-auth0js/` (React + react-router + auth0-js, the same routes),
+//!    installed with `npm ci` and bundled by esbuild at bench time; beside
 //!    it a second peer on oidc-client (`bench/peer-react-oidc-client/`), the opt-in smallest
 //!    build ([`crate::smallest`], when a nightly toolchain is there) and the floor: the same
 //!    Leptos shell without any auth (`bench/shell/`). See [`peers`].
