@@ -5,7 +5,10 @@
 // 2. <runs> times: go to about:blank (the app's in-memory tokens are gone), start a clock,
 //    open <appUrl>/profile, and stop it when the page's data-auth-state is "authenticated"
 //    (polled over WebDriver, so each time includes up to one poll round trip, ~2-5 ms).
-// Prints `run <ms>` per run and `result <median> <min> <max> <p10> <p90> <n>` at the end.
+// Prints `run <ms>` per run and `result <median> <min> <max> <p10> <p90> <n>` at the end,
+// after `callback <median> <p10> <p90> <n>` when the app records the User Timing measure
+// `hashgate:callback` (Hashgate does, on either flow; the peers do not). The flow is the
+// app's business: its auth_config.json, written by the bench, picks it.
 //
 //   node login.mjs <chromedriverPort> <appUrl> <runs> <chromium> <profileDir>
 const [driverPort, appUrl, runs, chromium, profileDir] = process.argv.slice(2);
@@ -77,7 +80,8 @@ try {
     const ms = performance.now() - started;
     times.push(ms);
     console.log(`run ${ms.toFixed(1)}`);
-    // Hashgate's own User Timing measure: fragment captured → validated session.
+    // Hashgate's own User Timing measure: authorization response taken → validated session
+    // (for the code flow, the token endpoint round trip included).
     const callback = await script(
       "const e = performance.getEntriesByName('hashgate:callback'); return e.length ? e[e.length - 1].duration : null"
     );

@@ -59,6 +59,9 @@ pub enum Error {
     /// The identity provider refused a configuration the bench wrote or read.
     #[error(transparent)]
     IdpConfig(#[from] hashgate_idp::ConfigError),
+    /// The app would refuse an `auth_config.json` the bench wrote for it.
+    #[error(transparent)]
+    AppConfig(#[from] hashgate_protocol::ConfigError),
     /// Driving the headless browser failed (WebDriver session, navigation, script).
     #[error("browser: {0}")]
     Browser(String),

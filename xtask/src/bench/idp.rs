@@ -31,6 +31,10 @@ pub const CLIENT_ID: &str = "hashgate-spa";
 /// The port of `cargo xtask dev`'s app, which the shipped callbacks name.
 const DEV_APP_PORT: u16 = 8080;
 
+/// The grants the login round trip uses (`idp/README.md`): the implicit grant, and the code
+/// flow with rotating refresh tokens, on the one client.
+const LOGIN_GRANTS: [&str; 3] = ["implicit", "authorization_code", "refresh_token"];
+
 /// A running `hashgate-idp`, stopped when dropped.
 #[derive(Debug)]
 pub struct Idp {
@@ -89,6 +93,14 @@ pub fn config_for(shipped: &str, shipped_path: &Path, app_port: u16) -> Result<S
             shipped_path.display()
         ))
     })?;
+    if let Some(grant) = LOGIN_GRANTS.iter().find(|grant| !client.allows(grant)) {
+        return Err(Error::Missing(format!(
+            "{}: client `{CLIENT_ID}` does not list `{grant}` in `grant_types`; the bench logs \
+             in with both flows ({})",
+            shipped_path.display(),
+            LOGIN_GRANTS.join(", ")
+        )));
+    }
     let wanted = moved_client(client, app_port).ok_or_else(|| {
         Error::Missing(format!(
             "{}: client `{CLIENT_ID}` has no callback on port {DEV_APP_PORT} to move to the \
@@ -258,6 +270,28 @@ mod tests {
         let error = config_for(&no_app, &path, 18_123).unwrap_err();
         assert!(
             error.to_string().contains("no client `hashgate-spa`"),
+            "{error}"
+        );
+
+        // The code flow's grants: without them the code-flow runs could only fail.
+        let implicit_only = text
+            .replace(
+                "grant_types = [\"implicit\", \"authorization_code\", \"refresh_token\"]",
+                "grant_types = [\"implicit\"]",
+            )
+            .replace(
+                "\nrefresh_token_rotation = true\n",
+                "\nrefresh_token_rotation = false\n",
+            );
+        assert_ne!(
+            implicit_only, text,
+            "the shipped grants are where this test expects"
+        );
+        let error = config_for(&implicit_only, &path, 18_123).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("does not list `authorization_code` in `grant_types`"),
             "{error}"
         );
 

@@ -2,12 +2,18 @@
 //! with a `hashgate-idp` (release) session present, from opening `/profile` signed out to
 //! `data-auth-state="authenticated"`, for Hashgate and for the React peers, each served by
 //! `bench/login/serve.mjs` on the same origin against the same provider.
+//!
+//! Hashgate's release build is measured with both of its flows: the same files served twice,
+//! with two `auth_config.json` files ([`Flow`]). Each file is the app's own
+//! [`RawAuthConfig`], checked by the app's own validation before it is served.
 
 use std::{
     fs,
     path::Path,
     process::{Command, Stdio},
 };
+
+use hashgate_protocol::{CacheLocation, RawAuthConfig, ResponseType};
 
 use crate::{
     cmd,
@@ -21,11 +27,85 @@ use super::{
     AUDIENCE,
 };
 
+/// The name of Hashgate's release build in the report.
+pub const HASHGATE: &str = "Hashgate";
+
+/// The scopes every app asks for: sign-in, the profile, and the API's read permission.
+const SCOPE: &str = "openid profile email read:messages";
+
+/// The API origin in every `auth_config.json`; the login round trip calls no API.
+const API_ORIGIN: &str = "http://localhost:1";
+
+/// Which grant an app's `auth_config.json` asks for (README.md, Configure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// The implicit grant, `"responseType": "id_token token"`: the app's default, and the
+    /// only flow the peers are built for.
+    Implicit,
+    /// The authorization code flow with PKCE and rotating refresh tokens,
+    /// `"responseType": "code", "useRefreshTokens": true` (README.md, The authorization code
+    /// flow with PKCE).
+    Code,
+}
+
+impl Flow {
+    /// Its name in the report's tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Implicit => "implicit (`id_token token`)",
+            Self::Code => "code + PKCE, refresh tokens",
+        }
+    }
+
+    /// Its name where space is short (the chart, the console).
+    pub fn short(self) -> &'static str {
+        match self {
+            Self::Implicit => "implicit",
+            Self::Code => "code + PKCE",
+        }
+    }
+
+    /// The `auth_config.json` fields that select it, as the report quotes them.
+    pub fn setting(self) -> &'static str {
+        match self {
+            Self::Implicit => r#""responseType": "id_token token""#,
+            Self::Code => r#""responseType": "code", "useRefreshTokens": true"#,
+        }
+    }
+
+    fn response_type(self) -> ResponseType {
+        match self {
+            Self::Implicit => ResponseType::IdTokenToken,
+            Self::Code => ResponseType::Code,
+        }
+    }
+
+    fn use_refresh_tokens(self) -> bool {
+        self == Self::Code
+    }
+}
+
+/// The app's User Timing measure `hashgate:callback` over the runs: authorization response
+/// taken → validated session, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CallbackTiming {
+    /// Median.
+    pub median_ms: f64,
+    /// 10th percentile.
+    pub p10_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// Runs in which the app recorded the measure.
+    pub runs: u32,
+}
+
 /// Login round trips of one app, in milliseconds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoginRow {
     /// The app measured.
     pub app: String,
+    /// The flow its `auth_config.json` asked for.
+    pub flow: Flow,
     /// Median.
     pub median_ms: f64,
     /// Fastest run.
@@ -38,72 +118,113 @@ pub struct LoginRow {
     pub p90_ms: f64,
     /// Runs measured.
     pub runs: u32,
-    /// The app's own "fragment captured → validated session" measure (User Timing
-    /// `hashgate:callback`): median, p10, p90 in ms; `None` for apps that set no such mark.
-    pub callback_ms: Option<(f64, f64, f64)>,
+    /// The app's own callback processing time (User Timing `hashgate:callback`); `None` for
+    /// apps that set no such mark.
+    pub callback_ms: Option<CallbackTiming>,
 }
 
-/// Parses login.mjs's `result <median> <min> <max> <p10> <p90> <n>` line.
-pub fn parse_login_result(app: &str, output: &str) -> Option<LoginRow> {
-    let line = output
-        .lines()
-        .find_map(|line| line.strip_prefix("result "))?;
-    let numbers: Vec<f64> = line
-        .split_whitespace()
-        .map(str::parse)
-        .collect::<std::result::Result<_, _>>()
-        .ok()?;
-    let [median_ms, min_ms, max_ms, p10_ms, p90_ms, runs] = numbers[..] else {
-        return None;
-    };
+/// Parses login.mjs's `result <median> <min> <max> <p10> <p90> <n>` line (and its optional
+/// `callback` line) for `app` on `flow`.
+pub fn parse_login_result(app: &str, flow: Flow, output: &str) -> Option<LoginRow> {
+    let [median_ms, min_ms, max_ms, p10_ms, p90_ms, runs] = numbers(output, "result ")?;
     Some(LoginRow {
         app: app.to_owned(),
+        flow,
         median_ms,
         min_ms,
         max_ms,
         p10_ms,
         p90_ms,
-        runs: runs as u32,
+        runs: count(runs)?,
         callback_ms: parse_callback_line(output),
     })
 }
 
 /// Parses login.mjs's optional `callback <median> <p10> <p90> <n>` line.
-fn parse_callback_line(output: &str) -> Option<(f64, f64, f64)> {
-    let line = output
-        .lines()
-        .find_map(|line| line.strip_prefix("callback "))?;
+fn parse_callback_line(output: &str) -> Option<CallbackTiming> {
+    let [median_ms, p10_ms, p90_ms, runs] = numbers(output, "callback ")?;
+    Some(CallbackTiming {
+        median_ms,
+        p10_ms,
+        p90_ms,
+        runs: count(runs)?,
+    })
+}
+
+/// The `N` numbers of the first line of `output` that starts with `prefix`; `None` unless
+/// there are exactly `N`, all finite.
+fn numbers<const N: usize>(output: &str, prefix: &str) -> Option<[f64; N]> {
+    let line = output.lines().find_map(|line| line.strip_prefix(prefix))?;
     let numbers: Vec<f64> = line
         .split_whitespace()
         .map(str::parse)
         .collect::<std::result::Result<_, _>>()
         .ok()?;
-    let [median, p10, p90, _runs] = numbers[..] else {
+    if numbers.iter().any(|n| !n.is_finite()) {
         return None;
-    };
-    Some((median, p10, p90))
+    }
+    numbers.try_into().ok()
 }
 
-/// Measures `runs` login round trips of Hashgate (and its smallest build, when there is
-/// one) and of each peer `(name, dist)`.
-pub fn measure(
-    hashgate_dist: &Path,
-    smallest_dist: Option<&Path>,
-    peers: &[(&str, &Path)],
-    runs: u32,
-) -> Result<Vec<LoginRow>> {
+/// A run count: a whole, non-negative number.
+fn count(value: f64) -> Option<u32> {
+    (value >= 0.0 && value.fract() == 0.0 && value <= f64::from(u32::MAX)).then_some(value as u32)
+}
+
+/// One app whose login round trip is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct App<'a> {
+    /// Its name in the report.
+    pub name: &'a str,
+    /// The built files served.
+    pub dist: &'a Path,
+    /// The flow its `auth_config.json` asks for.
+    pub flow: Flow,
+}
+
+/// The apps measured, in the report's order: Hashgate's release build on each flow (the same
+/// files, two `auth_config.json`), its smallest build when there is one, then each peer
+/// `(name, dist)` on the implicit grant, the only flow they are built for.
+pub fn apps<'a>(
+    hashgate_dist: &'a Path,
+    smallest_dist: Option<&'a Path>,
+    peers: &[(&'a str, &'a Path)],
+) -> Vec<App<'a>> {
+    let mut apps = vec![
+        App {
+            name: HASHGATE,
+            dist: hashgate_dist,
+            flow: Flow::Implicit,
+        },
+        App {
+            name: HASHGATE,
+            dist: hashgate_dist,
+            flow: Flow::Code,
+        },
+    ];
+    // The smallest build differs in size, not in behaviour: one flow is enough.
+    apps.extend(smallest_dist.map(|dist| App {
+        name: "Hashgate (smallest build)",
+        dist,
+        flow: Flow::Implicit,
+    }));
+    apps.extend(peers.iter().map(|&(name, dist)| App {
+        name,
+        dist,
+        flow: Flow::Implicit,
+    }));
+    apps
+}
+
+/// Measures `runs` login round trips of each of `apps`.
+pub fn measure(apps: &[App<'_>], runs: u32) -> Result<Vec<LoginRow>> {
     let scratch = scratch_dir("login")?;
-    let mut apps = vec![("Hashgate", hashgate_dist)];
-    if let Some(dist) = smallest_dist {
-        apps.push(("Hashgate (smallest build)", dist));
-    }
-    apps.extend_from_slice(peers);
-    let result = measure_in(&scratch, &apps, runs);
+    let result = measure_in(&scratch, apps, runs);
     let _ = fs::remove_dir_all(&scratch);
     result
 }
 
-fn measure_in(scratch: &Path, apps: &[(&str, &Path)], runs: u32) -> Result<Vec<LoginRow>> {
+fn measure_in(scratch: &Path, apps: &[App<'_>], runs: u32) -> Result<Vec<LoginRow>> {
     let (app_port, driver_port) = (free_port()?, free_port()?);
     let root = cmd::root();
     let idp = idp::start(scratch, app_port, "localhost")?;
@@ -119,10 +240,15 @@ fn measure_in(scratch: &Path, apps: &[(&str, &Path)], runs: u32) -> Result<Vec<L
         .ok_or_else(|| Error::Missing(format!("chromium is missing: {}", tools::CHROMIUM_APT)))?;
 
     let mut rows = Vec::new();
-    for &(name, dist) in apps {
+    for app in apps {
+        let name = format!("{} ({})", app.name, app.flow.short());
         let site = scratch.join(format!("site-{}", rows.len()));
-        copy_dir(dist, &site)?;
-        write(&site.join("auth_config.json"), &auth_config(&idp.issuer))?;
+        copy_dir(app.dist, &site)?;
+        // Over the build's own file: the same provider, client and API for every app.
+        write(
+            &site.join("auth_config.json"),
+            &auth_config(&idp.issuer, app.flow)?,
+        )?;
         let mut host = Server::spawn(
             "static host",
             Command::new("node")
@@ -146,7 +272,7 @@ fn measure_in(scratch: &Path, apps: &[(&str, &Path)], runs: u32) -> Result<Vec<L
             source,
         })?;
         let text = String::from_utf8_lossy(&output.stdout);
-        let row = parse_login_result(name, &text).ok_or_else(|| {
+        let row = parse_login_result(app.name, app.flow, &text).ok_or_else(|| {
             Error::Missing(format!(
                 "{name}: the login round trip failed:\n{text}{}",
                 String::from_utf8_lossy(&output.stderr)
@@ -156,8 +282,11 @@ fn measure_in(scratch: &Path, apps: &[(&str, &Path)], runs: u32) -> Result<Vec<L
             "  {name}: median {:.0} ms ({:.0}-{:.0})",
             row.median_ms, row.min_ms, row.max_ms
         );
-        if let Some((median, _, _)) = row.callback_ms {
-            println!("  {name}: callback processing median {median:.1} ms");
+        if let Some(callback) = row.callback_ms {
+            println!(
+                "  {name}: callback processing median {:.1} ms",
+                callback.median_ms
+            );
         }
         rows.push(row);
         drop(host);
@@ -165,31 +294,222 @@ fn measure_in(scratch: &Path, apps: &[(&str, &Path)], runs: u32) -> Result<Vec<L
     Ok(rows)
 }
 
-/// The `auth_config.json` every app is served with: the same provider, client and API.
-fn auth_config(issuer: &str) -> String {
-    serde_json::json!({
-        "issuer": issuer,
-        "clientId": CLIENT_ID,
-        "audience": AUDIENCE,
-        "scope": "openid profile email read:messages",
-        "apiOrigin": "http://localhost:1",
-    })
-    .to_string()
+/// The `auth_config.json` an app is served with on `flow`: the same provider, client, API,
+/// scopes and `cacheLocation` (`memory`) for every app, so that every timed run signs in
+/// through the same silent `prompt=none` request and only the flow differs.
+///
+/// The file is the app's own [`RawAuthConfig`], validated as the app validates it; what is
+/// written is read back and must validate to the same configuration, with the flow asked for.
+pub fn auth_config(issuer: &str, flow: Flow) -> Result<String> {
+    let raw = RawAuthConfig {
+        issuer: Some(issuer.to_owned()),
+        client_id: Some(CLIENT_ID.to_owned()),
+        audience: Some(AUDIENCE.to_owned()),
+        scope: Some(SCOPE.to_owned()),
+        response_type: Some(flow.response_type().as_str().to_owned()),
+        api_origin: Some(API_ORIGIN.to_owned()),
+        cache_location: Some(CacheLocation::Memory.as_str().to_owned()),
+        use_refresh_tokens: flow.use_refresh_tokens().then_some(true),
+        ..RawAuthConfig::default()
+    };
+    let meant = raw.clone().validate()?;
+    if meant.response_type != flow.response_type()
+        || meant.use_refresh_tokens != flow.use_refresh_tokens()
+    {
+        return Err(unwritable(format!(
+            "the app reads it as another flow than {}",
+            flow.short()
+        )));
+    }
+    let text = to_json(&raw)?;
+    let read: RawAuthConfig =
+        serde_json::from_str(&text).map_err(|error| unwritable(error.to_string()))?;
+    if read.validate()? != meant {
+        return Err(unwritable(
+            "the app does not read it back as written".to_owned(),
+        ));
+    }
+    Ok(text)
+}
+
+/// `raw` as JSON with the absent fields left out, as a hand-written file has them.
+fn to_json(raw: &RawAuthConfig) -> Result<String> {
+    let mut value = serde_json::to_value(raw).map_err(|error| unwritable(error.to_string()))?;
+    if let serde_json::Value::Object(fields) = &mut value {
+        fields.retain(|_, field| !field.is_null());
+    }
+    serde_json::to_string_pretty(&value).map_err(|error| unwritable(error.to_string()))
+}
+
+fn unwritable(why: String) -> Error {
+    Error::Missing(format!(
+        "the bench's auth_config.json cannot be written: {why}"
+    ))
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
+    use hashgate_protocol::AuthConfig;
+
     use super::*;
+
+    /// `auth_config.json` text as the app reads and validates it.
+    fn read_back(text: &str) -> AuthConfig {
+        serde_json::from_str::<RawAuthConfig>(text)
+            .unwrap()
+            .validate()
+            .unwrap()
+    }
 
     // docs/contract.md §1: every app gets the same provider, client and API in its
     // auth_config.json.
     #[test]
     fn every_app_is_configured_for_the_same_provider_and_api() {
         let config: serde_json::Value =
-            serde_json::from_str(&auth_config("http://localhost:4000/")).unwrap();
+            serde_json::from_str(&auth_config("http://localhost:4000/", Flow::Implicit).unwrap())
+                .unwrap();
         assert_eq!(config["issuer"], "http://localhost:4000/");
         assert_eq!(config["clientId"], "hashgate-spa");
         assert_eq!(config["audience"], AUDIENCE);
+    }
+
+    // README.md, The authorization code flow with PKCE: one line of auth_config.json switches
+    // the same build between the flows; the two files the bench serves differ in that line
+    // only, and the app reads each as the flow it is measured for.
+    #[test]
+    fn the_two_files_differ_only_in_the_flow_and_the_app_reads_each_as_meant() {
+        let issuer = "http://localhost:4000/";
+        let implicit_text = auth_config(issuer, Flow::Implicit).unwrap();
+        let code_text = auth_config(issuer, Flow::Code).unwrap();
+
+        let implicit = read_back(&implicit_text);
+        assert_eq!(implicit.response_type, ResponseType::IdTokenToken);
+        assert!(!implicit.use_refresh_tokens);
+        let code = read_back(&code_text);
+        assert_eq!(code.response_type, ResponseType::Code);
+        assert!(code.use_refresh_tokens);
+        // Both keep tokens in memory: every timed run signs in through the silent request.
+        assert_eq!(implicit.cache_location, CacheLocation::Memory);
+        assert_eq!(code.cache_location, CacheLocation::Memory);
+        // OIDC Core §11: the code flow asks for a refresh token with offline_access.
+        assert_eq!(implicit.scope, "openid profile email read:messages");
+        assert_eq!(
+            code.scope,
+            "openid profile email read:messages offline_access"
+        );
+        let same = |c: &AuthConfig| {
+            (
+                c.issuer.clone(),
+                c.client_id.clone(),
+                c.audience.clone(),
+                c.redirect_path.clone(),
+                c.api_origin.clone(),
+            )
+        };
+        assert_eq!(same(&implicit), same(&code));
+
+        // The files name their flow with exactly the fields the report quotes.
+        let implicit_json: serde_json::Value = serde_json::from_str(&implicit_text).unwrap();
+        let code_json: serde_json::Value = serde_json::from_str(&code_text).unwrap();
+        assert_eq!(implicit_json["responseType"], "id_token token");
+        assert!(Flow::Implicit.setting().contains("\"id_token token\""));
+        assert_eq!(code_json["responseType"], "code");
+        assert_eq!(code_json["useRefreshTokens"], true);
+        assert!(Flow::Code.setting().contains("\"useRefreshTokens\": true"));
+        // Absent fields are left out, not written as null.
+        assert!(
+            implicit_json.get("useRefreshTokens").is_none(),
+            "{implicit_text}"
+        );
+        assert!(!implicit_text.contains("null"), "{implicit_text}");
+        assert!(!code_text.contains("null"), "{code_text}");
+    }
+
+    // docs/contract.md §1: a file the app would refuse is never served; the bench stops with
+    // the app's own error, naming the field.
+    #[test]
+    fn an_issuer_the_app_would_refuse_stops_the_bench_with_the_field_named() {
+        for flow in [Flow::Implicit, Flow::Code] {
+            let error = auth_config("ftp://localhost:4000/", flow).unwrap_err();
+            assert!(
+                matches!(error, Error::AppConfig(_)) && error.to_string().contains("\"issuer\""),
+                "{error}"
+            );
+        }
+    }
+
+    // README.md, Benchmarks: the same release build is measured on both flows, beside its
+    // smallest build and the peers, which do the implicit grant only.
+    #[test]
+    fn hashgate_is_measured_on_both_flows_from_the_same_files_and_the_peers_on_implicit() {
+        let (dist, smallest, peer) = (
+            Path::new("/d/dist"),
+            Path::new("/d/dist-smallest"),
+            Path::new("/d/peer"),
+        );
+        let measured = apps(dist, Some(smallest), &[("React + auth0-js", peer)]);
+        let seen: Vec<(&str, &Path, Flow)> =
+            measured.iter().map(|a| (a.name, a.dist, a.flow)).collect();
+        assert_eq!(
+            seen,
+            [
+                (HASHGATE, dist, Flow::Implicit),
+                (HASHGATE, dist, Flow::Code),
+                ("Hashgate (smallest build)", smallest, Flow::Implicit),
+                ("React + auth0-js", peer, Flow::Implicit),
+            ]
+        );
+        assert_eq!(
+            apps(dist, None, &[]).len(),
+            2,
+            "no smallest build, no peers"
+        );
+    }
+
+    // README.md, Benchmarks: login.mjs's summary lines are read exactly; a line that is cut
+    // short, has a word for a number or a fractional run count is no result.
+    #[test]
+    fn login_and_callback_lines_are_parsed_and_malformed_ones_refused() {
+        let row = parse_login_result(
+            HASHGATE,
+            Flow::Code,
+            "run 400.1\nresult 412.5 380 520.25 390 500 20\ncallback 30.5 25.0 41.5 19\n",
+        )
+        .unwrap();
+        assert_eq!(row.flow, Flow::Code);
+        assert_eq!(row.app, HASHGATE);
+        assert_eq!(row.runs, 20);
+        assert!((row.max_ms - 520.25).abs() < 1e-9);
+        assert_eq!(
+            row.callback_ms,
+            Some(CallbackTiming {
+                median_ms: 30.5,
+                p10_ms: 25.0,
+                p90_ms: 41.5,
+                runs: 19,
+            })
+        );
+
+        let cut = "result 412.5 380 520 390 500 20\ncallback 30.5 25.0 41.5\n";
+        assert_eq!(
+            parse_login_result(HASHGATE, Flow::Code, cut)
+                .unwrap()
+                .callback_ms,
+            None
+        );
+        for bad in [
+            "result 412.5 380 520 390 500 20.5",
+            "result 412.5 380 520 390 500 -1",
+            "result 412.5 380 520 390 NaN 20",
+            "result 412.5 380 520 390 500 twenty",
+            "result 412.5 380 520 390 500 20 7",
+        ] {
+            assert_eq!(
+                parse_login_result(HASHGATE, Flow::Implicit, bad),
+                None,
+                "{bad}"
+            );
+        }
     }
 }

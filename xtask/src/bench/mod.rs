@@ -9,9 +9,10 @@
 //! cargo xtask bench --login-runs 30    # login round trips per app (default 20; 0 skips)
 //! ```
 //!
-//! 1. Transfer size: `dist/` (html + js + wasm + css; raw, gzip -9, brotli -11, via
-//!    [`crate::size`]) against `bench/peer-react-auth0js/` (React + react-router + auth0-js,
-//!    the same routes), installed with `npm ci` and bundled by esbuild at bench time; beside
+//! 1. Transfer size: `dist/` (one bundle with both flows compiled in; html + js + wasm +
+//!    css; raw, gzip -9, brotli -11, via [`crate::size`]) against
+//!    `bench/peer-react-auth0js/` (React + react-router + auth0-js, the same routes),
+//!    installed with `npm ci` and bundled by esbuild at bench time; beside
 //!    it a second peer on oidc-client (`bench/peer-react-oidc-client/`), the opt-in smallest
 //!    build ([`crate::smallest`], when a nightly toolchain is there) and the floor: the same
 //!    Leptos shell without any auth (`bench/shell/`). See [`peers`].
@@ -24,7 +25,10 @@
 //!    before, during and after.
 //! 4. Login round trip in headless Chromium ([`login`]): with a `hashgate-idp` (release)
 //!    session present, from opening `/profile` signed out to
-//!    `data-auth-state="authenticated"`, for Hashgate and for the React peers.
+//!    `data-auth-state="authenticated"`, for Hashgate on both flows (the same release build
+//!    served with two `auth_config.json`: implicit `id_token token`, and code + PKCE with
+//!    refresh tokens) and for the React peers (implicit), with Hashgate's own callback
+//!    processing time (User Timing `hashgate:callback`) for each flow.
 //!
 //! Results ([`report`]): `bench/results/latest.md` (tables, goals, machine) and `latest.svg`
 //! (bars).
@@ -134,18 +138,16 @@ pub fn run(options: &Options) -> Result<bool> {
             lint: false,
             browser: true,
         })?;
-        (
-            login::measure(
-                &dist,
-                smallest.as_deref().ok(),
-                &[
-                    ("React + auth0-js", &peer_dir.join("dist")),
-                    ("React + oidc-client", &oidc_peer_dir.join("dist")),
-                ],
-                options.login_runs,
-            )?,
-            None,
-        )
+        let (peer_dist, oidc_peer_dist) = (peer_dir.join("dist"), oidc_peer_dir.join("dist"));
+        let apps = login::apps(
+            &dist,
+            smallest.as_deref().ok(),
+            &[
+                ("React + auth0-js", &peer_dist),
+                ("React + oidc-client", &oidc_peer_dist),
+            ],
+        );
+        (login::measure(&apps, options.login_runs)?, None)
     };
 
     let report = BenchReport {

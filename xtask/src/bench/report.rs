@@ -5,7 +5,12 @@ use std::fmt::Write as _;
 
 use crate::size::{human, Sizes};
 
-use super::{api::ApiRow, flood::FloodReport, login::LoginRow, wrk};
+use super::{
+    api::ApiRow,
+    flood::FloodReport,
+    login::{Flow, LoginRow, HASHGATE},
+    wrk,
+};
 
 /// Goal (README.md, Benchmarks): Hashgate's brotli total at most this share of the peer's.
 pub const SIZE_GOAL: f64 = 0.8;
@@ -17,7 +22,7 @@ pub const EXPRESS_GOAL: f64 = 5.0;
 /// Everything one bench run measured.
 #[derive(Debug, Clone)]
 pub struct BenchReport {
-    /// Hashgate's release build.
+    /// Hashgate's release build: one bundle with both flows compiled in.
     pub hashgate_size: Sizes,
     /// The wasm file alone, brotli.
     pub hashgate_wasm_brotli: u64,
@@ -33,7 +38,8 @@ pub struct BenchReport {
     pub api: Vec<ApiRow>,
     /// Seconds per wrk run.
     pub duration_secs: u64,
-    /// Login round trips, Hashgate (and its smallest build) then the peer; empty when skipped.
+    /// Login round trips: Hashgate on each flow (and its smallest build), then the peers;
+    /// empty when skipped.
     pub login: Vec<LoginRow>,
     /// Why the login part has no rows, when it has none.
     pub login_note: Option<String>,
@@ -41,6 +47,17 @@ pub struct BenchReport {
     pub flood: FloodReport,
     /// Lines describing the machine and the tool versions.
     pub machine: Vec<String>,
+}
+
+/// Hashgate's login medians on both flows, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlowCost {
+    /// Login round trip, implicit grant.
+    pub implicit_ms: f64,
+    /// Login round trip, code flow with PKCE.
+    pub code_ms: f64,
+    /// Callback processing `(implicit, code)`, when both runs recorded it.
+    pub callback_ms: Option<(f64, f64)>,
 }
 
 impl BenchReport {
@@ -95,7 +112,7 @@ impl BenchReport {
         };
         size_row(
             &mut md,
-            "Hashgate (Leptos, wasm)",
+            "Hashgate (Leptos, wasm; one bundle, both flows)",
             self.hashgate_size,
             self.size_ratio(),
         );
@@ -125,6 +142,13 @@ impl BenchReport {
             self.shell_size,
             self.ratio(self.shell_size),
         );
+        let _ = writeln!(
+            md,
+            "\nHashgate's row is its one release build, with both flows compiled in: the implicit \
+             grant and the authorization code flow with PKCE and refresh tokens. \
+             `auth_config.json` picks one at start-up, so the code flow has no build, and no \
+             size, of its own."
+        );
         if let Err(why) = &self.smallest_size {
             let _ = writeln!(md, "\nSmallest build not measured: {why}.");
         }
@@ -144,7 +168,8 @@ impl BenchReport {
             md,
             "\nHashgate's wasm alone: {} brotli. The goal ({SIZE_GOAL}× the peer) is {} brotli; \
              the Leptos shell with no auth at all already takes {} of it, which leaves {} for \
-             sign-in, validation, silent renewal, the API client, the pages and the CSS.\n",
+             sign-in on both flows, validation, renewal, the API client, the pages and the \
+             CSS.\n",
             human(self.hashgate_wasm_brotli),
             human(goal),
             human(self.shell_size.brotli),
@@ -174,49 +199,7 @@ impl BenchReport {
                     .map_or_else(|| "?".to_owned(), |kib| human(kib * 1024)),
             );
         }
-        let _ = writeln!(
-            md,
-            "\n## Login round trip (headless Chromium, provider session present)\n"
-        );
-        let _ = writeln!(
-            md,
-            "From opening `/profile` signed out in the app to `data-auth-state=\"authenticated\"`; \
-             every app served from the same origin against the same `hashgate-idp` (release).\n"
-        );
-        if let Some(note) = &self.login_note {
-            let _ = writeln!(md, "Not measured: {note}\n");
-        }
-        if !self.login.is_empty() {
-            let _ = writeln!(
-                md,
-                "| app | median | p10 | p90 | min | max | runs |\n|---|---:|---:|---:|---:|---:|---:|"
-            );
-            for row in &self.login {
-                let _ = writeln!(
-                    md,
-                    "| {} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {} |",
-                    row.app,
-                    row.median_ms,
-                    row.p10_ms,
-                    row.p90_ms,
-                    row.min_ms,
-                    row.max_ms,
-                    row.runs
-                );
-            }
-            for row in &self.login {
-                if let Some((median, p10, p90)) = row.callback_ms {
-                    let _ = writeln!(
-                        md,
-                        "\n{}'s callback processing (User Timing `hashgate:callback`: \
-                         authorization response received → tokens validated, WebCrypto \
-                         signature and at_hash included; here the silent sign-in's response): \
-                         median {median:.1} ms (p10 {p10:.1}, p90 {p90:.1}).",
-                        row.app
-                    );
-                }
-            }
-        }
+        self.login_markdown(&mut md);
         self.flood_markdown(&mut md);
         let _ = writeln!(md, "\n## Goals\n");
         let _ = writeln!(md, "| goal | measured | met |\n|---|---:|:---:|");
@@ -264,6 +247,117 @@ impl BenchReport {
             let _ = writeln!(md, "- {line}");
         }
         md
+    }
+
+    /// The login round trip section: every app's round trip, Hashgate's callback processing,
+    /// and what the code flow costs beside the implicit grant.
+    fn login_markdown(&self, md: &mut String) {
+        let _ = writeln!(
+            md,
+            "\n## Login round trip (headless Chromium, provider session present)\n"
+        );
+        let _ = writeln!(
+            md,
+            "From opening `/profile` signed out in the app to `data-auth-state=\"authenticated\"`; \
+             every app served from the same origin against the same `hashgate-idp` (release). \
+             Hashgate's release build is measured on both flows, the same files served with two \
+             `auth_config.json`: `{}` and `{}`, both with `\"cacheLocation\": \"memory\"`, so every \
+             run signs in through the hidden iframe (`prompt=none`) and the code flow then \
+             redeems its code at the token endpoint. The peers do the implicit grant only.\n",
+            Flow::Implicit.setting(),
+            Flow::Code.setting(),
+        );
+        if let Some(note) = &self.login_note {
+            let _ = writeln!(md, "Not measured: {note}\n");
+        }
+        if self.login.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            md,
+            "| app | flow | median | p10 | p90 | min | max | runs |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|"
+        );
+        for row in &self.login {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {} |",
+                row.app,
+                row.flow.label(),
+                row.median_ms,
+                row.p10_ms,
+                row.p90_ms,
+                row.min_ms,
+                row.max_ms,
+                row.runs
+            );
+        }
+        let timed: Vec<_> = self
+            .login
+            .iter()
+            .filter_map(|row| Some((row, row.callback_ms?)))
+            .collect();
+        if !timed.is_empty() {
+            let _ = writeln!(
+                md,
+                "\nCallback processing, the app's own User Timing measure `hashgate:callback`: \
+                 authorization response taken → session validated (WebCrypto signature and \
+                 at_hash included; for the code flow, the token endpoint round trip too); here \
+                 the silent sign-in's response.\n"
+            );
+            let _ = writeln!(
+                md,
+                "| app | flow | median | p10 | p90 | runs |\n|---|---|---:|---:|---:|---:|"
+            );
+            for (row, callback) in timed {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {} |",
+                    row.app,
+                    row.flow.label(),
+                    callback.median_ms,
+                    callback.p10_ms,
+                    callback.p90_ms,
+                    callback.runs
+                );
+            }
+        }
+        if let Some(cost) = self.code_flow_cost() {
+            let callback = cost
+                .callback_ms
+                .map_or_else(String::new, |(implicit, code)| {
+                    format!(
+                        ", callback processing {:+.1} ms ({code:.1} against {implicit:.1})",
+                        code - implicit
+                    )
+                });
+            let _ = writeln!(
+                md,
+                "\nThe code flow beside the implicit grant, same build, medians: login round trip \
+                 {:+.0} ms ({:.0} against {:.0} ms){callback}.",
+                cost.code_ms - cost.implicit_ms,
+                cost.code_ms,
+                cost.implicit_ms,
+            );
+        }
+    }
+
+    /// Hashgate's medians on the code flow and on the implicit grant, when both were measured.
+    pub fn code_flow_cost(&self) -> Option<FlowCost> {
+        let hashgate = |flow: Flow| {
+            self.login
+                .iter()
+                .find(|row| row.app == HASHGATE && row.flow == flow)
+        };
+        let (implicit, code) = (hashgate(Flow::Implicit)?, hashgate(Flow::Code)?);
+        Some(FlowCost {
+            implicit_ms: implicit.median_ms,
+            code_ms: code.median_ms,
+            callback_ms: implicit
+                .callback_ms
+                .zip(code.callback_ms)
+                .map(|(i, c)| (i.median_ms, c.median_ms)),
+        })
     }
 
     /// The `/authorize` flood section: what the provider answered, and normal logins
@@ -388,13 +482,18 @@ impl BenchReport {
             .login
             .iter()
             .map(|row| {
-                let colour = if row.app.starts_with("Hashgate") {
-                    "#b7410e"
-                } else {
-                    "#61dafb"
+                let colour = match (row.app.starts_with(HASHGATE), row.flow) {
+                    (true, Flow::Code) => "#7a2b09",
+                    (true, Flow::Implicit) => "#b7410e",
+                    (false, _) => "#61dafb",
+                };
+                // The peers do the implicit grant only; Hashgate's rows say which flow.
+                let name = match row.flow {
+                    Flow::Code => format!("{}, {}", row.app, Flow::Code.short()),
+                    Flow::Implicit => row.app.clone(),
                 };
                 (
-                    row.app.clone(),
+                    name,
                     row.median_ms / max_login,
                     format!("{:.0} ms median", row.median_ms),
                     colour,
@@ -420,7 +519,7 @@ impl BenchReport {
             ("Transfer size, brotli -11 (smaller is better)", &bars),
             ("API throughput, wrk req/s (larger is better)", &rps_bars),
             (
-                "Login round trip, headless Chromium (smaller is better)",
+                "Login round trip, headless Chromium, median (smaller is better)",
                 &login_bars,
             ),
         ] {
@@ -482,7 +581,7 @@ mod tests {
     use crate::bench::{
         flood::LoginStats,
         form_login::{LoginEnd, Step},
-        login::parse_login_result,
+        login::{parse_login_result, Flow},
         wrk::{StatusCounts, WrkResult},
     };
 
@@ -563,6 +662,7 @@ mod tests {
             duration_secs: 10,
             login: vec![parse_login_result(
                 "Hashgate",
+                Flow::Implicit,
                 "run 1\nresult 490.6 410 712 420 600 20\ncallback 12.5 10.0 20.0 20\n",
             )
             .unwrap()],
@@ -641,23 +741,33 @@ mod tests {
     // README.md, Benchmarks: the login round trip is reported as median and spread (p10–p90).
     #[test]
     fn login_results_are_read_and_tabled_with_their_spread() {
-        let row =
-            parse_login_result("peer", "run 500.0\nresult 507.5 493.5 712.1 494 700 20").unwrap();
+        let row = parse_login_result(
+            "peer",
+            Flow::Implicit,
+            "run 500.0\nresult 507.5 493.5 712.1 494 700 20",
+        )
+        .unwrap();
         assert_eq!(row.runs, 20);
         assert!((row.median_ms - 507.5).abs() < 1e-9 && (row.max_ms - 712.1).abs() < 1e-9);
-        assert_eq!(parse_login_result("peer", "result 1 2 3"), None);
-        assert_eq!(parse_login_result("peer", "run 3\n"), None);
+        assert_eq!(
+            parse_login_result("peer", Flow::Implicit, "result 1 2 3"),
+            None
+        );
+        assert_eq!(parse_login_result("peer", Flow::Implicit, "run 3\n"), None);
 
         assert_eq!(row.callback_ms, None, "the peer sets no performance marks");
 
         let md = report(190_000, 1000.0, 900.0, 100.0).markdown();
         assert!(
-            md.contains("| Hashgate | 491 ms | 420 ms | 600 ms | 410 ms | 712 ms | 20 |"),
+            md.contains("| Hashgate | implicit (`id_token token`) | 491 ms | 420 ms | 600 ms | 410 ms | 712 ms | 20 |"),
             "{md}"
         );
         // The callback processing time from the app's User Timing measure `hashgate:callback`.
         assert!(
-            md.contains("Hashgate's callback processing") && md.contains("median 12.5 ms"),
+            md.contains("`hashgate:callback`")
+                && md.contains(
+                    "| Hashgate | implicit (`id_token token`) | 12.5 ms | 10.0 ms | 20.0 ms | 20 |"
+                ),
             "{md}"
         );
     }
@@ -703,5 +813,121 @@ mod tests {
         assert!(svg.contains("Leptos shell, no auth"), "{svg}");
         assert!(svg.contains("491 ms median"), "{svg}");
         assert!(svg.contains("express /api/private"));
+    }
+
+    fn with_code_flow(mut report: BenchReport) -> BenchReport {
+        report.login.insert(
+            1,
+            parse_login_result(
+                "Hashgate",
+                Flow::Code,
+                "run 1\nresult 530.4 450 790 460 640 20\ncallback 31.25 26.0 44.0 20\n",
+            )
+            .unwrap(),
+        );
+        report.login.push(
+            parse_login_result(
+                "React + auth0-js",
+                Flow::Implicit,
+                "result 600 500 700 520 680 20",
+            )
+            .unwrap(),
+        );
+        report
+    }
+
+    // README.md, Benchmarks: the login round trip and the callback processing of both flows,
+    // side by side, and what the code flow costs at the median.
+    #[test]
+    fn both_flows_are_tabled_side_by_side_with_the_code_flow_cost() {
+        let report = with_code_flow(report(190_000, 1000.0, 900.0, 100.0));
+        let md = report.markdown();
+        let implicit_row =
+            "| Hashgate | implicit (`id_token token`) | 491 ms | 420 ms | 600 ms | 410 ms | 712 ms | 20 |";
+        let code_row =
+            "| Hashgate | code + PKCE, refresh tokens | 530 ms | 460 ms | 640 ms | 450 ms | 790 ms | 20 |";
+        assert!(md.contains(implicit_row) && md.contains(code_row), "{md}");
+        assert!(
+            md.find(implicit_row) < md.find(code_row),
+            "side by side, implicit first"
+        );
+        assert!(
+            md.contains("| React + auth0-js | implicit (`id_token token`) | 600 ms |"),
+            "{md}"
+        );
+        // Only the apps that set the measure get a callback row.
+        assert!(
+            md.contains(
+                "| Hashgate | code + PKCE, refresh tokens | 31.2 ms | 26.0 ms | 44.0 ms | 20 |"
+            ),
+            "{md}"
+        );
+        assert_eq!(md.matches("| React + auth0-js |").count(), 1, "{md}");
+        // The files' settings are quoted as the app reads them.
+        assert!(
+            md.contains(r#"`"responseType": "code", "useRefreshTokens": true`"#),
+            "{md}"
+        );
+        // 530.4 − 490.6 = +39.8 ms; 31.25 − 12.5 = +18.75 ms.
+        assert_eq!(
+            report.code_flow_cost(),
+            Some(FlowCost {
+                implicit_ms: 490.6,
+                code_ms: 530.4,
+                callback_ms: Some((12.5, 31.25)),
+            })
+        );
+        assert!(
+            md.contains(
+                "login round trip +40 ms (530 against 491 ms), callback processing +18.8 ms \
+                 (31.2 against 12.5)."
+            ),
+            "{md}"
+        );
+    }
+
+    // README.md, Benchmarks: without both of Hashgate's flows there is no cost to state, and a
+    // skipped login part says why instead of showing empty tables.
+    #[test]
+    fn the_code_flow_cost_needs_both_flows_and_a_skipped_login_part_says_why() {
+        let mut report = report(190_000, 1000.0, 900.0, 100.0);
+        assert_eq!(report.code_flow_cost(), None, "implicit only");
+        assert!(!report.markdown().contains("The code flow beside"));
+
+        report.login.clear();
+        report.login_note = Some("skipped with --login-runs 0".to_owned());
+        let md = report.markdown();
+        assert!(
+            md.contains("Not measured: skipped with --login-runs 0"),
+            "{md}"
+        );
+        assert!(!md.contains("| app | flow |"), "{md}");
+        assert_eq!(report.code_flow_cost(), None);
+    }
+
+    // README.md, Benchmarks: the size is one bundle with both flows compiled in, and the report
+    // says so.
+    #[test]
+    fn the_size_row_is_the_one_bundle_with_both_flows() {
+        let md = report(190_000, 1000.0, 900.0, 100.0).markdown();
+        assert!(
+            md.contains("| Hashgate (Leptos, wasm; one bundle, both flows) | 556.6 KiB | 371.1 KiB | 185.5 KiB | 1.90× |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("so the code flow has no build, and no size, of its own"),
+            "{md}"
+        );
+    }
+
+    // The chart gives the code flow its own bar, named, beside the implicit one.
+    #[test]
+    fn the_chart_names_the_code_flow_bar() {
+        let svg = with_code_flow(report(190_000, 1000.0, 900.0, 100.0)).svg();
+        // Background, 4 size bars, 3 throughput bars, 3 login bars.
+        assert_eq!(svg.matches("<rect").count(), 11, "{svg}");
+        assert!(svg.contains(">Hashgate, code + PKCE<"), "{svg}");
+        assert!(svg.contains(">Hashgate<"), "{svg}");
+        assert!(svg.contains("530 ms median"), "{svg}");
     }
 }
