@@ -7,16 +7,30 @@
 //     --audience https://api.hashgate.local
 //
 // Issuer: http://127.0.0.1:PORT (no trailing slash, as this provider writes it). Prints
-// `ready <issuer>` on stdout once listening. Development and tests only: in-memory storage,
-// dev interaction pages (any login, any password), keys generated at start-up.
+// `ready <issuer>` on stdout once listening, then one JSON line per protocol event (see
+// `event` below: parameter names and outcomes, never a token, code, state or verifier), which
+// the tests read to see what the app asked for. Development and tests only: in-memory
+// storage, dev interaction pages (any login, any password), keys generated at start-up.
 //
 // What it registers:
-// - client `hashgate-spa` (public: token_endpoint_auth_method none) for the implicit flow,
-//   response types `id_token token` and `id_token`, redirect URIs {spa}/callback and
-//   {spa}/silent-callback.html (silent renewal: this provider has no web_message), post-logout
-//   redirect {spa}/;
+// - client `hashgate-spa` (public: token_endpoint_auth_method none) for both of Hashgate's
+//   flows: the implicit one (response types `id_token token` and `id_token`) and the
+//   authorization code flow with PKCE (response type `code`, grant types authorization_code
+//   and refresh_token); redirect URIs {spa}/callback and {spa}/silent-callback.html (silent
+//   renewal: this provider has no web_message), post-logout redirect {spa}/, and {spa} as the
+//   one origin allowed to call the token and revocation endpoints (CORS);
 // - one API (resource indicator = --audience) with scopes read:messages write:messages whose
 //   access tokens are RS256 JWTs with aud = the audience.
+//
+// The code flow, as the pinned version does it:
+// - PKCE is required, S256 only (RFC 7636; RFC 9700 §2.1.1 for public clients);
+// - every authorization response carries `iss` (RFC 9207): always on in this version, and
+//   advertised as `authorization_response_iss_parameter_supported: true`;
+// - refresh tokens rotate on every use (the default `rotateRefreshToken` policy rotates a
+//   public client's tokens), and presenting a spent one revokes the whole grant;
+// - refresh tokens outlive the browser session, as at Auth0 and Okta: ending the session
+//   (RP-initiated logout) leaves them valid, so only the app's revocation (RFC 7009) at
+//   logout ends them.
 //
 // Hashgate sends Auth0's `audience` parameter, not RFC 8707 `resource`: `audience` is
 // registered as an extra authorization parameter and `defaultResource` turns it into the
@@ -54,6 +68,12 @@ const accessTokenTTL = Number.parseInt(args['access-token-ttl'], 10);
 const issuer = `http://127.0.0.1:${port}`;
 const API_SCOPES = 'read:messages write:messages';
 
+// One line of JSON on stdout per protocol event. Only names, modes and outcomes: a token,
+// code, state, nonce or PKCE value never appears here.
+function event(name, fields) {
+  process.stdout.write(`${JSON.stringify({ event: name, ...fields })}\n`);
+}
+
 // Demo accounts: the dev login page accepts any login and password; these logins get the
 // same names as hashgate-idp's demo users, anyone else gets their login as name.
 const PEOPLE = {
@@ -82,6 +102,16 @@ async function findAccount(ctx, sub) {
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'interop-rs256', use: 'sig', alg: 'RS256' };
 
+// Origins a client may call the token, revocation and userinfo endpoints from: no
+// specification defines such client metadata, so it is a custom property, checked by
+// `clientBasedCORS` (the pattern of oidc-provider's recipes/client_based_origins.md).
+const CORS_ORIGINS = 'urn:hashgate:client:allowed-cors-origins';
+
+// A public browser client doing the code flow: it gets a refresh token (below).
+function isPublicWebClient(client) {
+  return client.applicationType === 'web' && client.clientAuthMethod === 'none';
+}
+
 const configuration = {
   clients: [
     {
@@ -89,14 +119,37 @@ const configuration = {
       client_name: 'Hashgate',
       application_type: 'web',
       token_endpoint_auth_method: 'none',
-      grant_types: ['implicit'],
-      response_types: ['id_token token', 'id_token'],
+      grant_types: ['implicit', 'authorization_code', 'refresh_token'],
+      response_types: ['id_token token', 'id_token', 'code'],
       redirect_uris: [`${spaOrigin}/callback`, `${spaOrigin}/silent-callback.html`],
       post_logout_redirect_uris: [`${spaOrigin}/`],
+      [CORS_ORIGINS]: [spaOrigin],
     },
   ],
-  responseTypes: ['id_token token', 'id_token'],
-  scopes: ['openid', 'profile', 'email'],
+  extraClientMetadata: {
+    properties: [CORS_ORIGINS],
+    validator(ctx, key, value, metadata) {
+      if (key !== CORS_ORIGINS) return;
+      if (value === undefined) {
+        metadata[key] = [];
+        return;
+      }
+      const isOrigin = (origin) => {
+        try {
+          return typeof origin === 'string' && new URL(origin).origin === origin;
+        } catch {
+          return false;
+        }
+      };
+      if (!Array.isArray(value) || !value.every(isOrigin)) {
+        throw new errors.InvalidClientMetadata(`${key} must be an array of origins`);
+      }
+    },
+  },
+  responseTypes: ['id_token token', 'id_token', 'code'],
+  // RFC 7636 with S256 only, for every client (the default requires it of public clients).
+  pkce: { methods: ['S256'], required: () => true },
+  scopes: ['openid', 'offline_access', 'profile', 'email'],
   claims: {
     openid: ['sub'],
     profile: ['name', 'nickname', 'preferred_username'],
@@ -115,13 +168,32 @@ const configuration = {
     long: { httpOnly: true, sameSite: 'lax', signed: true },
     short: { httpOnly: true, sameSite: 'lax', signed: true },
   },
-  clientBasedCORS(ctx, origin) {
-    return origin === spaOrigin;
+  // The token endpoint is called from the SPA's origin: each client names its own origins.
+  clientBasedCORS(ctx, origin, client) {
+    return client[CORS_ORIGINS].includes(origin);
+  },
+  // OIDC Core §11 wants `prompt=consent` with `offline_access`, and this provider drops
+  // `offline_access` from a request without it; an SPA does not ask for consent at every
+  // login. The policy oidc-provider documents for public web clients doing the code flow (its
+  // `issueRefreshToken` example) issues the refresh token anyway. Hashgate keeps it only with
+  // `useRefreshTokens`.
+  async issueRefreshToken(ctx, client, code) {
+    if (!client.grantTypeAllowed('refresh_token')) return false;
+    return code.scopes.has('offline_access') || isPublicWebClient(client);
+  },
+  // By default a grant without `offline_access` ends with the browser session. Refresh tokens
+  // of the code flow outlive it here (as at Auth0 and Okta), so that revoking them at logout
+  // is the app's job and the tests can see it done. Implicit tokens keep the default.
+  async expiresWithSession(ctx, token) {
+    if (token.kind === 'AuthorizationCode' && isPublicWebClient(ctx.oidc.client)) return false;
+    return !token.scopes.has('offline_access');
   },
   extraParams: ['audience'],
   features: {
     devInteractions: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    // RFC 7009: the app revokes its refresh token at logout.
+    revocation: { enabled: true },
     resourceIndicators: {
       enabled: true,
       // Auth0's `audience` names the API when `resource` is absent.
@@ -158,6 +230,66 @@ provider.Client.Schema.prototype.invalidate = function allowLoopbackHttp(message
   if (code === 'implicit-force-https' || code === 'implicit-forbid-localhost') return;
   invalidate.call(this, message, code);
 };
+
+// What the app asked for and got, for the tests (see `event`).
+provider.on('authorization.success', (ctx, out) => {
+  const { params } = ctx.oidc;
+  event('authorization', {
+    response_type: params.response_type,
+    response_mode: ctx.oidc.responseMode,
+    prompt: params.prompt ?? null,
+    redirect_uri: params.redirect_uri,
+    // As granted: `offline_access` is dropped without `prompt=consent` (see issueRefreshToken).
+    scope: params.scope,
+    code_challenge_method: params.code_challenge_method ?? null,
+    // Which parameters the response carried (`iss`, RFC 9207), not their values.
+    response: Object.keys(out).sort(),
+  });
+});
+provider.on('authorization.error', (ctx, error) => {
+  event('authorization_error', {
+    error: error.error,
+    prompt: ctx.oidc?.params?.prompt ?? null,
+    response_type: ctx.oidc?.params?.response_type ?? null,
+  });
+});
+provider.on('grant.success', (ctx) => {
+  const { entities, params } = ctx.oidc;
+  event('token', {
+    grant_type: params.grant_type,
+    origin: ctx.get('origin') || null,
+    refresh_token_issued: Boolean(entities.RefreshToken),
+    // The refresh token presented was spent and a new one issued in its place.
+    rotated: Boolean(entities.RotatedRefreshToken),
+  });
+});
+provider.on('grant.error', (ctx, error) => {
+  event('token_error', {
+    grant_type: ctx.oidc?.params?.grant_type ?? null,
+    error: error.error,
+  });
+});
+provider.on('revocation.error', (ctx, error) => {
+  event('revocation_error', { error: error.error });
+});
+provider.on('end_session.success', () => {
+  event('end_session', {});
+});
+// The revocation endpoint emits no success event: this middleware reports what it revoked.
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.oidc?.route !== 'revocation' || ctx.method !== 'POST' || ctx.status !== 200) return;
+  const { entities, params } = ctx.oidc;
+  const revoked = ['RefreshToken', 'AccessToken'].find((kind) => entities[kind]);
+  event('revocation', {
+    origin: ctx.get('origin') || null,
+    token_type_hint: params.token_type_hint ?? null,
+    // `null` when the token was unknown (RFC 7009 §2.2 answers 200 all the same).
+    revoked: revoked ?? null,
+    // Whether the revoked refresh token had already been spent by a rotation.
+    consumed: revoked === 'RefreshToken' ? Boolean(entities.RefreshToken.consumed) : null,
+  });
+});
 
 provider.on('server_error', (ctx, error) => {
   process.stderr.write(`provider.mjs: server_error ${error?.stack ?? error}\n`);

@@ -2,6 +2,11 @@
 //! `node tests/interop/provider.mjs` on a loopback port, started per test and killed when
 //! dropped, and page objects for its development login, consent and logout pages.
 //!
+//! The provider reports what the app asked of it, one JSON object per line on stdout
+//! (`authorization`, `token`, `revocation`, `end_session`, their errors: names, modes and
+//! outcomes, never a token): [`OidcProvider::events`] reads them, so a test can tell a silent
+//! `prompt=none` request from a refresh-token grant without intercepting the browser.
+//!
 //! Needs Node.js and `npm ci` in `tests/interop` (`cargo xtask test` runs it). Missing
 //! either is a failure, never a skip.
 //!
@@ -16,8 +21,8 @@ use std::{
     os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, ChildStderr, Command, Stdio},
-    sync::mpsc,
-    time::Duration,
+    sync::{mpsc, Arc, Mutex},
+    time::{Duration, Instant},
 };
 
 use fantoccini::Locator;
@@ -25,8 +30,9 @@ use nix::{
     sys::signal::{killpg, Signal},
     unistd::Pid,
 };
+use serde_json::Value;
 
-use super::Browser;
+use super::{Browser, DEFAULT_TIMEOUT};
 
 /// The API identifier the provider issues JWT access tokens for.
 pub const INTEROP_AUDIENCE: &str = "https://api.hashgate.local";
@@ -51,6 +57,7 @@ pub struct OidcProvider {
     issuer: String,
     child: Child,
     stderr: Option<ChildStderr>,
+    events: Arc<Mutex<Vec<Value>>>,
 }
 
 impl OidcProvider {
@@ -97,19 +104,32 @@ impl OidcProvider {
             .stdout
             .take()
             .unwrap_or_else(|| panic!("provider.mjs has no stdout pipe"));
+        let events = Arc::new(Mutex::new(Vec::new()));
         let mut provider = OidcProvider {
             issuer: OidcProvider::issuer_for(port),
             stderr: child.stderr.take(),
             child,
+            events: Arc::clone(&events),
         };
-        // The ready line, read on a thread so a silent provider cannot hang the test.
+        // The ready line, read on a thread so a silent provider cannot hang the test; then
+        // the events, read to the end so the provider never blocks on a full pipe.
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
             let first = lines.next().and_then(Result::ok);
             let _ = tx.send(first);
-            // Keep draining so the provider never blocks on a full pipe.
-            for _ in lines {}
+            for line in lines.map_while(Result::ok) {
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(event) if event.get("event").is_some() => {
+                        if let Ok(mut events) = events.lock() {
+                            events.push(event);
+                        }
+                    }
+                    // oidc-provider's own start-up notices (development defaults in use).
+                    _ if line.starts_with("oidc-provider ") => {}
+                    _ => eprintln!("provider.mjs printed an unexpected line: {line}"),
+                }
+            }
         });
         match rx.recv_timeout(Duration::from_secs(30)) {
             Ok(Some(line)) if line.starts_with("ready ") => {
@@ -143,6 +163,58 @@ impl OidcProvider {
         &self.issuer
     }
 
+    /// Every event the provider has reported so far, oldest first.
+    pub fn events(&self) -> Vec<Value> {
+        match self.events.lock() {
+            Ok(events) => events.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The events named `name` (`authorization`, `token`, `revocation`, …) so far.
+    pub fn events_named(&self, name: &str) -> Vec<Value> {
+        self.events()
+            .into_iter()
+            .filter(|event| event["event"] == name)
+            .collect()
+    }
+
+    /// Waits until the provider has reported, after its first `since` events, one for which
+    /// `matches` holds, and returns it; fails with `what` and every event so far after
+    /// [`DEFAULT_TIMEOUT`]. `since` is an earlier `events().len()`, so that an event from
+    /// before the step under test cannot answer for it.
+    pub async fn wait_for_event(
+        &self,
+        since: usize,
+        what: &str,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let started = Instant::now();
+        loop {
+            let found = self.events().into_iter().skip(since).find(|e| matches(e));
+            if let Some(event) = found {
+                return event;
+            }
+            if started.elapsed() > DEFAULT_TIMEOUT {
+                panic!(
+                    "timed out after {DEFAULT_TIMEOUT:?} waiting until the provider reports \
+                     {what}; it reported:\n{}",
+                    self.describe_events()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The events so far, one per line, for failure messages (they never hold a token).
+    pub fn describe_events(&self) -> String {
+        self.events()
+            .iter()
+            .map(|event| format!("  {event}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     fn stop_and_read_stderr(&mut self) -> String {
         self.kill();
         let mut text = String::new();
@@ -166,9 +238,9 @@ impl Drop for OidcProvider {
     }
 }
 
-/// `tests/interop` in this checkout.
+/// `tests/interop` in this checkout (this harness crate is `tests/support`).
 pub fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../interop")
 }
 
 /// Waits until the browser shows this provider's development login page.
