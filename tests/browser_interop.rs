@@ -281,8 +281,8 @@ async fn session_fact(browser: &Browser, name: &str) -> String {
 }
 
 /// Whether the token inspector says a refresh token is held: its `Refresh token` row reads
-/// `held (never shown)` or `none`, and carries the boolean `data-refresh-token` attribute
-/// only when one is held (the two must agree).
+/// `held (never shown)` or `none`, and its `data-refresh-token` attribute says `true` or
+/// `false` (the two must agree).
 async fn refresh_token_held(browser: &Browser) -> bool {
     let row = browser
         .wait_for(
@@ -294,13 +294,20 @@ async fn refresh_token_held(browser: &Browser) -> bool {
         )
         .await;
     let text = row.text().await.unwrap_or_default();
-    let flagged = matches!(row.attr("data-refresh-token").await, Ok(Some(_)));
+    let flagged = matches!(
+        row.attr("data-refresh-token")
+            .await
+            .ok()
+            .flatten()
+            .as_deref(),
+        Some("true")
+    );
     match (text.trim(), flagged) {
         ("held (never shown)", true) => true,
         ("none", false) => false,
         (text, flagged) => panic!(
             "the inspector's refresh token row is inconsistent: {text:?}, \
-             data-refresh-token present: {flagged}"
+             data-refresh-token=\"true\": {flagged}"
         ),
     }
 }

@@ -127,3 +127,16 @@ fn failure_reports_redact_anything_shaped_like_a_jwt() {
         "GET http://127.0.0.1:1/callback#access_token=[redacted]&id_token=[redacted] ok eyJnotajwt"
     );
 }
+
+// Standards: codes and refresh tokens are never logged either. The code flow's callback URL
+// carries the code in the query; reports pass through `redact_secrets`.
+#[test]
+fn failure_reports_redact_codes_verifiers_and_refresh_tokens() {
+    let line = "GET http://127.0.0.1:1/callback?code=SplxlOBe&state=s1&iss=x \
+                body code_verifier=dBjft&refresh_token=rt-1 barcode=keep encode=keep";
+    assert_eq!(
+        support::redact_secrets(line),
+        "GET http://127.0.0.1:1/callback?code=[redacted]&state=s1&iss=x \
+         body code_verifier=[redacted]&refresh_token=[redacted] barcode=keep encode=keep"
+    );
+}

@@ -322,6 +322,10 @@ impl AuthContext {
                 token::refresh(&mut keys, config, metadata, &session, &refresh_token, now).await;
             this.setup.update_value(|s| s.keys = keys);
             let renewed = result?;
+            // A logout while the request ran wins: its tokens must not come back into storage.
+            if this.signed_out_meanwhile() {
+                return Err(AuthError::LoginRequired);
+            }
             // Stored before the lock is released, so a tab waiting for it finds the new token.
             storage::save_tokens(config.cache_location, &StoredTokens::from(&renewed));
             Ok(renewed)
@@ -471,6 +475,15 @@ impl AuthContext {
             delay,
         );
         self.timer.set_value(handle.ok());
+    }
+
+    /// True once the user signed out (here, in another tab, or by leaving for the provider's
+    /// logout): a renewal that finishes later is dropped.
+    fn signed_out_meanwhile(&self) -> bool {
+        self.leaving.get_value()
+            || self
+                .state
+                .with_untracked(|s| matches!(s, AuthState::Anonymous | AuthState::Error(_)))
     }
 
     fn is_authenticated_untracked(&self) -> bool {

@@ -373,8 +373,45 @@ impl Browser {
         );
         // Failure output is a log too: tokens never appear in it (console lines carry the
         // callback URL with its fragment).
-        redact_jwts(&report)
+        redact_secrets(&report)
     }
+}
+
+/// Replaces anything shaped like a JWT (`eyJ…` with two dots), and the value of every
+/// `code=`, `code_verifier=` and `refresh_token=` parameter, with `[redacted]`: a failing
+/// test's report is a log, and tokens and codes are never logged.
+pub fn redact_secrets(text: &str) -> String {
+    let text = redact_jwts(text);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    let names = ["code=", "code_verifier=", "refresh_token="];
+    loop {
+        // The earliest parameter whose name starts a word (`?code=`, `&code=`, ` code=`).
+        let next = names
+            .iter()
+            .filter_map(|name| {
+                rest.match_indices(name)
+                    .find(|(at, _)| {
+                        *at == 0
+                            || !rest[..*at]
+                                .ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                    })
+                    .map(|(at, _)| (at, name.len()))
+            })
+            .min();
+        let Some((at, len)) = next else { break };
+        out.push_str(&rest[..at + len]);
+        let value = &rest[at + len..];
+        let end = value
+            .find(|c: char| matches!(c, '&' | '#' | '"' | '\'' | ' ' | '\n'))
+            .unwrap_or(value.len());
+        if end > 0 {
+            out.push_str("[redacted]");
+        }
+        rest = &value[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Replaces anything shaped like a JWT (`eyJ…` with two dots) with `[redacted]`.

@@ -240,7 +240,7 @@ impl Drop for OidcProvider {
 
 /// `tests/interop` in this checkout (this harness crate is `tests/support`).
 pub fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../interop")
+    crate::repo_root().join("tests/interop")
 }
 
 /// Waits until the browser shows this provider's development login page.

@@ -38,5 +38,10 @@ mod spa;
 pub mod stack;
 
 pub use app::{inspector_json, App};
-pub use browser::{redact_jwts, xpath_literal, Browser, DEFAULT_TIMEOUT};
+pub use browser::{redact_jwts, redact_secrets, xpath_literal, Browser, DEFAULT_TIMEOUT};
 pub use spa::{auth_config, dist_dir, screenshot_dir, AuthConfigFile, SpaServer};
+
+/// The repository's root directory (this crate lives in `tests/support`).
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}

@@ -144,7 +144,7 @@ pub fn free_port() -> u16 {
 
 /// The shipped file with its `listen` and `root` lines pointed at the test's port and site.
 pub fn rendered_site_conf(port: u16, site: &Path) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(SHIPPED_CONF);
+    let path = crate::repo_root().join(SHIPPED_CONF);
     let shipped = fs::read_to_string(&path)
         .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
     let mut out = String::with_capacity(shipped.len());

@@ -41,7 +41,7 @@ pub fn dist_dir() -> PathBuf {
 pub fn screenshot_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+        .unwrap_or_else(|| crate::repo_root().join("target"));
     target.join("screenshots")
 }
 
