@@ -403,7 +403,7 @@ pub fn redact_secrets(text: &str) -> String {
         out.push_str(&rest[..at + len]);
         let value = &rest[at + len..];
         let end = value
-            .find(|c: char| matches!(c, '&' | '#' | '"' | '\'' | ' ' | '\n'))
+            .find(['&', '#', '"', '\'', ' ', '\n'])
             .unwrap_or(value.len());
         if end > 0 {
             out.push_str("[redacted]");

@@ -19,7 +19,7 @@
 use std::{
     io::{BufRead, BufReader, Read},
     os::unix::process::CommandExt,
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Child, ChildStderr, Command, Stdio},
     sync::{mpsc, Arc, Mutex},
     time::{Duration, Instant},
