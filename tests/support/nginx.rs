@@ -27,7 +27,7 @@ use nix::{
 use serde_json::Value;
 use tempfile::TempDir;
 
-use super::dist_dir;
+use super::{dist_dir, spa::workspace_root};
 
 /// Where Debian installs nginx (`apt-get install nginx`).
 const DEBIAN_NGINX: &str = "/usr/sbin/nginx";
@@ -144,7 +144,7 @@ pub fn free_port() -> u16 {
 
 /// The shipped file with its `listen` and `root` lines pointed at the test's port and site.
 pub fn rendered_site_conf(port: u16, site: &Path) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(SHIPPED_CONF);
+    let path = workspace_root().join(SHIPPED_CONF);
     let shipped = fs::read_to_string(&path)
         .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
     let mut out = String::with_capacity(shipped.len());

@@ -41,8 +41,19 @@ pub fn dist_dir() -> PathBuf {
 pub fn screenshot_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+        .unwrap_or_else(|| workspace_root().join("target"));
     target.join("screenshots")
+}
+
+/// The workspace's root directory (this crate lives in `tests/support/`), where the shipped
+/// files the tests read (`deploy/`, `tests/interop/`) are found.
+pub(crate) fn workspace_root() -> PathBuf {
+    let support = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    support
+        .parent()
+        .and_then(std::path::Path::parent)
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or(support)
 }
 
 /// A minimal `auth_config.json` for `issuer` with the client id `hashgate-spa`.
