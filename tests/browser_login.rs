@@ -588,12 +588,10 @@ async fn logging_out_of_a_code_flow_session_revokes_its_refresh_token_at_the_pro
         .pop()
         .unwrap_or_else(|| panic!("the code flow login got no refresh token"));
 
+    let before_logout = stack.provider_request_count();
     app.log_out().await;
-    browser
-        .wait_for_url(
-            &stack.spa.url("/"),
-            "the provider sends the browser back to the app's home",
-        )
+    stack
+        .wait_for_provider_logout(&browser, before_logout)
         .await;
     app.wait_for_shell().await;
     browser.wait_for_auth_state("anonymous").await;

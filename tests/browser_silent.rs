@@ -443,20 +443,20 @@ async fn with_stored_refresh_tokens_reloads_and_new_tabs_need_no_iframe_and_logo
         "a reload or a new tab used the iframe although a refresh token is stored: {silent:?}"
     );
 
+    let before_logout = stack.provider_request_count();
     second_app.log_out().await;
-    browser
-        .wait_for_url(
-            &stack.spa.url("/"),
-            "the provider sends the second tab back to the app's home",
-        )
+    stack
+        .wait_for_provider_logout(&browser, before_logout)
         .await;
+    second_app.wait_for_shell().await;
     browser.wait_for_auth_state("anonymous").await;
     let revoked: Vec<_> = stack.provider_requests_to("/oauth/revoke");
     assert!(
         revoked
             .iter()
             .any(|r| r.param("token") == Some(refresh_token.as_str()) && r.status == 200),
-        "the stored refresh token was not revoked: {revoked:?}"
+        "the stored refresh token was not revoked; the provider saw {:?}",
+        stack.provider_requests()
     );
 
     client

@@ -325,6 +325,33 @@ impl Stack {
         self.api = Some(start_api(listener, self.api_settings.clone()));
     }
 
+    /// How many requests the provider has answered so far: a mark for
+    /// [`Stack::wait_for_provider_logout`].
+    pub fn provider_request_count(&self) -> usize {
+        self.provider_log.all().len()
+    }
+
+    /// After `Log out`: waits until the provider has answered a logout request (its
+    /// `end_session_endpoint` or Auth0's `/v2/logout`) made after request number `since`, and
+    /// the browser is back on the app's home. The app shows "signed out" before it leaves for
+    /// the provider, so neither the URL nor the auth state alone says the round trip is over.
+    pub async fn wait_for_provider_logout(&self, browser: &Browser, since: usize) {
+        browser
+            .wait_until("the provider answered the logout", || async move {
+                self.provider_log.all().iter().skip(since).any(|request| {
+                    matches!(request.path.as_str(), "/oidc/logout" | "/v2/logout")
+                        && request.status < 400
+                })
+            })
+            .await;
+        browser
+            .wait_for_url(
+                &self.spa.url("/"),
+                "the provider sends the browser back to the app's home",
+            )
+            .await;
+    }
+
     /// The path (and query) the browser shows if it is on the app, else `None`.
     pub async fn app_path(&self, browser: &Browser) -> Option<String> {
         let url = browser.current_url().await;
