@@ -1,5 +1,7 @@
 //! End to end, in headless Chromium: the External API page calling a real `hashgate-api`
-//! with tokens from a real `hashgate-idp` (docs/contract.md §2 and §4). Each test is a journey a user makes.
+//! with tokens from a real `hashgate-idp` (docs/contract.md §2 and §4), obtained with the
+//! implicit grant or with the authorization code flow with PKCE. Each test is a journey a user
+//! makes.
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
 //! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_api -- --test-threads=2`.
@@ -9,7 +11,8 @@
 use hashgate_e2e as support;
 
 use support::stack::{
-    follow_nav, wait_for_heading, DemoUser, ExternalApi, Stack, StackOptions, ALICE, BOB,
+    follow_nav, session_fact, wait_for_heading, DemoUser, ExternalApi, Stack, StackOptions, ALICE,
+    BOB,
 };
 use support::Browser;
 
@@ -151,6 +154,80 @@ async fn messages_survive_an_api_restart() {
     let listed = page.load_messages(200).await;
     assert_eq!(listed.status, 200, "listing after the restart: {listed:?}");
     page.wait_for_message(text).await;
+
+    browser.close().await;
+}
+
+// OIDC Core §3.1.3.3 and RFC 6750 §2.1: the access token the code flow redeems at the token
+// endpoint is one hashgate-api accepts (docs/contract.md §4): Alice's private and
+// private-scoped calls say 200 with her `sub`, and the message she posts is stored and listed.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_code_flow_alice_calls_the_private_endpoints_and_posts_a_message() {
+    let stack = Stack::start(StackOptions::default().refresh_tokens()).await;
+    let browser = Browser::launch().await;
+    let page = sign_in_on_external_api(&stack, &browser, &ALICE).await;
+    assert_eq!(
+        stack.token_grants(),
+        vec!["authorization_code".to_owned()],
+        "the tokens must come from one code redemption"
+    );
+
+    let private = page.call("Call private", "/api/private").await;
+    assert_eq!(private.status, 200, "private: {private:?}");
+    assert!(
+        private.body.contains(&ALICE.sub()),
+        "/api/private does not answer with Alice's sub: {private:?}"
+    );
+    let scoped = page
+        .call("Call private-scoped", "/api/private-scoped")
+        .await;
+    assert_eq!(scoped.status, 200, "private-scoped: {scoped:?}");
+    assert!(scoped.body.contains("read:messages"), "{scoped:?}");
+
+    let text = "Posted with a code-flow token";
+    let posted = page.post_message(text).await;
+    assert!(
+        matches!(posted.status, 200 | 201),
+        "posting as Alice: {posted:?}"
+    );
+    assert_eq!(posted.alert, None, "posting as Alice: {posted:?}");
+    page.wait_for_message(text).await;
+    browser.screenshot("api-code-alice").await;
+
+    // The session the calls used is the code flow's.
+    follow_nav(&browser, "Profile").await;
+    assert_eq!(session_fact(&browser, "data-flow").await, "code");
+
+    browser.close().await;
+}
+
+// RFC 6750 §3.1 insufficient_scope, in the code flow: Bob's token lacks `write:messages`, so
+// posting shows the 403 as a sentence naming the missing permission and nothing is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_code_flow_bob_posting_a_message_is_told_it_needs_write_messages() {
+    let stack = Stack::start(StackOptions::default().refresh_tokens()).await;
+    let browser = Browser::launch().await;
+    let page = sign_in_on_external_api(&stack, &browser, &BOB).await;
+
+    let posted = page.post_message("Bob was here").await;
+    assert_eq!(posted.status, 403, "posting as Bob: {posted:?}");
+    let alert = posted
+        .alert
+        .clone()
+        .unwrap_or_else(|| panic!("a 403 must show an alert: {posted:?}"));
+    assert!(
+        alert.contains(
+            "You don't have permission for this (it needs the write:messages permission)"
+        ),
+        "the 403 alert says: {alert}"
+    );
+    let listed = page.load_messages(200).await;
+    assert_eq!(listed.status, 200, "listing as Bob: {listed:?}");
+    assert_eq!(
+        page.message_texts().await,
+        Vec::<String>::new(),
+        "Bob's refused message was stored"
+    );
 
     browser.close().await;
 }

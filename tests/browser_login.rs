@@ -1,5 +1,7 @@
 //! End to end, in headless Chromium: logging in and out of the release build against a
-//! real `hashgate-idp` (README, "What the app checks"). Each test is a journey a user makes.
+//! real `hashgate-idp` (README, "What the app checks"), with the implicit grant (the default)
+//! and with the authorization code flow with PKCE (`"responseType": "code"`). Each test is a
+//! journey a user makes.
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
 //! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_login -- --test-threads=2`.
@@ -13,8 +15,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use support::stack::{
-    assert_stays, header_user, run_js, storage_entries, wait_for_header_user, wait_for_heading,
-    Stack, StackOptions, ALICE,
+    assert_stays, header_user, run_js, s256_challenge, session_fact, storage_entries,
+    wait_for_header_user, wait_for_heading, Stack, StackOptions, ALICE, CLIENT_ID,
 };
 use support::{App, Browser};
 
@@ -336,6 +338,349 @@ async fn a_wrong_password_shows_the_providers_error_and_signs_nobody_in() {
     assert_eq!(header_user(&browser).await, None);
 
     browser.close().await;
+}
+
+// OIDC Core §3.1.3 and RFC 7636 §4: with `"responseType": "code"` a signed-out deep link
+// goes through the provider's login and consent pages with an S256 challenge; the code is
+// redeemed once, with the verifier whose SHA-256 is that challenge, and the app lands on the
+// deep link (docs/contract.md §2). docs/contract.md §3: the code and the tokens are left
+// neither in the address bar nor in history, and with `cacheLocation: memory` nothing of the
+// session (tokens, refresh token, verifier) is in Web Storage. The token inspector says the
+// code flow signed the user in and that a refresh token is held, never showing it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_code_flow_login_from_a_deep_link_uses_pkce_and_leaves_no_code_or_token_behind() {
+    let stack = Stack::start(StackOptions::default().refresh_tokens()).await;
+    let browser = Browser::launch().await;
+    browser
+        .goto(&stack.spa.url("/profile?from=deep-link"))
+        .await;
+    stack.wait_for_login_form(&browser).await;
+    browser.screenshot("login-code-idp-form").await;
+
+    // RFC 7636 §4.3: the interactive request asks for a code with an S256 challenge, and
+    // (useRefreshTokens) for offline_access.
+    let login = stack
+        .provider_requests_to("/authorize")
+        .into_iter()
+        .find(|request| request.param("prompt") != Some("none"))
+        .unwrap_or_else(|| panic!("no interactive /authorize request was made"));
+    assert_eq!(login.param("response_type"), Some("code"), "{login:?}");
+    assert_eq!(login.param("code_challenge_method"), Some("S256"));
+    let challenge = login.param("code_challenge").unwrap_or_default().to_owned();
+    assert_eq!(challenge.len(), 43, "an S256 challenge is 43 characters");
+    let scope = login.param("scope").unwrap_or_default();
+    assert!(
+        scope.split(' ').any(|s| s == "offline_access"),
+        "useRefreshTokens must ask for offline_access: scope {scope:?}"
+    );
+    assert_eq!(
+        login.param("response_mode"),
+        None,
+        "the code comes in the query"
+    );
+
+    stack
+        .submit_login(&browser, ALICE.username, ALICE.password)
+        .await;
+    assert!(
+        stack.wait_for_consent_or_app(&browser).await,
+        "a first login must ask for consent; the browser is at {}",
+        browser.current_url().await
+    );
+    let consent = browser.text_of("main").await;
+    for permission in ["Read your messages", "Post messages"] {
+        assert!(
+            consent.contains(permission),
+            "the consent page does not list `{permission}`: {consent}"
+        );
+    }
+    browser.screenshot("login-code-idp-consent").await;
+    browser.click_button("Allow").await;
+
+    browser.wait_for_auth_state("authenticated").await;
+    wait_for_header_user(&browser, ALICE.name).await;
+    wait_for_heading(&browser, "Profile").await;
+    assert_eq!(
+        stack.app_path(&browser).await.as_deref(),
+        Some("/profile?from=deep-link")
+    );
+
+    // RFC 7636 §4.5 and §4.6: one redemption, carrying the verifier of that challenge.
+    let redemptions: Vec<_> = stack
+        .provider_requests_to("/oauth/token")
+        .into_iter()
+        .filter(|request| request.param("grant_type") == Some("authorization_code"))
+        .collect();
+    assert_eq!(redemptions.len(), 1, "{redemptions:?}");
+    let redemption = &redemptions[0];
+    assert_eq!(redemption.method, "POST");
+    assert_eq!(redemption.status, 200, "{redemption:?}");
+    assert_eq!(redemption.param("client_id"), Some(CLIENT_ID));
+    assert_eq!(
+        redemption.origin.as_deref(),
+        Some(stack.spa.origin()),
+        "the code must be redeemed by the app in the browser"
+    );
+    assert_eq!(
+        redemption.param("redirect_uri"),
+        Some(stack.spa.url("/callback").as_str())
+    );
+    let verifier = redemption.param("code_verifier").unwrap_or_default();
+    // RFC 7636 §4.1: 43 to 128 unreserved characters.
+    assert!(
+        (43..=128).contains(&verifier.len())
+            && verifier
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c)),
+        "the code verifier is not 43-128 unreserved characters (length {})",
+        verifier.len()
+    );
+    assert_eq!(
+        s256_challenge(verifier),
+        challenge,
+        "the verifier is not the one the challenge was made from"
+    );
+    let code = redemption.param("code").unwrap_or_default().to_owned();
+    assert!(!code.is_empty(), "the redemption carried no code");
+    // The verifier goes to the token endpoint only.
+    let elsewhere: Vec<_> = stack
+        .provider_requests()
+        .into_iter()
+        .filter(|request| request.path != "/oauth/token" && request.mentions(verifier))
+        .collect();
+    assert!(
+        elsewhere.is_empty(),
+        "the verifier was sent to {elsewhere:?}"
+    );
+
+    assert_eq!(session_fact(&browser, "data-flow").await, "code");
+    // Read now, checked last: the rest of the journey does not depend on it.
+    let refresh_fact = session_fact(&browser, "data-refresh-token").await;
+    assert_eq!(session_fact(&browser, "data-rotations").await, "0");
+    browser.screenshot("login-code-profile").await;
+
+    let refresh_tokens = stack.issued_refresh_tokens();
+    assert_eq!(refresh_tokens.len(), 1, "one login, one refresh token");
+    let page = browser
+        .client()
+        .source()
+        .await
+        .unwrap_or_else(|error| panic!("cannot read the page source: {error}"));
+    assert!(
+        !page.contains(&refresh_tokens[0]),
+        "the refresh token is on the page"
+    );
+    let stored = storage_entries(&browser).await.join("\n");
+    for (what, secret) in [
+        ("a token", "eyJ"),
+        ("the refresh token", refresh_tokens[0].as_str()),
+        ("the code verifier", verifier),
+        ("the code", code.as_str()),
+    ] {
+        assert!(
+            !stored.contains(secret),
+            "Web Storage holds {what} with cacheLocation memory"
+        );
+    }
+
+    assert_no_code_in_address(&browser, &stack, &code).await;
+    let entries = run_js(&browser, "return window.history.length;")
+        .await
+        .as_u64()
+        .unwrap_or(0);
+    assert!(entries >= 2, "history.length is {entries} after a login");
+    for step in 1..entries.min(6) {
+        if browser.client().back().await.is_err() {
+            break;
+        }
+        let url = browser.current_url().await;
+        let place = format!("history entry -{step}");
+        assert_token_free(&url, &place);
+        assert!(
+            !url.contains(&code),
+            "{place} holds the code (URL withheld)"
+        );
+        if url.starts_with(stack.spa.origin()) {
+            assert_code_response_free(&url, &place);
+        }
+    }
+
+    // docs/contract.md §3 (what tests can see): the inspector says a refresh token is held.
+    assert_eq!(
+        refresh_fact, "true",
+        "the token inspector's `dd[data-refresh-token]` does not say a refresh token is held"
+    );
+    browser.close().await;
+}
+
+// RFC 6749 §4.1.2.1 access_denied, in the code flow: the error comes back in the query of
+// /callback; it is taken out of the address bar, shown as a sentence, no code is redeemed,
+// and the app does not start another login by itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn denying_consent_in_the_code_flow_shows_that_access_was_denied_and_does_not_loop() {
+    let stack = Stack::start(StackOptions::default().refresh_tokens()).await;
+    let browser = Browser::launch().await;
+    browser.goto(&stack.spa.url("/profile")).await;
+    stack
+        .submit_login(&browser, ALICE.username, ALICE.password)
+        .await;
+    assert!(
+        stack.answer_consent(&browser, "Deny").await,
+        "a first login must ask for consent"
+    );
+
+    browser.wait_for_auth_state("error").await;
+    let alert = browser.alert_text().await;
+    let lower = alert.to_lowercase();
+    assert!(
+        lower.contains("denied") || lower.contains("refused"),
+        "the alert does not say access was denied: {alert}"
+    );
+    assert!(
+        !lower.contains("access_denied"),
+        "the alert shows the raw error code instead of a sentence: {alert}"
+    );
+    browser.screenshot("login-code-consent-denied").await;
+
+    let app_origin = stack.spa.origin().to_owned();
+    assert_stays(
+        &browser,
+        SETTLE,
+        "the app stays put in the error state with the response out of the address bar",
+        || {
+            let app_origin = app_origin.clone();
+            let browser = &browser;
+            async move {
+                let url = browser.current_url().await;
+                url.starts_with(&app_origin)
+                    && !url.contains("error=")
+                    && !url.contains("state=")
+                    && browser.auth_state().await == "error"
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        stack.token_grants(),
+        Vec::<String>::new(),
+        "nothing to redeem"
+    );
+    browser.button("Log in").await;
+    assert_eq!(header_user(&browser).await, None, "nobody may be signed in");
+
+    browser.close().await;
+}
+
+// RFC 7009 §2.1: `Log out` revokes the refresh token at the provider's revocation endpoint,
+// then ends the provider's session (OIDC RP-Initiated Logout 1.0) and comes back signed out.
+// Proven at the provider: it was asked to revoke exactly the token it last issued, before the
+// logout, and afterwards refuses that token (RFC 6749 §5.2 invalid_grant); a protected page
+// asks for the password again.
+#[tokio::test(flavor = "multi_thread")]
+async fn logging_out_of_a_code_flow_session_revokes_its_refresh_token_at_the_provider() {
+    let stack = Stack::start(StackOptions::default().refresh_tokens()).await;
+    let browser = Browser::launch().await;
+    let app = App::open(&browser, &stack.spa, "/").await;
+    app.log_in().await;
+    stack.login_as(&browser, &ALICE).await;
+    let refresh_token = stack
+        .issued_refresh_tokens()
+        .pop()
+        .unwrap_or_else(|| panic!("the code flow login got no refresh token"));
+
+    let before_logout = stack.provider_request_count();
+    app.log_out().await;
+    stack
+        .wait_for_provider_logout(&browser, before_logout)
+        .await;
+    app.wait_for_shell().await;
+    browser.wait_for_auth_state("anonymous").await;
+    app.log_in_button().await;
+    assert_eq!(header_user(&browser).await, None);
+    assert_eq!(
+        browser.try_alert_text().await,
+        None,
+        "a normal logout shows no error"
+    );
+    browser.screenshot("login-code-logged-out").await;
+
+    let requests = stack.provider_requests();
+    let revoked = requests
+        .iter()
+        .position(|r| r.path == "/oauth/revoke")
+        .unwrap_or_else(|| panic!("no revocation request reached the provider: {requests:?}"));
+    // The provider's end_session_endpoint, or Auth0's /v2/logout.
+    let ended = requests
+        .iter()
+        .position(|r| r.path == "/oidc/logout" || r.path == "/v2/logout")
+        .unwrap_or_else(|| panic!("the provider's session was not ended: {requests:?}"));
+    let revocation = &requests[revoked];
+    assert_eq!(revocation.method, "POST", "{revocation:?}");
+    assert_eq!(revocation.status, 200, "{revocation:?}");
+    assert!(
+        revocation.param("token") == Some(refresh_token.as_str()),
+        "the revocation did not carry the refresh token the provider last issued: {revocation:?}"
+    );
+    assert_eq!(revocation.param("client_id"), Some(CLIENT_ID));
+    assert!(
+        revoked < ended,
+        "revocation must come before the provider logout: {requests:?}"
+    );
+
+    let (status, answer) = redeem_refresh_token(&stack, &refresh_token).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "the provider still honours the refresh token after logout: {answer}"
+    );
+
+    browser.goto(&stack.spa.url("/profile")).await;
+    stack.wait_for_login_form(&browser).await;
+
+    browser.close().await;
+}
+
+/// Presents `refresh_token` at the provider's token endpoint as the app would (RFC 6749 §6)
+/// and returns the status and the JSON answer.
+async fn redeem_refresh_token(stack: &Stack, refresh_token: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}oauth/token", stack.issuer()))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", CLIENT_ID),
+            ("refresh_token", refresh_token),
+        ])
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("POST /oauth/token failed: {error}"));
+    let status = response.status().as_u16();
+    let answer = response.json::<Value>().await.unwrap_or(Value::Null);
+    (status, answer)
+}
+
+/// Fails if the address bar holds `code`, an authorization response or a token.
+async fn assert_no_code_in_address(browser: &Browser, stack: &Stack, code: &str) {
+    assert_no_token_in_address(browser, stack).await;
+    let url = browser.current_url().await;
+    assert!(!url.contains(code), "the address bar still holds the code");
+    assert_code_response_free(&url, "the address bar");
+}
+
+/// Fails if `url` carries a code-flow authorization response in its query.
+fn assert_code_response_free(url: &str, place: &str) {
+    let query = url
+        .split_once('?')
+        .map(|(_, query)| query.split('#').next().unwrap_or_default())
+        .unwrap_or_default();
+    for name in query
+        .split('&')
+        .map(|pair| pair.split('=').next().unwrap_or_default())
+    {
+        assert!(
+            !["code", "state", "iss", "error", "session_state"].contains(&name),
+            "{place} still carries `{name}` in its query"
+        );
+    }
 }
 
 /// Fails if the address bar holds a fragment or a token.

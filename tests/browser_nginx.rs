@@ -1,7 +1,8 @@
 //! End to end through the shipped nginx config (docs/deploy.md): Debian's nginx serves a copy of
 //! the release build with `deploy/nginx/hashgate.conf` (only its `listen` and `root` lines
 //! rewritten), and headless Chromium logs in through it against an in-process
-//! `hashgate-idp`, calls `hashgate-api`, reloads a deep link and logs out; against
+//! `hashgate-idp`, calls `hashgate-api`, reloads a deep link and logs out (with the implicit
+//! grant, and with the authorization code flow and refresh tokens); against
 //! `oidc-provider` (no web_message) a reload is renewed through the framed
 //! `/silent-callback.html`. The HTTP tests check what the config promises: SPA fallback,
 //! caching, content types, security headers.
@@ -16,13 +17,14 @@ use hashgate_e2e as support;
 
 use std::{fs, net::SocketAddr};
 
+use fantoccini::Locator;
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 use support::interop::{consent, loaded_path, sign_in, OidcProvider, ProviderOptions};
 use support::nginx::{free_port, Nginx};
 use support::stack::{
-    fill, follow_nav, header_user, wait_for_header_user, wait_for_heading, ExternalApi, ALICE,
-    AUDIENCE, CLIENT_ID, SCOPE,
+    fill, follow_nav, header_user, session_fact, wait_for_header_user, wait_for_heading,
+    ExternalApi, ALICE, AUDIENCE, CLIENT_ID, SCOPE,
 };
 use support::Browser;
 use tempfile::TempDir;
@@ -47,8 +49,9 @@ impl Drop for Site {
 }
 
 /// Starts the provider and the API on loopback ports, then nginx on a port reserved first
-/// (the provider registers the app's origin, which names nginx's port).
-async fn start_site() -> Site {
+/// (the provider registers the app's origin, which names nginx's port). `flow` adds its fields
+/// to the served `auth_config.json` (e.g. `responseType`).
+async fn start_site(flow: Value) -> Site {
     let data = tempfile::Builder::new()
         .prefix("hashgate-nginx-stack-")
         .tempdir()
@@ -81,16 +84,17 @@ async fn start_site() -> Site {
         }
     });
 
-    let nginx = Nginx::start_on(
-        port,
-        &json!({
-            "issuer": issuer,
-            "clientId": CLIENT_ID,
-            "audience": AUDIENCE,
-            "scope": SCOPE,
-            "apiOrigin": api_origin,
-        }),
-    );
+    let mut auth_config = json!({
+        "issuer": issuer,
+        "clientId": CLIENT_ID,
+        "audience": AUDIENCE,
+        "scope": SCOPE,
+        "apiOrigin": api_origin,
+    });
+    if let (Value::Object(config), Value::Object(flow)) = (&mut auth_config, flow) {
+        config.extend(flow);
+    }
+    let nginx = Nginx::start_on(port, &auth_config);
     assert_eq!(nginx.origin(), origin);
     Site {
         nginx,
@@ -146,11 +150,59 @@ fn built_files(nginx: &Nginx, suffix: &str) -> Vec<String> {
 // deep link (SPA fallback + silent authentication), log out.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_login_journey_works_through_the_shipped_nginx_config() {
-    let site = start_site().await;
+    let site = start_site(json!({})).await;
     let browser = Browser::launch().await;
+    login_journey(&site, &browser).await;
+    browser.close().await;
+}
+
+// docs/deploy.md with the code flow (`"responseType": "code", "useRefreshTokens": true`): behind the
+// shipped config the app logs in with PKCE, redeems the code at the provider's token endpoint
+// (cross-origin from the nginx-served page), calls the API, reloads a deep link (a code through
+// the iframe) and logs out; afterwards a protected page asks for the password again.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_code_flow_journey_works_through_the_shipped_nginx_config() {
+    let site = start_site(json!({ "responseType": "code", "useRefreshTokens": true })).await;
+    let browser = Browser::launch().await;
+    login_journey(&site, &browser).await;
+
+    browser.goto(&site.nginx.url("/profile")).await;
+    let issuer = site.issuer.clone();
+    browser
+        .wait_until(
+            "the provider's login form is shown again after the logout",
+            || {
+                let issuer = issuer.clone();
+                let browser = &browser;
+                async move {
+                    browser.current_url().await.starts_with(&issuer)
+                        && browser
+                            .client()
+                            .find(Locator::Css("input[name=username]"))
+                            .await
+                            .is_ok()
+                }
+            },
+        )
+        .await;
+    browser.close().await;
+}
+
+/// Log in (password, consent), call the API, reload a deep link, check the inspector names the
+/// configured flow, log out: the journey both flows make through nginx.
+async fn login_journey(site: &Site, browser: &Browser) {
+    let served: Value = {
+        let (_, _, body) = get(&site.nginx, "/auth_config.json").await;
+        serde_json::from_str(&body)
+            .unwrap_or_else(|error| panic!("auth_config.json is not JSON ({error}): {body}"))
+    };
+    let flow = served["responseType"]
+        .as_str()
+        .unwrap_or("id_token token")
+        .to_owned();
 
     browser.goto(&site.nginx.url("/")).await;
-    wait_for_heading(&browser, "Hashgate").await;
+    wait_for_heading(browser, "Hashgate").await;
     browser.wait_for_auth_state("anonymous").await;
     browser.click_button("Log in").await;
 
@@ -158,23 +210,22 @@ async fn the_login_journey_works_through_the_shipped_nginx_config() {
     browser
         .wait_until("the provider's login form is shown", || {
             let issuer = issuer.clone();
-            let browser = &browser;
             async move { browser.current_url().await.starts_with(&issuer) }
         })
         .await;
-    fill(&browser, "Username", ALICE.username).await;
-    fill(&browser, "Password", ALICE.password).await;
+    fill(browser, "Username", ALICE.username).await;
+    fill(browser, "Password", ALICE.password).await;
     browser.click_button("Log in").await;
     browser.click_button("Allow").await;
     browser.wait_for_auth_state("authenticated").await;
-    wait_for_header_user(&browser, ALICE.name).await;
+    wait_for_header_user(browser, ALICE.name).await;
     assert!(
         browser.current_url().await.starts_with(site.nginx.origin()),
         "after the login the browser is not back on the nginx-served app"
     );
 
-    follow_nav(&browser, "External API").await;
-    let page = ExternalApi::wait(&browser).await;
+    follow_nav(browser, "External API").await;
+    let page = ExternalApi::wait(browser).await;
     let private = page.call("Call private", "/api/private").await;
     assert_eq!(
         private.status, 200,
@@ -185,15 +236,24 @@ async fn the_login_journey_works_through_the_shipped_nginx_config() {
     // A full page load of a deep link: nginx answers index.html, and silent authentication
     // (the provider's cookie) signs the user in again with tokens held only in memory.
     browser.goto(&site.nginx.url("/profile")).await;
-    wait_for_heading(&browser, "Profile").await;
+    wait_for_heading(browser, "Profile").await;
     browser.wait_for_auth_state("authenticated").await;
-    wait_for_header_user(&browser, ALICE.name).await;
+    wait_for_header_user(browser, ALICE.name).await;
     assert_eq!(
-        loaded_path(&browser).await,
+        loaded_path(browser).await,
         "/profile",
         "the deep link was not renewed silently (the page went to the provider and back)"
     );
-    browser.screenshot("nginx-profile").await;
+    assert_eq!(
+        session_fact(browser, "data-flow").await,
+        flow,
+        "the profile's token inspector names another flow than auth_config.json"
+    );
+    let shot = match flow.as_str() {
+        "code" => "nginx-profile-code",
+        _ => "nginx-profile",
+    };
+    browser.screenshot(shot).await;
 
     browser.click_button("Log out").await;
     let home = site.nginx.url("/");
@@ -204,8 +264,7 @@ async fn the_login_journey_works_through_the_shipped_nginx_config() {
         )
         .await;
     browser.wait_for_auth_state("anonymous").await;
-    assert_eq!(header_user(&browser).await, None);
-    browser.close().await;
+    assert_eq!(header_user(browser).await, None);
 }
 
 // docs/deploy.md: silent renewal through `/silent-callback.html` (providers without web_message:

@@ -10,7 +10,8 @@
 
 use hashgate_e2e as support;
 
-use support::{auth_config, App, Browser, SpaServer};
+use serde_json::json;
+use support::{auth_config, App, AuthConfigFile, Browser, SpaServer};
 
 const UNREACHABLE_ISSUER: &str = "http://127.0.0.1:9/";
 
@@ -114,6 +115,65 @@ async fn profile_shows_the_profile_page_or_starts_a_login() {
     }
 
     browser.close().await;
+}
+
+// docs/contract.md §1 `responseType` and `useRefreshTokens`: the home page says which sign-in
+// method `auth_config.json` configures (`.configured-flow strong[data-flow]`) and how sessions
+// are renewed, before anyone signs in and with no reachable provider. One line of the file
+// switches it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_home_page_says_which_sign_in_flow_is_configured() {
+    let (spa, browser) = start().await;
+    let app = App::open(&browser, &spa, "/").await;
+    assert_configured_flow(
+        &browser,
+        "id_token token",
+        "implicit grant",
+        "renewed in a hidden iframe",
+    )
+    .await;
+
+    let mut code = auth_config(UNREACHABLE_ISSUER);
+    code["responseType"] = json!("code");
+    spa.set_auth_config(AuthConfigFile::Json(code.clone()));
+    app.visit("/").await;
+    assert_configured_flow(
+        &browser,
+        "code",
+        "authorization code flow with PKCE",
+        "renewed in a hidden iframe",
+    )
+    .await;
+
+    code["useRefreshTokens"] = json!(true);
+    spa.set_auth_config(AuthConfigFile::Json(code));
+    app.visit("/").await;
+    assert_configured_flow(
+        &browser,
+        "code",
+        "authorization code flow with PKCE",
+        "renewed with rotating refresh tokens",
+    )
+    .await;
+    browser.screenshot("shell-home-code-flow").await;
+    browser.close().await;
+}
+
+/// Waits until the home page names the configured flow `data_flow` with `label`, and says
+/// sessions are `renewal`.
+async fn assert_configured_flow(browser: &Browser, data_flow: &str, label: &str, renewal: &str) {
+    let css = format!(".configured-flow strong[data-flow=\"{data_flow}\"]");
+    let strong = browser.wait_for_css(&css).await;
+    let text = strong.text().await.unwrap_or_default();
+    assert!(
+        text.contains(label),
+        "the configured flow {data_flow:?} reads {text:?}, not {label:?}"
+    );
+    let sentence = browser.text_of(".configured-flow").await;
+    assert!(
+        sentence.contains(renewal),
+        "the home page does not say sessions are {renewal:?}: {sentence:?}"
+    );
 }
 
 // Standards: tokens are never logged — and a failing test's report is a log. The callback

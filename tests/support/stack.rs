@@ -3,7 +3,10 @@
 //! tokens for `https://api.hashgate.local` with CORS for the SPA, and the SPA's release
 //! build pointed at both. Each server listens on its own `127.0.0.1` port; nothing is mocked.
 //!
-//! Also page objects for the provider's login and consent pages and the External API page.
+//! Also page objects for the provider's login and consent pages and the External API page,
+//! and a record of every request the provider answered ([`Stack::provider_requests`]), so a
+//! journey can check what the browser asked the provider (PKCE, `prompt=none`, refresh,
+//! revocation) without trusting the page.
 //!
 //! ```ignore
 //! let stack = Stack::start(StackOptions::default()).await;
@@ -14,11 +17,20 @@
 //! ```
 
 use std::{
+    fmt,
     net::{SocketAddr, TcpStream},
-    sync::OnceLock,
+    path::Path,
+    sync::{Arc, Mutex, OnceLock, PoisonError},
     time::{Duration, Instant},
 };
 
+use axum::{
+    body::{to_bytes, Body},
+    extract::{Request, State},
+    http::{header, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+};
 use fantoccini::{elements::Element, Locator};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -79,6 +91,15 @@ pub struct StackOptions {
     /// The API's clock-skew leeway (default: its own, 60 s). Zero makes the API refuse a
     /// token the moment it expires, so a test can tell a renewed token from a stale one.
     pub api_leeway: Option<Duration>,
+    /// `responseType` of `auth_config.json`: `id_token token` (default, the implicit grant)
+    /// or `code` (the authorization code flow with PKCE).
+    pub response_type: &'static str,
+    /// `useRefreshTokens` of `auth_config.json` (default `false`: the key is left out, as
+    /// in the shipped file). Only meaningful with `response_type: "code"`.
+    pub use_refresh_tokens: bool,
+    /// Rules added to the shipped ones in `idp/rules/`, as `(file name, source)`; they run
+    /// after the shipped rules when their names sort after them (`90-….js`).
+    pub extra_rules: Vec<(&'static str, &'static str)>,
 }
 
 impl Default for StackOptions {
@@ -87,6 +108,9 @@ impl Default for StackOptions {
             access_token_lifetime_secs: None,
             cache_location: "memory",
             api_leeway: None,
+            response_type: "id_token token",
+            use_refresh_tokens: false,
+            extra_rules: Vec::new(),
         }
     }
 }
@@ -107,6 +131,45 @@ impl StackOptions {
         self.cache_location = location;
         self
     }
+
+    /// The same options with the authorization code flow with PKCE (`"responseType": "code"`),
+    /// renewing in the hidden iframe.
+    pub fn code_flow(mut self) -> Self {
+        self.response_type = "code";
+        self
+    }
+
+    /// The same options with the code flow and `"useRefreshTokens": true`: renewals redeem
+    /// rotating refresh tokens instead of using the iframe.
+    pub fn refresh_tokens(mut self) -> Self {
+        self.response_type = "code";
+        self.use_refresh_tokens = true;
+        self
+    }
+
+    /// The same options with one more rule, `file_name` (e.g. `90-protocol.js`) holding
+    /// `source`, next to the shipped rules.
+    pub fn with_rule(mut self, file_name: &'static str, source: &'static str) -> Self {
+        self.extra_rules.push((file_name, source));
+        self
+    }
+
+    /// The `auth_config.json` these options give the SPA for `issuer` and `api_origin`.
+    pub fn auth_config(&self, issuer: &str, api_origin: &str) -> Value {
+        let mut config = json!({
+            "issuer": issuer,
+            "clientId": CLIENT_ID,
+            "audience": AUDIENCE,
+            "scope": SCOPE,
+            "responseType": self.response_type,
+            "apiOrigin": api_origin,
+            "cacheLocation": self.cache_location,
+        });
+        if self.use_refresh_tokens {
+            config["useRefreshTokens"] = Value::Bool(true);
+        }
+        config
+    }
 }
 
 /// The running provider, API and SPA. Dropping it stops all three.
@@ -119,6 +182,7 @@ pub struct Stack {
     api_settings: hashgate_api::Settings,
     api: Option<ApiServer>,
     idp: JoinHandle<()>,
+    provider_log: ProviderLog,
     // Keeps the provider's and the API's databases until the stack is gone.
     _data: TempDir,
 }
@@ -143,18 +207,18 @@ impl Stack {
         let api_addr = local_addr(&api_listener);
         let api_origin = format!("http://{api_addr}");
 
-        let spa = SpaServer::start(json!({
-            "issuer": issuer,
-            "clientId": CLIENT_ID,
-            "audience": AUDIENCE,
-            "scope": SCOPE,
-            "responseType": "id_token token",
-            "apiOrigin": api_origin,
-            "cacheLocation": options.cache_location,
-        }))
-        .await;
+        let spa = SpaServer::start(options.auth_config(&issuer, &api_origin)).await;
 
-        let idp = start_idp(idp_listener, &issuer, &data, spa.origin(), &options).await;
+        let provider_log = ProviderLog::default();
+        let idp = start_idp(
+            idp_listener,
+            &issuer,
+            &data,
+            spa.origin(),
+            &options,
+            provider_log.clone(),
+        )
+        .await;
 
         let mut api_settings =
             hashgate_api::Settings::new(issuer.clone(), AUDIENCE, data.path().join("api"));
@@ -172,8 +236,47 @@ impl Stack {
             api_settings,
             api: Some(api),
             idp,
+            provider_log,
             _data: data,
         }
+    }
+
+    /// Every request the provider has answered so far, in order.
+    pub fn provider_requests(&self) -> Vec<ProviderRequest> {
+        self.provider_log.all()
+    }
+
+    /// The requests to the provider's `path` (e.g. `/authorize`, `/oauth/token`) so far.
+    pub fn provider_requests_to(&self, path: &str) -> Vec<ProviderRequest> {
+        self.provider_log
+            .all()
+            .into_iter()
+            .filter(|request| request.path == path)
+            .collect()
+    }
+
+    /// The silent (`prompt=none`) authorization requests so far: the hidden iframe's.
+    pub fn silent_authorize_requests(&self) -> Vec<ProviderRequest> {
+        self.provider_requests_to("/authorize")
+            .into_iter()
+            .filter(|request| request.param("prompt") == Some("none"))
+            .collect()
+    }
+
+    /// The `grant_type` of every token endpoint request so far, in order.
+    pub fn token_grants(&self) -> Vec<String> {
+        self.provider_requests_to("/oauth/token")
+            .iter()
+            .map(|request| request.param("grant_type").unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// Every refresh token the token endpoint has issued so far, oldest first.
+    pub fn issued_refresh_tokens(&self) -> Vec<String> {
+        self.provider_requests_to("/oauth/token")
+            .into_iter()
+            .filter_map(|request| request.issued_refresh_token)
+            .collect()
     }
 
     /// The provider's issuer URL, `http://127.0.0.1:PORT/`.
@@ -220,6 +323,33 @@ impl Stack {
                 panic!("cannot bind the API again on {}: {error}", self.api_addr)
             });
         self.api = Some(start_api(listener, self.api_settings.clone()));
+    }
+
+    /// How many requests the provider has answered so far: a mark for
+    /// [`Stack::wait_for_provider_logout`].
+    pub fn provider_request_count(&self) -> usize {
+        self.provider_log.all().len()
+    }
+
+    /// After `Log out`: waits until the provider has answered a logout request (its
+    /// `end_session_endpoint` or Auth0's `/v2/logout`) made after request number `since`, and
+    /// the browser is back on the app's home. The app shows "signed out" before it leaves for
+    /// the provider, so neither the URL nor the auth state alone says the round trip is over.
+    pub async fn wait_for_provider_logout(&self, browser: &Browser, since: usize) {
+        browser
+            .wait_until("the provider answered the logout", || async move {
+                self.provider_log.all().iter().skip(since).any(|request| {
+                    matches!(request.path.as_str(), "/oidc/logout" | "/v2/logout")
+                        && request.status < 400
+                })
+            })
+            .await;
+        browser
+            .wait_for_url(
+                &self.spa.url("/"),
+                "the provider sends the browser back to the app's home",
+            )
+            .await;
     }
 
     /// The path (and query) the browser shows if it is on the app, else `None`.
@@ -327,6 +457,7 @@ async fn start_idp(
     data: &TempDir,
     spa_origin: &str,
     options: &StackOptions,
+    log: ProviderLog,
 ) -> JoinHandle<()> {
     let mut config = hashgate_idp::Config::demo();
     let client = hashgate_idp::ClientConfig::spa(CLIENT_ID, "Hashgate Demo", spa_origin)
@@ -345,6 +476,13 @@ async fn start_idp(
         config.api(AUDIENCE).is_some() && config.users.len() >= 2,
         "the provider's demo config lost its API or users"
     );
+    if !options.extra_rules.is_empty() {
+        config.rules_dir = Some(rules_with(
+            config.rules_dir.as_deref(),
+            &options.extra_rules,
+            &data.path().join("rules"),
+        ));
+    }
     if let Err(error) = config.validate() {
         panic!("the test provider's config is invalid: {error}");
     }
@@ -355,11 +493,197 @@ async fn start_idp(
         .await
         .unwrap_or_else(|error| panic!("building the provider's state panicked: {error}"))
         .unwrap_or_else(|error| panic!("the provider cannot start: {error}"));
+    // The provider's own router with a recorder in front; served with the peer's address,
+    // as `hashgate_idp::serve_state` does (the login throttle and rules read it).
+    let app = hashgate_idp::app(state).layer(middleware::from_fn_with_state(log, record));
     tokio::spawn(async move {
-        if let Err(error) = hashgate_idp::serve_state(listener, state).await {
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+        if let Err(error) = served {
             eprintln!("hashgate-idp stopped: {error}");
         }
     })
+}
+
+/// A rules directory at `dir` holding the shipped rules of `shipped` and `extra`.
+fn rules_with(
+    shipped: Option<&Path>,
+    extra: &[(&'static str, &'static str)],
+    dir: &Path,
+) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir)
+        .unwrap_or_else(|error| panic!("cannot create {}: {error}", dir.display()));
+    if let Some(shipped) = shipped {
+        let entries = std::fs::read_dir(shipped)
+            .unwrap_or_else(|error| panic!("cannot list {}: {error}", shipped.display()));
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            if path.extension().is_some_and(|ext| ext == "js") {
+                std::fs::copy(&path, dir.join(entry.file_name()))
+                    .unwrap_or_else(|error| panic!("cannot copy {}: {error}", path.display()));
+            }
+        }
+    }
+    for (name, source) in extra {
+        std::fs::write(dir.join(name), source)
+            .unwrap_or_else(|error| panic!("cannot write the rule {name}: {error}"));
+    }
+    dir.to_owned()
+}
+
+/// One request the provider answered, as the stack's recorder saw it. Holds secrets (codes,
+/// verifiers, refresh tokens) for the test to compare; its `Debug` shows none of them.
+#[derive(Clone)]
+pub struct ProviderRequest {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The path, without the query (the issuer has no path, so `/authorize`, `/oauth/token`).
+    pub path: String,
+    /// The query's parameters, in order.
+    pub query: Vec<(String, String)>,
+    /// The parameters of a form-encoded body, in order.
+    pub form: Vec<(String, String)>,
+    /// The `Origin` header, if the browser sent one.
+    pub origin: Option<String>,
+    /// The status the provider answered.
+    pub status: u16,
+    /// The `refresh_token` of a successful token endpoint answer.
+    pub issued_refresh_token: Option<String>,
+}
+
+impl ProviderRequest {
+    /// The first value of `name` in the query or, failing that, the form body.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .chain(&self.form)
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// True if `needle` appears in the query or the form body.
+    pub fn mentions(&self, needle: &str) -> bool {
+        self.query
+            .iter()
+            .chain(&self.form)
+            .any(|(_, value)| value.contains(needle))
+    }
+}
+
+impl fmt::Debug for ProviderRequest {
+    /// `POST /oauth/token -> 200 (grant_type=refresh_token, client_id, refresh_token)`: the
+    /// values of parameters that are never secret, only the names of the others.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: &[&str] = &[
+            "grant_type",
+            "prompt",
+            "response_type",
+            "response_mode",
+            "code_challenge_method",
+            "client_id",
+            "error",
+        ];
+        let params: Vec<String> = self
+            .query
+            .iter()
+            .chain(&self.form)
+            .map(|(name, value)| match SHOWN.contains(&name.as_str()) {
+                true => format!("{name}={value}"),
+                false => name.clone(),
+            })
+            .collect();
+        write!(
+            f,
+            "{} {} -> {} ({})",
+            self.method,
+            self.path,
+            self.status,
+            params.join(", ")
+        )
+    }
+}
+
+/// What the provider answered, shared between the recorder and the [`Stack`].
+#[derive(Clone, Default)]
+struct ProviderLog(Arc<Mutex<Vec<ProviderRequest>>>);
+
+impl ProviderLog {
+    fn all(&self) -> Vec<ProviderRequest> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn push(&self, request: ProviderRequest) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(request);
+    }
+}
+
+/// Bodies the recorder reads whole; the provider itself refuses anything above 16 KiB.
+const RECORDED_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Records each request and its answer, passing both through unchanged.
+async fn record(State(log): State<ProviderLog>, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().map(form_pairs).unwrap_or_default();
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = to_bytes(body, RECORDED_BODY_LIMIT).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let form = match is_form {
+        true => form_pairs(&String::from_utf8_lossy(&bytes)),
+        false => Vec::new(),
+    };
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let status = response.status().as_u16();
+    let (response, issued_refresh_token) = if path == "/oauth/token" && status == 200 {
+        let (parts, body) = response.into_parts();
+        let bytes = to_bytes(body, RECORDED_BODY_LIMIT)
+            .await
+            .unwrap_or_default();
+        let issued = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|answer| answer["refresh_token"].as_str().map(str::to_owned));
+        (Response::from_parts(parts, Body::from(bytes)), issued)
+    } else {
+        (response, None)
+    };
+    log.push(ProviderRequest {
+        method,
+        path,
+        query,
+        form,
+        origin,
+        status,
+        issued_refresh_token,
+    });
+    response
+}
+
+fn form_pairs(text: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(text.as_bytes())
+        .into_owned()
+        .collect()
 }
 
 fn start_api(listener: TcpListener, settings: hashgate_api::Settings) -> ApiServer {
@@ -685,4 +1009,37 @@ impl<'a> ExternalApi<'a> {
 /// `value` as a quoted CSS string.
 fn css_string(value: &str) -> String {
     format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// RFC 7636 §4.2 S256: `BASE64URL(SHA-256(verifier))`, the challenge a verifier belongs to.
+pub fn s256_challenge(verifier: &str) -> String {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+    use sha2::{Digest as _, Sha256};
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// The value of `attribute` on the profile page's token facts (`.session-facts dd[data-flow]`,
+/// `dd[data-refresh-token]`, `dd[data-rotations]`), once the inspector shows it.
+pub async fn session_fact(browser: &Browser, attribute: &str) -> String {
+    let css = format!(".session-facts dd[{attribute}]");
+    let fact = browser.wait_for_css(&css).await;
+    match fact.attr(attribute).await {
+        Ok(Some(value)) => value,
+        _ => panic!(
+            "{}",
+            browser
+                .describe(&format!("`{css}` has no readable {attribute}"))
+                .await
+        ),
+    }
+}
+
+/// The refresh-token rotations the token inspector counts right now, if it is shown.
+pub async fn rotations(browser: &Browser) -> Option<u32> {
+    let fact = browser
+        .client()
+        .find(Locator::Css(".session-facts dd[data-rotations]"))
+        .await
+        .ok()?;
+    fact.attr("data-rotations").await.ok()??.parse().ok()
 }
