@@ -4,10 +4,9 @@
 //! The caller parses the payload JSON into [`IdTokenClaims`] only after the signature has
 //! verified, then runs [`IdTokenVerifier::verify`] and [`check_at_hash`].
 
+use crate::base64url;
 use crate::error::ValidationError;
 use crate::secret::{ct_eq, Nonce};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -209,7 +208,7 @@ impl<'a> IdTokenVerifier<'a> {
 /// The `at_hash` value for an access token whose SHA-256 digest is `digest`: the left-most
 /// half of the hash (16 bytes for SHA-256), base64url without padding (OIDC Core 3.2.2.9).
 pub fn at_hash_from_sha256(digest: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
+    base64url::encode(&digest[..digest.len() / 2])
 }
 
 /// OIDC Core 3.2.2.9/3.2.2.10: when an access token came back (its SHA-256 digest is

@@ -4,9 +4,8 @@
 //! fatal (providers publish encryption keys, EC keys, future key types), but a key is used
 //! only if it is an RSA signing key for RS256 with a modulus of at least 2048 bits.
 
+use crate::base64url;
 use crate::error::{truncate, KeySelectError};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -93,8 +92,8 @@ impl RsaPublicJwk {
         }
         Some(Self {
             kid: key.kid.clone(),
-            n: URL_SAFE_NO_PAD.encode(n),
-            e: URL_SAFE_NO_PAD.encode(e),
+            n: base64url::encode(&n),
+            e: base64url::encode(&e),
         })
     }
 }
@@ -102,7 +101,7 @@ impl RsaPublicJwk {
 /// Decodes a base64url big-endian unsigned integer and strips leading zero bytes.
 /// Trailing `=` is tolerated: it is a common publishing mistake and carries no meaning.
 fn decode_unsigned(value: &str) -> Option<Vec<u8>> {
-    let bytes = URL_SAFE_NO_PAD.decode(value.trim_end_matches('=')).ok()?;
+    let bytes = base64url::decode(value.trim_end_matches('='))?;
     let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
     Some(bytes[first..].to_vec())
 }
@@ -158,6 +157,8 @@ pub fn select_key<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
     use serde_json::json;
 
     /// A 2048-bit modulus (top bit set) as base64url.

@@ -10,9 +10,8 @@
 //! non-canonical trailing bits. RFC 7515 2 defines the encoding without padding, and
 //! accepting variants would give one signature several spellings.
 
+use crate::base64url;
 use crate::error::{truncate, JwtError, ValidationError};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
@@ -61,16 +60,7 @@ fn decode(segment: &str, which: &'static str) -> Result<Vec<u8>, JwtError> {
     if segment.is_empty() {
         return Err(JwtError::EmptySegment { segment: which });
     }
-    // The engine alone would also refuse these; checking first keeps the error precise.
-    if !segment
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(JwtError::InvalidBase64 { segment: which });
-    }
-    URL_SAFE_NO_PAD
-        .decode(segment)
-        .map_err(|_| JwtError::InvalidBase64 { segment: which })
+    base64url::decode(segment).ok_or(JwtError::InvalidBase64 { segment: which })
 }
 
 /// The JOSE header fields this app looks at. The key-carrying parameters are recorded only
@@ -154,6 +144,8 @@ pub mod dangerous {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
 
     fn b64(s: &[u8]) -> String {
         URL_SAFE_NO_PAD.encode(s)

@@ -35,6 +35,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod authorize;
+pub mod base64url;
 pub mod claims;
 pub mod config;
 pub mod discovery;

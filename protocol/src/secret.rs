@@ -4,8 +4,7 @@
 //! `.secret()`, and equality is constant-time. Serde sees the plain string
 //! (`#[serde(transparent)]`), so the types can be stored and restored.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+use crate::base64url;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -97,13 +96,13 @@ impl CodeVerifier {
     /// A fresh verifier from 32 random bytes supplied by the caller's CSPRNG: 43 characters
     /// of base64url (RFC 7636 §4.1 recommends exactly this; 43–128 characters are allowed).
     pub fn from_random(bytes: &[u8; 32]) -> Self {
-        Self(URL_SAFE_NO_PAD.encode(bytes))
+        Self(base64url::encode(bytes))
     }
 
     /// The `code_challenge` for `code_challenge_method=S256` (RFC 7636 §4.2), given the
     /// SHA-256 digest of [`Self::secret`] (the caller hashes it with WebCrypto).
     pub fn s256_challenge(verifier_sha256: &[u8]) -> String {
-        URL_SAFE_NO_PAD.encode(verifier_sha256)
+        base64url::encode(verifier_sha256)
     }
 }
 
@@ -111,7 +110,7 @@ impl State {
     /// A fresh state from 32 random bytes supplied by the caller's CSPRNG
     /// (256 bits, base64url without padding: 43 URL-safe characters).
     pub fn from_random(bytes: &[u8; 32]) -> Self {
-        Self(URL_SAFE_NO_PAD.encode(bytes))
+        Self(base64url::encode(bytes))
     }
 }
 
@@ -119,7 +118,7 @@ impl Nonce {
     /// A fresh nonce from 32 random bytes supplied by the caller's CSPRNG
     /// (256 bits, base64url without padding: 43 URL-safe characters).
     pub fn from_random(bytes: &[u8; 32]) -> Self {
-        Self(URL_SAFE_NO_PAD.encode(bytes))
+        Self(base64url::encode(bytes))
     }
 }
 
