@@ -1,10 +1,10 @@
 //! The one typed client for the demo API. `Authorization: Bearer` is added here and nowhere else.
 
 use gloo_net::http::{Method, RequestBuilder};
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use hashgate_protocol::json::{self, Fields};
+use hashgate_protocol::{FromJson, Json, JsonError, ToJson};
 
-use crate::auth::{parse_json, pretty_json, to_json, AuthContext};
+use crate::auth::{parse_json, parse_json_value, pretty_json, to_json, AuthContext};
 
 /// An API answer the page can show: HTTP status and the body (pretty JSON when it is JSON).
 #[derive(Clone, Debug, PartialEq)]
@@ -16,7 +16,7 @@ pub struct ApiResponse {
 }
 
 /// A message as `GET /api/messages` lists it.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Message {
     /// The text the user posted.
     pub text: String,
@@ -24,18 +24,42 @@ pub struct Message {
     pub created_at: Option<String>,
 }
 
+impl FromJson for Message {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        let f = Fields::of(value)?;
+        Ok(Message {
+            text: f.string("text")?,
+            created_at: f.opt_string("created_at")?,
+        })
+    }
+}
+
 /// The body of `GET /api/messages`.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MessageList {
     /// The caller's messages, oldest first.
     pub messages: Vec<Message>,
 }
 
+impl FromJson for MessageList {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        let messages =
+            Fields::of(value)?.req("messages", |v| json::array(v, Message::from_json))?;
+        Ok(MessageList { messages })
+    }
+}
+
 /// The body of `POST /api/messages`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NewMessage<'a> {
     /// The text to store.
     pub text: &'a str,
+}
+
+impl ToJson for NewMessage<'_> {
+    fn to_json(&self) -> Json {
+        Json::Object(vec![("text".into(), self.text.into())])
+    }
 }
 
 /// Why an API call failed, as a sentence the user can act on.
@@ -61,9 +85,6 @@ pub enum ApiError {
     /// The API could not be reached.
     #[error("could not reach the API at {0}; check that it is running, then retry")]
     Network(String),
-    /// The request body could not be written as JSON.
-    #[error("the request could not be written as JSON")]
-    Encode,
     /// The API answered with a body that is not the JSON the call expects.
     #[error("the API's answer could not be read: {reason}")]
     BadBody {
@@ -81,10 +102,7 @@ impl ApiError {
             ApiError::Unauthorized(response)
             | ApiError::Forbidden { response, .. }
             | ApiError::BadBody { response, .. } => Some(response),
-            ApiError::NotConfigured
-            | ApiError::LoginRequired
-            | ApiError::Network(_)
-            | ApiError::Encode => None,
+            ApiError::NotConfigured | ApiError::LoginRequired | ApiError::Network(_) => None,
         }
     }
 }
@@ -112,10 +130,7 @@ impl ApiClient {
     }
 
     /// `GET {apiOrigin}{path}` with the access token, reading a successful answer as `T`.
-    pub async fn get_json<T: DeserializeOwned>(
-        &self,
-        path: &str,
-    ) -> Result<(ApiResponse, T), ApiError> {
+    pub async fn get_json<T: FromJson>(&self, path: &str) -> Result<(ApiResponse, T), ApiError> {
         let (response, text) = self.send(Method::GET, path, None, true).await?;
         let value = parse_json(&text).map_err(|reason| ApiError::BadBody {
             reason,
@@ -125,12 +140,12 @@ impl ApiClient {
     }
 
     /// `POST {apiOrigin}{path}` with `body` as JSON and the access token.
-    pub async fn post_json<B: Serialize>(
+    pub async fn post_json<B: ToJson>(
         &self,
         path: &str,
         body: &B,
     ) -> Result<ApiResponse, ApiError> {
-        let json = to_json(body).ok_or(ApiError::Encode)?;
+        let json = to_json(body);
         Ok(self.send(Method::POST, path, Some(json), true).await?.0)
     }
 
@@ -215,9 +230,9 @@ fn challenge_param(challenge: &str, name: &str) -> Option<String> {
 
 /// Reads `scope` from a JSON error body (for APIs that do not expose `WWW-Authenticate` to CORS).
 fn body_scope(text: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Body {
-        scope: Option<String>,
-    }
-    parse_json::<Body>(text).ok()?.scope
+    parse_json_value(text)
+        .ok()?
+        .get("scope")?
+        .as_str()
+        .map(str::to_owned)
 }

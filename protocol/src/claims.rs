@@ -6,6 +6,7 @@
 
 use crate::base64url;
 use crate::error::ValidationError;
+use crate::json::{self, Fields, FromJson, Json, JsonError};
 use crate::secret::{ct_eq, Nonce};
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -103,6 +104,37 @@ pub struct IdTokenClaims {
     /// Profile picture URL (show it only as an `<img>` source).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub picture: Option<String>,
+}
+
+impl FromJson for Audience {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        match value {
+            Json::String(one) => Ok(Audience(vec![one.clone()])),
+            Json::Array(_) => json::array(value, json::string).map(Audience),
+            _ => Err(JsonError::expected("a string or an array of strings")),
+        }
+    }
+}
+
+impl FromJson for IdTokenClaims {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        let f = Fields::of(value)?;
+        Ok(IdTokenClaims {
+            iss: f.string("iss")?,
+            sub: f.opt_string("sub")?,
+            aud: f.req("aud", Audience::from_json)?,
+            exp: f.int("exp")?,
+            iat: f.int("iat")?,
+            nonce: f.opt_string("nonce")?,
+            at_hash: f.opt_string("at_hash")?,
+            azp: f.opt_string("azp")?,
+            auth_time: f.opt_int("auth_time")?,
+            name: f.opt_string("name")?,
+            nickname: f.opt_string("nickname")?,
+            email: f.opt_string("email")?,
+            picture: f.opt_string("picture")?,
+        })
+    }
 }
 
 /// The checks of OIDC Core 3.1.3.7 (steps 2–5, 9, 10) and 3.2.2.11 (nonce), with public,

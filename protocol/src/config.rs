@@ -1,10 +1,11 @@
 //! `auth_config.json`: the raw file as the SPA reads it, and its validated form
 //! (`docs/contract.md §1`).
 //!
-//! The SPA parses the JSON (browser `JSON.parse` + serde-wasm-bindgen) into
+//! The SPA parses the JSON (browser `JSON.parse`, then [`FromJson`]) into
 //! [`RawAuthConfig`], then calls [`RawAuthConfig::validate`]; every error names the field.
 
 use crate::error::ConfigError;
+use crate::json::{Fields, FromJson, Json, JsonError};
 use crate::scope;
 use crate::url::parse_http_url;
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,25 @@ pub struct RawAuthConfig {
     /// Renew with a refresh token instead of the hidden iframe (default `false`; needs
     /// `responseType: "code"`).
     pub use_refresh_tokens: Option<bool>,
+}
+
+impl FromJson for RawAuthConfig {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        let f = Fields::of(value)?;
+        Ok(RawAuthConfig {
+            issuer: f.opt_string("issuer")?,
+            domain: f.opt_string("domain")?,
+            client_id: f.opt_string("clientId")?,
+            audience: f.opt_string("audience")?,
+            scope: f.opt_string("scope")?,
+            response_type: f.opt_string("responseType")?,
+            redirect_path: f.opt_string("redirectPath")?,
+            api_origin: f.opt_string("apiOrigin")?,
+            cache_location: f.opt_string("cacheLocation")?,
+            logout_id_token_hint: f.opt_bool("logoutIdTokenHint")?,
+            use_refresh_tokens: f.opt_bool("useRefreshTokens")?,
+        })
+    }
 }
 
 /// What the SPA asks the provider to return.

@@ -2,6 +2,7 @@
 //! (`{issuer}.well-known/openid-configuration`) and the checks that make it trustworthy.
 
 use crate::error::{truncate, DiscoveryError, ValidationError};
+use crate::json::{Fields, FromJson, Json, JsonError};
 use crate::url::parse_http_url;
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +40,27 @@ pub struct ProviderMetadata {
     /// Whether authorization responses carry `iss` (RFC 9207 §3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_response_iss_parameter_supported: Option<bool>,
+}
+
+impl FromJson for ProviderMetadata {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        let f = Fields::of(value)?;
+        Ok(ProviderMetadata {
+            issuer: f.string("issuer")?,
+            authorization_endpoint: f.string("authorization_endpoint")?,
+            jwks_uri: f.string("jwks_uri")?,
+            userinfo_endpoint: f.opt_string("userinfo_endpoint")?,
+            end_session_endpoint: f.opt_string("end_session_endpoint")?,
+            response_modes_supported: f.opt_strings("response_modes_supported")?,
+            id_token_signing_alg_values_supported: f
+                .opt_strings("id_token_signing_alg_values_supported")?,
+            token_endpoint: f.opt_string("token_endpoint")?,
+            revocation_endpoint: f.opt_string("revocation_endpoint")?,
+            code_challenge_methods_supported: f.opt_strings("code_challenge_methods_supported")?,
+            authorization_response_iss_parameter_supported: f
+                .opt_bool("authorization_response_iss_parameter_supported")?,
+        })
+    }
 }
 
 impl ProviderMetadata {

@@ -6,6 +6,7 @@
 
 use crate::base64url;
 use crate::error::{truncate, KeySelectError};
+use crate::json::{Fields, FromJson, Json, JsonError};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -64,6 +65,36 @@ fn lenient_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Jwk>, D::Error> {
             Entry::Other(_) => None,
         })
         .collect())
+}
+
+impl FromJson for Jwk {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        let f = Fields::of(value)?;
+        Ok(Jwk {
+            kty: f.string("kty")?,
+            kid: f.opt_string("kid")?,
+            use_: f.opt_string("use")?,
+            alg: f.opt_string("alg")?,
+            n: f.opt_string("n")?,
+            e: f.opt_string("e")?,
+            key_ops: f.opt_strings("key_ops")?,
+        })
+    }
+}
+
+impl FromJson for JwkSet {
+    /// Like the serde reading: `keys` must be an array, and entries that are not well-formed
+    /// JWK objects are dropped, so one malformed entry never makes the whole set unusable.
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        let keys = Fields::of(value)?.req("keys", |keys| match keys {
+            Json::Array(entries) => Ok(entries
+                .iter()
+                .filter_map(|e| Jwk::from_json(e).ok())
+                .collect()),
+            _ => Err(JsonError::expected("an array")),
+        })?;
+        Ok(JwkSet { keys })
+    }
 }
 
 /// An RSA public key fit for verifying RS256 signatures, ready for WebCrypto's JWK import.

@@ -12,6 +12,7 @@
 
 use crate::base64url;
 use crate::error::{truncate, JwtError, ValidationError};
+use crate::json::{Fields, FromJson, Json, JsonError};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
@@ -90,6 +91,24 @@ pub struct JwtHeader {
     /// Critical extensions this app does not implement.
     #[serde(default, deserialize_with = "presence")]
     pub crit: Option<IgnoredAny>,
+}
+
+impl FromJson for JwtHeader {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        let f = Fields::of(value)?;
+        // Presence alone is refused, whatever the value (`null` included).
+        let present = |name| f.has(name).then_some(IgnoredAny);
+        Ok(JwtHeader {
+            alg: f.string("alg")?,
+            kid: f.opt_string("kid")?,
+            typ: f.opt_string("typ")?,
+            jku: present("jku"),
+            x5u: present("x5u"),
+            jwk: present("jwk"),
+            x5c: present("x5c"),
+            crit: present("crit"),
+        })
+    }
 }
 
 /// `Some` whenever the member exists, even as `null`: presence alone is refused.

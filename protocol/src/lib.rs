@@ -2,10 +2,10 @@
 //! the Hashgate SPA.
 //!
 //! No I/O, no browser, no network, no clock, no randomness: the SPA passes in the time
-//! (`now`, unix seconds), random bytes, parsed JSON (as typed structs) and SHA-256 digests
-//! / signature verdicts from WebCrypto, and gets back decisions. Everything here is tested
-//! natively and compiles for `wasm32-unknown-unknown` without a JSON, URL, regex or crypto
-//! crate.
+//! (`now`, unix seconds), random bytes, parsed JSON (as [`Json`], read with [`FromJson`]) and
+//! SHA-256 digests / signature verdicts from WebCrypto, and gets back decisions. Everything
+//! here is tested natively and compiles for `wasm32-unknown-unknown` without a JSON, URL,
+//! regex or crypto crate.
 //!
 //! # What it guarantees
 //! - Secrets ([`AccessToken`], [`IdToken`], [`State`], [`Nonce`]) print as `[redacted]`
@@ -41,6 +41,7 @@ pub mod config;
 pub mod discovery;
 pub mod error;
 pub mod fragment;
+pub mod json;
 pub mod jwks;
 pub mod jwt;
 pub mod lease;
@@ -66,6 +67,7 @@ pub use fragment::{
     looks_like_authorization_response, parse_fragment, split_query, AuthorizationResponse,
     CodeResponse, ErrorResponse, SplitQuery, TokenResponse,
 };
+pub use json::{FromJson, Json, JsonError, ToJson};
 pub use jwks::{select_key, Jwk, JwkSet, RsaPublicJwk};
 pub use jwt::{check_header, JwtHeader, JwtParts};
 pub use return_to::sanitize_return_to;
@@ -142,6 +144,152 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    /// Reads `text` both ways: the crate's own reader and the serde derive (what the servers
+    /// use); both must accept the same documents and read them the same.
+    fn read_both<T>(text: &str) -> Option<T>
+    where
+        T: FromJson + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let ours = T::from_json(&json::parse(text)).ok();
+        let serde = serde_json::from_str::<T>(text).ok();
+        assert_eq!(ours, serde, "{text}");
+        ours
+    }
+
+    #[test]
+    fn the_json_readers_agree_with_the_serde_derives_on_good_and_hostile_documents() {
+        // docs/contract.md §1 and OIDC Discovery §3, RFC 7517 §5, RFC 7515 §4, OIDC Core §2,
+        // RFC 6749 §5.1–5.2: the SPA's readers accept exactly what the servers' serde reading
+        // accepts. (One known difference is left out: `2.0` is an integer to a browser, which
+        // cannot tell it from `2`, and to the readers; serde_json refuses it for an integer.)
+        let discovery = r#"{"issuer":"https://id.example/","authorization_endpoint":"https://id.example/authorize","jwks_uri":"https://id.example/jwks","userinfo_endpoint":null,"response_modes_supported":["fragment","web_message"],"token_endpoint":"https://id.example/token","revocation_endpoint":"https://id.example/revoke","code_challenge_methods_supported":["S256"],"authorization_response_iss_parameter_supported":true,"extra":{"a":[1,2.5]}}"#;
+        assert!(read_both::<ProviderMetadata>(discovery).is_some());
+        for bad in [
+            r#"{"issuer":"https://id.example/","authorization_endpoint":"https://id.example/authorize"}"#,
+            r#"{"issuer":5,"authorization_endpoint":"a","jwks_uri":"j"}"#,
+            r#"{"issuer":"i","authorization_endpoint":"a","jwks_uri":"j","response_modes_supported":"fragment"}"#,
+            r#"{"issuer":"i","authorization_endpoint":"a","jwks_uri":"j","response_modes_supported":[1]}"#,
+            r#"{"issuer":"i","authorization_endpoint":"a","jwks_uri":"j","token_endpoint":7}"#,
+            r#"{"issuer":"i","authorization_endpoint":"a","jwks_uri":"j","code_challenge_methods_supported":"S256"}"#,
+            r#"{"issuer":"i","authorization_endpoint":"a","jwks_uri":"j","authorization_response_iss_parameter_supported":"true"}"#,
+            r#"["issuer"]"#,
+            "null",
+        ] {
+            assert_eq!(read_both::<ProviderMetadata>(bad), None, "{bad}");
+        }
+
+        let jwks = r#"{"keys":[{"kty":"RSA","kid":"a","use":"sig","alg":"RS256","n":"AQAB","e":"AQAB","key_ops":["verify"],"x5c":["MII"]},"not a key",{"kty":7},{"n":"x"},null,[],{"kty":"EC","crv":"P-256"}]}"#;
+        let set = read_both::<JwkSet>(jwks).unwrap();
+        assert_eq!(set.keys.len(), 2, "{set:?}");
+        for bad in [r#"{"keys":"x"}"#, "{}", r#"{"keys":null}"#, "[]"] {
+            assert_eq!(read_both::<JwkSet>(bad), None, "{bad}");
+        }
+
+        for text in [
+            r#"{"alg":"RS256","kid":"k","typ":"JWT","extra":1}"#,
+            r#"{"alg":"RS256","jku":null}"#,
+            r#"{"alg":"RS256","crit":["b64"],"x5c":[],"jwk":{},"x5u":""}"#,
+            r#"{"alg":"RS256","kid":null}"#,
+            r#"{"kid":"k"}"#,
+            r#"{"alg":null}"#,
+            r#"{"alg":256}"#,
+            r#"{"alg":"RS256","kid":5}"#,
+        ] {
+            let ours = JwtHeader::from_json(&json::parse(text)).ok();
+            let serde = serde_json::from_str::<JwtHeader>(text).ok();
+            // `IgnoredAny` has no equality: compare what the checks read.
+            let seen = |h: &Option<JwtHeader>| {
+                h.as_ref().map(|h| {
+                    let present = [&h.jku, &h.x5u, &h.jwk, &h.x5c, &h.crit].map(|p| p.is_some());
+                    (h.alg.clone(), h.kid.clone(), h.typ.clone(), present)
+                })
+            };
+            assert_eq!(seen(&ours), seen(&serde), "{text}");
+        }
+
+        let claims = r#"{"iss":"https://id.example/","sub":"u1","aud":["spa","api"],"exp":1700000600,"iat":1700000000,"nonce":"n","at_hash":"h","azp":"spa","auth_time":1700000000,"name":"N","nickname":null,"email":"e@x","picture":"p","https://ns/roles":["admin"]}"#;
+        assert!(read_both::<IdTokenClaims>(claims).is_some());
+        for text in [
+            r#"{"iss":"i","aud":"spa","exp":2,"iat":1}"#,
+            r#"{"iss":"i","aud":"spa","exp":2.5,"iat":1}"#,
+            r#"{"iss":"i","aud":"spa","exp":"2","iat":1}"#,
+            r#"{"iss":"i","aud":5,"exp":2,"iat":1}"#,
+            r#"{"iss":"i","aud":["spa",5],"exp":2,"iat":1}"#,
+            r#"{"iss":"i","aud":[],"exp":2,"iat":1}"#,
+            r#"{"iss":"i","exp":2,"iat":1}"#,
+            r#"{"iss":"i","aud":"spa","iat":1}"#,
+            r#"{"iss":"i","aud":"spa","exp":2,"iat":1,"sub":5}"#,
+            r#"{"iss":"i","aud":"spa","exp":2,"iat":1,"auth_time":"x"}"#,
+            r#"{"iss":null,"aud":"spa","exp":2,"iat":1}"#,
+        ] {
+            read_both::<IdTokenClaims>(text);
+        }
+
+        for text in [
+            r#"{"issuer":"https://id.example/","clientId":"spa","logoutIdTokenHint":true,"unknown":1}"#,
+            r#"{"domain":"t.example","clientId":null,"scope":"openid"}"#,
+            r#"{"responseType":"code","useRefreshTokens":true}"#,
+            r#"{"useRefreshTokens":"yes"}"#,
+            r#"{"clientId":5}"#,
+            r#"{"logoutIdTokenHint":"yes"}"#,
+            "{}",
+            "[]",
+            r#""text""#,
+        ] {
+            read_both::<RawAuthConfig>(text);
+        }
+
+        let store = r#"{"entries":[{"state":"s","nonce":"n","return_to":"/p","created_at":100},{"state":"t","nonce":"m","return_to":"/","created_at":101,"code_verifier":"v"}]}"#;
+        let read = read_both::<TransactionStore>(store).unwrap();
+        assert_eq!(read.entries.len(), 2);
+        assert!(read.entries[1].code_verifier.is_some());
+        assert_eq!(
+            read_both::<TransactionStore>(&read.to_json().to_text()),
+            Some(read.clone())
+        );
+        // What the readers write is what serde writes, member for member.
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&read.to_json().to_text()).unwrap(),
+            serde_json::to_value(&read).unwrap()
+        );
+        for text in [
+            "{}",
+            r#"{"entries":[{"state":"s","nonce":"n","return_to":"/p"}]}"#,
+            r#"{"entries":[{"state":"s","nonce":"n","return_to":"/p","created_at":"1"}]}"#,
+            r#"{"entries":[{"state":"s","nonce":"n","return_to":"/p","created_at":1,"code_verifier":5}]}"#,
+            r#"{"entries":{}}"#,
+        ] {
+            read_both::<TransactionStore>(text);
+        }
+
+        let tokens = r#"{"access_token":"at","token_type":"Bearer","expires_in":3600,"id_token":"a.b.c","scope":"openid offline_access","refresh_token":"rt","unknown":[1]}"#;
+        assert!(read_both::<TokenEndpointResponse>(tokens).is_some());
+        for text in [
+            "{}",
+            r#"{"access_token":null,"expires_in":null}"#,
+            r#"{"expires_in":-1}"#,
+            r#"{"expires_in":"3600"}"#,
+            r#"{"expires_in":3600.5}"#,
+            r#"{"access_token":5}"#,
+            r#"{"refresh_token":["rt"]}"#,
+            "null",
+        ] {
+            read_both::<TokenEndpointResponse>(text);
+        }
+        // Stricter than serde's derive, which reads an array as the fields in order (so `[]`
+        // as an answer without tokens): an answer must be a JSON object (RFC 6749 §5.1).
+        assert!(TokenEndpointResponse::from_json(&json::parse("[]")).is_err());
+        for text in [
+            r#"{"error":"invalid_grant","error_description":"spent"}"#,
+            r#"{"error":"invalid_grant","error_description":null}"#,
+            r#"{"error_description":"no code"}"#,
+            r#"{"error":400}"#,
+            r#"{"error":"x","error_description":{}}"#,
+        ] {
+            read_both::<TokenErrorResponse>(text);
+        }
     }
 
     #[test]

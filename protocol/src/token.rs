@@ -8,6 +8,7 @@
 use serde::Deserialize;
 
 use crate::fragment::TokenResponse;
+use crate::json::{Fields, FromJson, Json, JsonError};
 use crate::secret::{AccessToken, AuthorizationCode, CodeVerifier, IdToken, RefreshToken, State};
 use crate::url::encode_component;
 
@@ -64,7 +65,7 @@ pub fn revocation_form(refresh_token: &RefreshToken, client_id: &str) -> String 
 /// A successful token endpoint answer as JSON (RFC 6749 §5.1, OIDC Core §3.1.3.3). Every
 /// field is optional here, so that a missing one is reported by the same checks as for the
 /// implicit flow (which name what is missing) rather than as malformed JSON.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct TokenEndpointResponse {
     /// The access token.
     #[serde(default)]
@@ -86,6 +87,20 @@ pub struct TokenEndpointResponse {
     pub refresh_token: Option<String>,
 }
 
+impl FromJson for TokenEndpointResponse {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        let f = Fields::of(value)?;
+        Ok(TokenEndpointResponse {
+            access_token: f.opt_string("access_token")?,
+            token_type: f.opt_string("token_type")?,
+            expires_in: f.opt_uint("expires_in")?,
+            id_token: f.opt_string("id_token")?,
+            scope: f.opt_string("scope")?,
+            refresh_token: f.opt_string("refresh_token")?,
+        })
+    }
+}
+
 impl TokenEndpointResponse {
     /// The tokens, in the shape the one validation path takes; `state` stays empty (the
     /// token endpoint has none: the code it redeemed was already matched to its login).
@@ -105,13 +120,23 @@ impl TokenEndpointResponse {
 }
 
 /// A token endpoint error as JSON (RFC 6749 §5.2): `invalid_grant`, `invalid_request`, ….
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct TokenErrorResponse {
     /// The error code.
     pub error: String,
     /// The provider's human-readable text; show it only as escaped text.
     #[serde(default)]
     pub error_description: Option<String>,
+}
+
+impl FromJson for TokenErrorResponse {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        let f = Fields::of(value)?;
+        Ok(TokenErrorResponse {
+            error: f.string("error")?,
+            error_description: f.opt_string("error_description")?,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! nothing. Stale ones expire, and at most [`TransactionStore::MAX_ENTRIES`] are kept.
 
 use crate::error::TransactionError;
+use crate::json::{self, Fields, FromJson, Json, JsonError, ToJson};
 use crate::secret::{ct_eq, CodeVerifier, Nonce, State};
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +31,52 @@ pub struct TransactionStore {
     /// Pending transactions, oldest first.
     #[serde(default)]
     pub entries: Vec<Transaction>,
+}
+
+impl FromJson for Transaction {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        let f = Fields::of(value)?;
+        Ok(Transaction {
+            state: State::new(f.string("state")?),
+            nonce: Nonce::new(f.string("nonce")?),
+            return_to: f.string("return_to")?,
+            created_at: f.int("created_at")?,
+            code_verifier: f.opt_string("code_verifier")?.map(CodeVerifier::new),
+        })
+    }
+}
+
+impl ToJson for Transaction {
+    fn to_json(&self) -> Json {
+        let mut members = vec![
+            ("state".into(), self.state.secret().into()),
+            ("nonce".into(), self.nonce.secret().into()),
+            ("return_to".into(), self.return_to.as_str().into()),
+            ("created_at".into(), self.created_at.into()),
+        ];
+        // Like the serde writing: an implicit-flow transaction has no verifier member.
+        if let Some(verifier) = &self.code_verifier {
+            members.push(("code_verifier".into(), verifier.secret().into()));
+        }
+        Json::Object(members)
+    }
+}
+
+impl FromJson for TransactionStore {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        let entries =
+            Fields::of(value)?.opt("entries", |v| json::array(v, Transaction::from_json))?;
+        Ok(TransactionStore {
+            entries: entries.unwrap_or_default(),
+        })
+    }
+}
+
+impl ToJson for TransactionStore {
+    fn to_json(&self) -> Json {
+        let entries = self.entries.iter().map(ToJson::to_json).collect();
+        Json::Object(vec![("entries".into(), Json::Array(entries))])
+    }
 }
 
 impl TransactionStore {

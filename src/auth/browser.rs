@@ -1,9 +1,7 @@
 //! The thin browser shell: fetch, JSON, WebCrypto, history and storage. No protocol decisions here.
 
-use hashgate_protocol::RsaPublicJwk;
+use hashgate_protocol::{FromJson, Json, RsaPublicJwk, ToJson};
 use js_sys::{Object, Reflect, Uint8Array, JSON};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -27,16 +25,21 @@ pub fn random_32() -> Result<[u8; 32], AuthError> {
     Ok(bytes)
 }
 
-/// Parses JSON text with the browser's own parser into `T` (smaller than bundling serde_json).
-pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, String> {
-    let value = JSON::parse(text).map_err(|_| "it is not valid JSON".to_string())?;
-    serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
+/// Parses JSON text with the browser's own parser into `T`; the error names the member at fault.
+pub fn parse_json<T: FromJson>(text: &str) -> Result<T, String> {
+    parse_json_value(text)
+        .and_then(|value| T::from_json(&value))
+        .map_err(|e| e.to_string())
 }
 
-/// Serialises `value` to JSON text with the browser's `JSON.stringify`.
-pub fn to_json<T: Serialize>(value: &T) -> Option<String> {
-    let js = serde_wasm_bindgen::to_value(value).ok()?;
-    JSON::stringify(&js).ok()?.as_string()
+/// Parses JSON text with the browser's own parser into an untyped [`Json`] value.
+pub fn parse_json_value(text: &str) -> Result<Json, hashgate_protocol::JsonError> {
+    super::json::parse(text)
+}
+
+/// `value` as compact JSON text.
+pub fn to_json<T: ToJson + ?Sized>(value: &T) -> String {
+    value.to_json().to_text()
 }
 
 /// Re-indents JSON text for display; returns the input unchanged if it is not JSON.
@@ -50,21 +53,15 @@ pub fn pretty_json(text: &str) -> String {
         .unwrap_or_else(|| text.to_string())
 }
 
-/// GETs `url` and parses the JSON body; `what` names the document in error messages.
-pub async fn fetch_json<T: DeserializeOwned>(
-    url: &str,
-    what: &'static str,
-) -> Result<T, AuthError> {
-    fetch_json_with(url, what, false).await
-}
-
-/// Like [`fetch_json`]; with `revalidate` the browser's HTTP cache must check with the server
-/// first (a JWKS refetched for an unknown `kid` must not come back stale from the cache).
-pub async fn fetch_json_with<T: DeserializeOwned>(
+/// GETs `url` and parses its JSON body; `what` names the document in error messages. With
+/// `revalidate` the browser's HTTP cache must check with the server first (a JWKS refetched
+/// for an unknown `kid` must not come back stale from the cache). Not generic: read the
+/// result with [`read_document`], so this state machine is compiled once.
+pub async fn fetch_document(
     url: &str,
     what: &'static str,
     revalidate: bool,
-) -> Result<T, AuthError> {
+) -> Result<Json, AuthError> {
     let mut request = gloo_net::http::Request::get(url);
     if revalidate {
         request = request.cache(web_sys::RequestCache::NoCache);
@@ -83,7 +80,18 @@ pub async fn fetch_json_with<T: DeserializeOwned>(
         what,
         url: url.to_string(),
     })?;
-    parse_json(&text).map_err(|reason| AuthError::BadDocument { what, reason })
+    parse_json_value(&text).map_err(|e| AuthError::BadDocument {
+        what,
+        reason: e.to_string(),
+    })
+}
+
+/// Reads a fetched document as `T`; the error names the document and the member at fault.
+pub fn read_document<T: FromJson>(document: &Json, what: &'static str) -> Result<T, AuthError> {
+    T::from_json(document).map_err(|e| AuthError::BadDocument {
+        what,
+        reason: e.to_string(),
+    })
 }
 
 /// POSTs a form (`application/x-www-form-urlencoded`) to `url` and returns the status and the

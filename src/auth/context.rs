@@ -600,10 +600,11 @@ impl AuthContext {
         let config = match self.setup.with_value(|s| s.config.clone()) {
             Some(config) => config,
             None => {
-                let raw: RawAuthConfig =
-                    browser::fetch_json(CONFIG_PATH, "configuration file /auth_config.json")
-                        .await
-                        .map_err(|e| AuthError::ConfigFile(Box::new(e)))?;
+                const WHAT: &str = "configuration file /auth_config.json";
+                let raw: RawAuthConfig = browser::fetch_document(CONFIG_PATH, WHAT, false)
+                    .await
+                    .and_then(|document| browser::read_document(&document, WHAT))
+                    .map_err(|e| AuthError::ConfigFile(Box::new(e)))?;
                 let config = raw.validate()?;
                 self.setup.update_value(|s| s.config = Some(config.clone()));
                 config
@@ -613,8 +614,9 @@ impl AuthContext {
             Some(metadata) => metadata,
             None => {
                 let url = config.discovery_url();
-                let metadata: ProviderMetadata =
-                    browser::fetch_json(&url, "identity provider's discovery document").await?;
+                const WHAT: &str = "identity provider's discovery document";
+                let document = browser::fetch_document(&url, WHAT, false).await?;
+                let metadata: ProviderMetadata = browser::read_document(&document, WHAT)?;
                 // OIDC Discovery §4.3: the issuer in the document must be exactly the one we trust.
                 metadata.check(&config.issuer)?;
                 if config.response_type.is_code() {

@@ -33,6 +33,7 @@ mod browser;
 mod context;
 mod error;
 mod guard;
+mod json;
 mod provider;
 mod session;
 mod silent;
@@ -40,7 +41,7 @@ mod storage;
 mod token;
 mod validate;
 
-pub use browser::{json_entries, now_secs, parse_json, pretty_json, to_json};
+pub use browser::{json_entries, now_secs, parse_json, parse_json_value, pretty_json, to_json};
 pub use context::{try_use_auth, use_auth, AuthContext, AuthState, AuthStatus, LoginOptions};
 pub use error::AuthError;
 pub use guard::Protected;

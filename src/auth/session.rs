@@ -1,7 +1,10 @@
 //! A validated session: the tokens and what the app may show about them.
 
-use hashgate_protocol::{AccessToken, IdToken, IdTokenClaims, Nonce, RefreshToken, ResponseType};
-use serde::{Deserialize, Serialize};
+use hashgate_protocol::json::{self, Fields};
+use hashgate_protocol::{
+    AccessToken, FromJson, IdToken, IdTokenClaims, Json, JsonError, Nonce, RefreshToken,
+    ResponseType, ToJson,
+};
 
 /// Tokens that passed every check, with what the UI needs. Its `Debug` never shows a token.
 #[derive(Clone, Debug, PartialEq)]
@@ -102,7 +105,7 @@ impl User {
 }
 
 /// What `cacheLocation: session | local` persists: the raw tokens, re-validated when read back.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone)]
 pub struct StoredTokens {
     /// The access token, if any.
     pub access_token: Option<String>,
@@ -115,11 +118,47 @@ pub struct StoredTokens {
     /// Granted scopes.
     pub scope: String,
     /// The refresh token, if the session holds one (stored only where the other tokens are).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
     /// Rotations of the refresh token so far; after one, the ID token may lack the nonce.
-    #[serde(default)]
     pub rotations: u32,
+}
+
+impl FromJson for StoredTokens {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        let f = Fields::of(value)?;
+        Ok(StoredTokens {
+            access_token: f.opt_string("access_token")?,
+            id_token: f.string("id_token")?,
+            nonce: f.string("nonce")?,
+            expires_at: f.opt_int("expires_at")?,
+            scope: f.string("scope")?,
+            refresh_token: f.opt_string("refresh_token")?,
+            rotations: f
+                .opt("rotations", |v| {
+                    json::uint(v).and_then(|n| {
+                        u32::try_from(n).map_err(|_| JsonError::expected("a smaller integer"))
+                    })
+                })?
+                .unwrap_or(0),
+        })
+    }
+}
+
+impl ToJson for StoredTokens {
+    fn to_json(&self) -> Json {
+        let mut members = vec![
+            ("access_token".into(), self.access_token.as_deref().into()),
+            ("id_token".into(), self.id_token.as_str().into()),
+            ("nonce".into(), self.nonce.as_str().into()),
+            ("expires_at".into(), self.expires_at.into()),
+            ("scope".into(), self.scope.as_str().into()),
+        ];
+        if let Some(refresh_token) = &self.refresh_token {
+            members.push(("refresh_token".into(), refresh_token.as_str().into()));
+        }
+        members.push(("rotations".into(), i64::from(self.rotations).into()));
+        Json::Object(members)
+    }
 }
 
 impl From<&Session> for StoredTokens {

@@ -20,9 +20,7 @@ fn load_transactions() -> TransactionStore {
 }
 
 fn save_transactions(store: &TransactionStore) -> Result<(), AuthError> {
-    let text =
-        browser::to_json(store).ok_or(AuthError::Browser("cannot save the login transaction"))?;
-    browser::storage_set(Area::Session, TRANSACTIONS_KEY, &text)
+    browser::storage_set(Area::Session, TRANSACTIONS_KEY, &browser::to_json(store))
 }
 
 /// Remembers a new pending login.
@@ -53,10 +51,8 @@ fn token_area(location: CacheLocation) -> Option<Area> {
 /// Persists tokens when `cacheLocation` asks for it; with `memory` nothing is written.
 pub fn save_tokens(location: CacheLocation, tokens: &StoredTokens) {
     if let Some(area) = token_area(location) {
-        if let Some(text) = browser::to_json(tokens) {
-            // A full or disabled storage only costs the user a login on the next load.
-            let _ = browser::storage_set(area, TOKENS_KEY, &text);
-        }
+        // A full or disabled storage only costs the user a login on the next load.
+        let _ = browser::storage_set(area, TOKENS_KEY, &browser::to_json(tokens));
     }
 }
 

@@ -30,9 +30,9 @@ impl KeyCache {
         // A refetch (unknown kid) must reach the provider: providers serve the JWKS with
         // cache headers, and a rotated key is exactly what a cached copy lacks.
         let revalidate = self.fetched_at_ms.is_some();
-        let set: JwkSet =
-            browser::fetch_json_with(jwks_uri, "identity provider's key set (JWKS)", revalidate)
-                .await?;
+        const WHAT: &str = "identity provider's key set (JWKS)";
+        let document = browser::fetch_document(jwks_uri, WHAT, revalidate).await?;
+        let set: JwkSet = browser::read_document(&document, WHAT)?;
         self.keys = set.usable_rsa_keys();
         self.fetched_at_ms = Some(js_sys::Date::now());
         Ok(())
@@ -192,7 +192,7 @@ pub async fn validate_tokens(
     })
 }
 
-fn parse_segment<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, AuthError> {
+fn parse_segment<T: hashgate_protocol::FromJson>(json: &[u8]) -> Result<T, AuthError> {
     let text = std::str::from_utf8(json)
         .map_err(|_| AuthError::TokenJson("a segment is not UTF-8".into()))?;
     browser::parse_json(text).map_err(AuthError::TokenJson)

@@ -1,0 +1,471 @@
+//! Parsed JSON as the protocol reads it, and typed readers whose errors name the member.
+//!
+//! The SPA parses with the browser (`JSON.parse`) and converts the result into [`Json`]; the
+//! tests convert serde_json's value. (The servers keep reading these types with their serde
+//! derives; the tests hold both readings to the same verdicts.) The readers ([`FromJson`]) then
+//! check every member this crate uses and say which one is wrong (`"keys[1].n" must be a string`),
+//! without serde at run time: serde's error path (its messages, `str` escaping and float
+//! formatting) would be most of what the SPA downloads for JSON.
+//!
+//! Every reader ignores unknown members and treats `null` as absent for optional ones, like
+//! the serde derives of the same types.
+
+use std::fmt;
+
+/// One JSON value. Objects keep their members in document order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number (JSON numbers are IEEE doubles to a browser).
+    Number(f64),
+    /// A string.
+    String(String),
+    /// An array.
+    Array(Vec<Json>),
+    /// An object: (name, value) pairs in document order.
+    Object(Vec<(String, Json)>),
+}
+
+/// Largest integer a JSON number carries exactly to a browser (2^53 - 1).
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+impl Json {
+    /// The member `name` of an object; `None` for a missing member or a value that is no object.
+    pub fn get(&self, name: &str) -> Option<&Json> {
+        match self {
+            Json::Object(members) => members.iter().find(|(n, _)| n == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The integer, if this is a number without a fraction that a browser holds exactly.
+    pub fn as_i64(&self) -> Option<i64> {
+        match *self {
+            Json::Number(n) if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER => Some(n as i64),
+            _ => None,
+        }
+    }
+
+    /// Compact JSON text of this value (strings escaped as RFC 8259 §7 requires).
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out);
+        out
+    }
+
+    fn write(&self, out: &mut String) {
+        match self {
+            Json::Null => out.push_str("null"),
+            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Json::Number(_) => match self.as_i64() {
+                Some(i) => out.push_str(&i.to_string()),
+                // Only integers are ever written (times, counts); anything else would need float
+                // formatting in the download for no use.
+                None => out.push_str("null"),
+            },
+            Json::String(s) => write_string(s, out),
+            Json::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write(out);
+                }
+                out.push(']');
+            }
+            Json::Object(members) => {
+                out.push('{');
+                for (i, (name, value)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_string(name, out);
+                    out.push(':');
+                    value.write(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+fn write_string(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[(c as usize) >> 4]));
+                out.push(char::from(HEX[(c as usize) & 0xf]));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+impl From<&str> for Json {
+    fn from(s: &str) -> Self {
+        Json::String(s.to_owned())
+    }
+}
+
+impl From<String> for Json {
+    fn from(s: String) -> Self {
+        Json::String(s)
+    }
+}
+
+impl From<i64> for Json {
+    fn from(n: i64) -> Self {
+        Json::Number(n as f64)
+    }
+}
+
+impl<T: Into<Json>> From<Option<T>> for Json {
+    fn from(value: Option<T>) -> Self {
+        value.map_or(Json::Null, Into::into)
+    }
+}
+
+/// Why a JSON document does not fit the type it is read as. Its `Display` names the member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    /// Where: `issuer`, `keys[2].n`, … (empty for the document itself).
+    path: String,
+    problem: Problem,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Problem {
+    NotJson,
+    Missing,
+    /// What the member must be: "a string", "an integer", …
+    Expected(&'static str),
+}
+
+impl JsonError {
+    /// The text is not JSON at all.
+    pub fn not_json() -> Self {
+        JsonError {
+            path: String::new(),
+            problem: Problem::NotJson,
+        }
+    }
+
+    /// A required member is absent (or `null`).
+    pub fn missing(name: &str) -> Self {
+        JsonError {
+            path: name.to_owned(),
+            problem: Problem::Missing,
+        }
+    }
+
+    /// The value is of the wrong kind; `expected` says what it must be ("a string").
+    pub fn expected(expected: &'static str) -> Self {
+        JsonError {
+            path: String::new(),
+            problem: Problem::Expected(expected),
+        }
+    }
+
+    /// The member (`"name"`) or element (`"[3]"`) the error is inside of.
+    pub fn inside(mut self, step: &str) -> Self {
+        if !self.path.is_empty() && !self.path.starts_with('[') {
+            self.path.insert(0, '.');
+        }
+        self.path.insert_str(0, step);
+        self
+    }
+
+    /// Where the error is: `keys[2].n`; empty for the document itself.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.problem == Problem::NotJson {
+            return f.write_str("it is not valid JSON");
+        }
+        if self.path.is_empty() {
+            f.write_str("the document")?;
+        } else {
+            f.write_str("\"")?;
+            f.write_str(&self.path)?;
+            f.write_str("\"")?;
+        }
+        match self.problem {
+            Problem::NotJson => Ok(()),
+            Problem::Missing => f.write_str(" is missing"),
+            Problem::Expected(what) => {
+                f.write_str(" must be ")?;
+                f.write_str(what)
+            }
+        }
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+/// A type read from parsed JSON, with errors that name the member.
+pub trait FromJson: Sized {
+    /// Reads `value`; unknown members are ignored.
+    fn from_json(value: &Json) -> Result<Self, JsonError>;
+}
+
+/// A type written as JSON (for storage).
+pub trait ToJson {
+    /// The value as JSON.
+    fn to_json(&self) -> Json;
+}
+
+/// The members of one JSON object, read by name.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a>(&'a [(String, Json)]);
+
+impl<'a> Fields<'a> {
+    /// The members of `value`, or an error if it is not an object.
+    pub fn of(value: &'a Json) -> Result<Self, JsonError> {
+        match value {
+            Json::Object(members) => Ok(Fields(members)),
+            _ => Err(JsonError::expected("an object")),
+        }
+    }
+
+    /// The member `name`; `null` counts as absent.
+    pub fn get(&self, name: &str) -> Option<&'a Json> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .filter(|v| **v != Json::Null)
+    }
+
+    /// Whether the object has the member `name` at all (whatever its value, `null` included).
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| n == name)
+    }
+
+    /// An optional member read with `read`; its errors are placed inside `name`.
+    pub fn opt<T>(
+        &self,
+        name: &str,
+        read: impl FnOnce(&'a Json) -> Result<T, JsonError>,
+    ) -> Result<Option<T>, JsonError> {
+        self.get(name)
+            .map(|v| read(v).map_err(|e| e.inside(name)))
+            .transpose()
+    }
+
+    /// A required member read with `read`.
+    pub fn req<T>(
+        &self,
+        name: &str,
+        read: impl FnOnce(&'a Json) -> Result<T, JsonError>,
+    ) -> Result<T, JsonError> {
+        self.opt(name, read)?
+            .ok_or_else(|| JsonError::missing(name))
+    }
+
+    /// A required string member.
+    pub fn string(&self, name: &str) -> Result<String, JsonError> {
+        self.req(name, string)
+    }
+
+    /// An optional string member.
+    pub fn opt_string(&self, name: &str) -> Result<Option<String>, JsonError> {
+        self.opt(name, string)
+    }
+
+    /// A required integer member.
+    pub fn int(&self, name: &str) -> Result<i64, JsonError> {
+        self.req(name, int)
+    }
+
+    /// An optional integer member.
+    pub fn opt_int(&self, name: &str) -> Result<Option<i64>, JsonError> {
+        self.opt(name, int)
+    }
+
+    /// An optional non-negative integer member.
+    pub fn opt_uint(&self, name: &str) -> Result<Option<u64>, JsonError> {
+        self.opt(name, uint)
+    }
+
+    /// An optional boolean member.
+    pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, JsonError> {
+        self.opt(name, |v| match v {
+            Json::Bool(b) => Ok(*b),
+            _ => Err(JsonError::expected("true or false")),
+        })
+    }
+
+    /// An optional array of strings.
+    pub fn opt_strings(&self, name: &str) -> Result<Option<Vec<String>>, JsonError> {
+        self.opt(name, |v| array(v, string))
+    }
+}
+
+/// A string value.
+pub fn string(value: &Json) -> Result<String, JsonError> {
+    value
+        .as_str()
+        .map(str::to_owned)
+        .ok_or(JsonError::expected("a string"))
+}
+
+/// An integer value (a number without fraction, within ±2^53).
+pub fn int(value: &Json) -> Result<i64, JsonError> {
+    value.as_i64().ok_or(JsonError::expected("an integer"))
+}
+
+/// A non-negative integer value (within 2^53).
+pub fn uint(value: &Json) -> Result<u64, JsonError> {
+    value
+        .as_i64()
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or(JsonError::expected("a non-negative integer"))
+}
+
+/// An array whose every element is read with `read`; errors name the element (`[3]`).
+pub fn array<T>(
+    value: &Json,
+    mut read: impl FnMut(&Json) -> Result<T, JsonError>,
+) -> Result<Vec<T>, JsonError> {
+    let Json::Array(items) = value else {
+        return Err(JsonError::expected("an array"));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| read(item).map_err(|e| e.inside(&format!("[{i}]"))))
+        .collect()
+}
+
+/// Test support: serde_json's values as [`Json`], so the readers are tested on real JSON text.
+#[cfg(test)]
+pub(crate) fn parse(text: &str) -> Json {
+    fn convert(value: serde_json::Value) -> Json {
+        match value {
+            serde_json::Value::Null => Json::Null,
+            serde_json::Value::Bool(b) => Json::Bool(b),
+            serde_json::Value::Number(n) => Json::Number(n.as_f64().unwrap()),
+            serde_json::Value::String(s) => Json::String(s),
+            serde_json::Value::Array(items) => {
+                Json::Array(items.into_iter().map(convert).collect())
+            }
+            serde_json::Value::Object(members) => Json::Object(
+                members
+                    .into_iter()
+                    .map(|(name, value)| (name, convert(value)))
+                    .collect(),
+            ),
+        }
+    }
+    convert(serde_json::from_str(text).unwrap())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_member_and_the_element_they_are_in() {
+        // docs/contract.md §1: a broken document is reported with the member at fault.
+        let doc = parse(r#"{"keys":[{"kty":"RSA"},{"kty":5}]}"#);
+        let read = |v: &Json| {
+            Fields::of(v)?.req("keys", |keys| {
+                array(keys, |key| Fields::of(key)?.string("kty"))
+            })
+        };
+        let err = read(&doc).unwrap_err();
+        assert_eq!(err.path(), "keys[1].kty");
+        assert_eq!(err.to_string(), "\"keys[1].kty\" must be a string");
+        let err = read(&parse(r#"{"key":[]}"#)).unwrap_err();
+        assert_eq!(err.to_string(), "\"keys\" is missing");
+        let err = read(&parse("[1]")).unwrap_err();
+        assert_eq!(err.to_string(), "the document must be an object");
+        assert_eq!(JsonError::not_json().to_string(), "it is not valid JSON");
+    }
+
+    #[test]
+    fn null_is_absent_and_unknown_members_are_ignored() {
+        // Same reading as the serde derives: `null` for an optional member is no value.
+        let doc = parse(r#"{"a":null,"b":"x","unknown":{"deep":[1,2]}}"#);
+        let fields = Fields::of(&doc).unwrap();
+        assert_eq!(fields.opt_string("a"), Ok(None));
+        assert!(fields.has("a"));
+        assert_eq!(fields.opt_string("b"), Ok(Some("x".into())));
+        assert_eq!(fields.string("a"), Err(JsonError::missing("a")));
+    }
+
+    #[test]
+    fn integers_must_be_exact() {
+        // RFC 7519 §2 NumericDate: the app reads whole seconds; a fraction or a value beyond
+        // what a browser holds exactly is refused rather than rounded.
+        for (text, ok) in [
+            ("1700000000", Some(1_700_000_000)),
+            ("-5", Some(-5)),
+            ("1700000000.0", Some(1_700_000_000)),
+            ("1700000000.5", None),
+            ("1e300", None),
+            ("9007199254740993", None),
+        ] {
+            let doc = parse(&format!(r#"{{"exp":{text}}}"#));
+            assert_eq!(Fields::of(&doc).unwrap().int("exp").ok(), ok, "{text}");
+        }
+        // RFC 6749 §5.1 `expires_in` and counts are never negative.
+        let doc = parse(r#"{"n":-5,"m":7}"#);
+        let fields = Fields::of(&doc).unwrap();
+        assert_eq!(
+            fields.opt_uint("n").unwrap_err().to_string(),
+            "\"n\" must be a non-negative integer"
+        );
+        assert_eq!(fields.opt_uint("m"), Ok(Some(7)));
+    }
+
+    #[test]
+    fn written_json_reads_back_with_serde_json() {
+        // What the SPA stores must be JSON that any parser reads back unchanged.
+        let value = Json::Object(vec![
+            (
+                "s".into(),
+                "quote \" backslash \\ newline \n nul \u{0} é \u{2028}".into(),
+            ),
+            ("n".into(), Json::from(-1_700_000_000i64)),
+            ("none".into(), Json::from(None::<String>)),
+            ("b".into(), Json::Bool(true)),
+            ("a".into(), Json::Array(vec!["x".into(), Json::from(3i64)])),
+        ]);
+        let text = value.to_text();
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            back,
+            serde_json::json!({
+                "s": "quote \" backslash \\ newline \n nul \u{0} é \u{2028}",
+                "n": -1_700_000_000i64,
+                "none": null,
+                "b": true,
+                "a": ["x", 3],
+            }),
+            "{text}"
+        );
+    }
+}
