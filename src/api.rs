@@ -1,10 +1,11 @@
 //! The one typed client for the demo API. `Authorization: Bearer` is added here and nowhere else.
 
-use gloo_net::http::{Method, RequestBuilder};
 use hashgate_protocol::json::{self, Fields};
 use hashgate_protocol::{FromJson, Json, JsonError, ToJson};
 
-use crate::auth::{parse_json, parse_json_value, pretty_json, to_json, AuthContext};
+use crate::auth::{
+    fetch, parse_json, parse_json_value, pretty_json, to_json, AuthContext, HttpRequest,
+};
 
 /// An API answer the page can show: HTTP status and the body (pretty JSON when it is JSON).
 #[derive(Clone, Debug, PartialEq)]
@@ -121,17 +122,17 @@ impl ApiClient {
 
     /// `GET {apiOrigin}{path}` without a token.
     pub async fn get_public(&self, path: &str) -> Result<ApiResponse, ApiError> {
-        Ok(self.send(Method::GET, path, None, false).await?.0)
+        Ok(self.send("GET", path, None, false).await?.0)
     }
 
     /// `GET {apiOrigin}{path}` with the access token.
     pub async fn get(&self, path: &str) -> Result<ApiResponse, ApiError> {
-        Ok(self.send(Method::GET, path, None, true).await?.0)
+        Ok(self.send("GET", path, None, true).await?.0)
     }
 
     /// `GET {apiOrigin}{path}` with the access token, reading a successful answer as `T`.
     pub async fn get_json<T: FromJson>(&self, path: &str) -> Result<(ApiResponse, T), ApiError> {
-        let (response, text) = self.send(Method::GET, path, None, true).await?;
+        let (response, text) = self.send("GET", path, None, true).await?;
         let value = parse_json(&text).map_err(|reason| ApiError::BadBody {
             reason,
             response: response.clone(),
@@ -146,13 +147,13 @@ impl ApiClient {
         body: &B,
     ) -> Result<ApiResponse, ApiError> {
         let json = to_json(body);
-        Ok(self.send(Method::POST, path, Some(json), true).await?.0)
+        Ok(self.send("POST", path, Some(json), true).await?.0)
     }
 
     /// Sends the request; on success the answer and its raw body text.
     async fn send(
         &self,
-        method: Method,
+        method: &str,
         path: &str,
         json: Option<String>,
         with_token: bool,
@@ -165,30 +166,27 @@ impl ApiClient {
         let url = format!("{origin}{path}");
         let mut renewed = false;
         loop {
-            let mut request = RequestBuilder::new(&url).method(method.clone());
-            if with_token {
-                let token = self
-                    .auth
-                    .access_token()
-                    .await
-                    .map_err(|_| ApiError::LoginRequired)?;
-                request = request.header("Authorization", &format!("Bearer {}", token.secret()));
-            }
-            let sent = match &json {
-                Some(body) => {
-                    request
-                        .header("Content-Type", "application/json")
-                        .body(body.clone())
-                        .map_err(|_| ApiError::Network(origin.clone()))?
-                        .send()
+            let token = match with_token {
+                true => Some(
+                    self.auth
+                        .access_token()
                         .await
-                }
-                None => request.send().await,
+                        .map_err(|_| ApiError::LoginRequired)?,
+                ),
+                false => None,
             };
-            let response = sent.map_err(|_| ApiError::Network(origin.clone()))?;
-            let status = response.status();
-            let challenge = response.headers().get("www-authenticate");
-            let text = response.text().await.unwrap_or_default();
+            let request = HttpRequest {
+                method,
+                bearer: token.as_ref().map(|t| t.secret()),
+                body: json.as_deref().map(|body| ("application/json", body)),
+                ..HttpRequest::get(&url)
+            };
+            let response = fetch(&request, "API")
+                .await
+                .map_err(|_| ApiError::Network(origin.clone()))?;
+            let status = response.status;
+            let challenge = response.www_authenticate;
+            let text = response.text;
             let answer = ApiResponse {
                 status,
                 body: pretty_json(&text),

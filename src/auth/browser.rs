@@ -62,25 +62,18 @@ pub async fn fetch_document(
     what: &'static str,
     revalidate: bool,
 ) -> Result<Json, AuthError> {
-    let mut request = gloo_net::http::Request::get(url);
-    if revalidate {
-        request = request.cache(web_sys::RequestCache::NoCache);
-    }
-    let response = request.send().await.map_err(|_| AuthError::Unreachable {
-        what,
-        url: url.to_string(),
-    })?;
-    if !response.ok() {
+    let request = HttpRequest {
+        cache: revalidate.then_some(web_sys::RequestCache::NoCache),
+        ..HttpRequest::get(url)
+    };
+    let response = fetch(&request, what).await?;
+    if !(200..300).contains(&response.status) {
         return Err(AuthError::BadDocument {
             what,
-            reason: format!("the server answered HTTP {}", response.status()),
+            reason: format!("the server answered HTTP {}", response.status),
         });
     }
-    let text = response.text().await.map_err(|_| AuthError::Unreachable {
-        what,
-        url: url.to_string(),
-    })?;
-    parse_json_value(&text).map_err(|e| AuthError::BadDocument {
+    parse_json_value(&response.text).map_err(|e| AuthError::BadDocument {
         what,
         reason: e.to_string(),
     })
@@ -102,24 +95,107 @@ pub async fn post_form(
     body: String,
     what: &'static str,
 ) -> Result<(u16, String), AuthError> {
-    let unreachable = || AuthError::Unreachable {
-        what,
-        url: url.to_string(),
+    let request = HttpRequest {
+        method: "POST",
+        body: Some(("application/x-www-form-urlencoded", &body)),
+        cache: Some(web_sys::RequestCache::NoStore),
+        endpoint: true,
+        ..HttpRequest::get(url)
     };
-    let response = gloo_net::http::Request::post(url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("Accept", "application/json")
-        .credentials(web_sys::RequestCredentials::Omit)
-        .cache(web_sys::RequestCache::NoStore)
-        .redirect(web_sys::RequestRedirect::Error)
-        .body(body)
-        .map_err(|_| unreachable())?
-        .send()
+    let response = fetch(&request, what).await?;
+    Ok((response.status, response.text))
+}
+
+/// One HTTP request for [`fetch`].
+#[derive(Clone, Copy, Debug)]
+pub struct HttpRequest<'a> {
+    /// `GET`, `POST`, …
+    pub method: &'a str,
+    /// The absolute URL.
+    pub url: &'a str,
+    /// Sent as `Authorization: Bearer …` (RFC 6750 §2.1).
+    pub bearer: Option<&'a str>,
+    /// A body and its `Content-Type`.
+    pub body: Option<(&'a str, &'a str)>,
+    /// How the browser's HTTP cache may answer (`None`: as it likes).
+    pub cache: Option<web_sys::RequestCache>,
+    /// An OAuth endpoint of the provider: no cookies, JSON accepted, and a redirect is an
+    /// error rather than followed.
+    pub endpoint: bool,
+}
+
+impl<'a> HttpRequest<'a> {
+    /// A plain `GET` of `url`.
+    pub fn get(url: &'a str) -> Self {
+        HttpRequest {
+            method: "GET",
+            url,
+            bearer: None,
+            body: None,
+            cache: None,
+            endpoint: false,
+        }
+    }
+}
+
+/// What [`fetch`] read of an answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The `WWW-Authenticate` header, when the server exposes it (RFC 6750 §3).
+    pub www_authenticate: Option<String>,
+    /// The body as text.
+    pub text: String,
+}
+
+/// The one `fetch()` of the app: every document, endpoint and API call goes through it, so its
+/// code is compiled once. A request that could not be sent, or whose answer could not be read,
+/// is [`AuthError::Unreachable`] naming `what`.
+pub async fn fetch(
+    request: &HttpRequest<'_>,
+    what: &'static str,
+) -> Result<HttpResponse, AuthError> {
+    send(request).await.ok_or_else(|| AuthError::Unreachable {
+        what,
+        url: request.url.to_string(),
+    })
+}
+
+async fn send(request: &HttpRequest<'_>) -> Option<HttpResponse> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(request.method);
+    if let Some(cache) = request.cache {
+        init.set_cache(cache);
+    }
+    let headers = web_sys::Headers::new().ok()?;
+    if let Some(token) = request.bearer {
+        let mut value = String::from("Bearer ");
+        value.push_str(token);
+        headers.set("Authorization", &value).ok()?;
+    }
+    if let Some((content_type, body)) = request.body {
+        headers.set("Content-Type", content_type).ok()?;
+        init.set_body(&JsValue::from_str(body));
+    }
+    if request.endpoint {
+        headers.set("Accept", "application/json").ok()?;
+        init.set_credentials(web_sys::RequestCredentials::Omit);
+        init.set_redirect(web_sys::RequestRedirect::Error);
+    }
+    init.set_headers(&headers);
+    let promise = web_sys::window()?.fetch_with_str_and_init(request.url, &init);
+    let response: web_sys::Response = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
+    let www_authenticate = response.headers().get("www-authenticate").ok().flatten();
+    let text = JsFuture::from(response.text().ok()?)
         .await
-        .map_err(|_| unreachable())?;
-    let status = response.status();
-    let text = response.text().await.map_err(|_| unreachable())?;
-    Ok((status, text))
+        .ok()?
+        .as_string()?;
+    Some(HttpResponse {
+        status: response.status(),
+        www_authenticate,
+        text,
+    })
 }
 
 /// Resolves after `ms` milliseconds (a timer of the browser's event loop).

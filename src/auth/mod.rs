@@ -41,7 +41,10 @@ mod storage;
 mod token;
 mod validate;
 
-pub use browser::{json_entries, now_secs, parse_json, parse_json_value, pretty_json, to_json};
+pub use browser::{
+    fetch, json_entries, now_secs, parse_json, parse_json_value, pretty_json, to_json, HttpRequest,
+    HttpResponse,
+};
 pub use context::{try_use_auth, use_auth, AuthContext, AuthState, AuthStatus, LoginOptions};
 pub use error::AuthError;
 pub use guard::Protected;
