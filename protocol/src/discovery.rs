@@ -217,6 +217,18 @@ mod tests {
     }
 
     #[test]
+    fn the_issuer_mismatch_message_quotes_both_issuers() {
+        // OIDC Discovery 4.3: the user (or the developer) sees which issuer the provider
+        // claims and which one the app expects.
+        let err = meta()
+            .check("https://app.example/")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is \"https://id.example/\""), "{err}");
+        assert!(err.contains("for \"https://app.example/\""), "{err}");
+    }
+
+    #[test]
     fn endpoints_must_be_absolute_https_urls() {
         // Tokens and keys never travel over plain http to a non-local host.
         type Setter = fn(&mut ProviderMetadata, String);

@@ -196,7 +196,9 @@ pub enum ConfigError {
 #[non_exhaustive]
 pub enum DiscoveryError {
     /// The document's `issuer` is not exactly the configured issuer (OIDC Discovery 4.3).
-    #[error("the identity provider says its issuer is {found:?}, but the app is configured for {expected:?}")]
+    // Quoted by hand, not with `{:?}`: `str`'s Debug (its escaping tables) would be linked into
+    // the SPA for this one message. The SPA shows it as escaped text.
+    #[error("the identity provider says its issuer is \"{found}\", but the app is configured for \"{expected}\"")]
     IssuerMismatch {
         /// The configured issuer.
         expected: String,
