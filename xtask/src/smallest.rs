@@ -4,8 +4,7 @@
 //! (`-Zbuild-std`), aborts on panic without formatting anything (`panic = immediate-abort`),
 //! and drops panic locations and `Debug` bodies (`-Zlocation-detail=none -Zfmt-debug=none`).
 //! Behaviour is the same except that a panic prints nothing and `{:?}` prints nothing (the app
-//! shows no `Debug` output; serde's messages quote a rejected value with it, so a broken
-//! `auth_config.json` is named without the value).
+//! shows no `Debug` output).
 //!
 //! Trunk cannot drive it (its post-build hook would be built with the same nightly flags), so
 //! the wasm is built here, bound with `wasm-bindgen` like Trunk does, and put into a copy of the
@@ -26,9 +25,10 @@ use crate::{cmd, csp, Error, Result};
 pub const TOOLCHAIN: &str = "nightly";
 /// Where the smallest build is written, next to `dist/`.
 pub const DIST: &str = "dist-smallest";
-/// Code generation flags for the wasm only (`--target` keeps them off build scripts).
-pub const RUSTFLAGS: &str =
-    "-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none";
+/// Code generation flags for the wasm only (`--target` keeps them off build scripts). They
+/// replace the `rustflags` of `.cargo/config.toml`, so its `--cfg erase_components` is repeated.
+pub const RUSTFLAGS: &str = "-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none \
+     -Zfmt-debug=none --cfg erase_components";
 
 /// Why the smallest build cannot run here, if it cannot: a nightly toolchain with `rust-src`.
 pub fn unavailable() -> Option<String> {
