@@ -20,6 +20,7 @@ pub mod dev;
 pub mod devserver;
 pub mod error;
 pub mod process;
+pub mod shrink;
 pub mod size;
 pub mod smallest;
 pub mod test;

@@ -18,7 +18,7 @@ use clap::{CommandFactory, Parser};
 use xtask::{
     bench,
     cli::{Cli, Command, SizeOptions},
-    cmd, csp, dev, size, smallest, test, tools, Error, Result,
+    cmd, csp, dev, shrink, size, smallest, test, tools, Error, Result,
 };
 
 fn main() -> ExitCode {
@@ -44,6 +44,16 @@ fn dispatch(command: Command) -> Result<bool> {
     match command {
         Command::Test => test::run(),
         Command::Dev => dev::run().map(|()| true),
+        Command::Csp { dir: None } => {
+            // As Trunk's post_build hook: a release build is shrunk first, then its (unchanged)
+            // loader hashed.
+            if let Some(staging) = std::env::var_os("TRUNK_STAGING_DIR") {
+                if std::env::var("TRUNK_PROFILE").as_deref() == Ok("release") {
+                    shrink::run(std::path::Path::new(&staging))?;
+                }
+            }
+            csp::run(None)
+        }
         Command::Csp { dir } => csp::run(dir.as_deref()),
         Command::Size(SizeOptions { smallest: true, .. }) => report_smallest(),
         Command::Size(SizeOptions { no_build, .. }) => report_size(!no_build),
@@ -76,6 +86,7 @@ fn report_smallest() -> Result<bool> {
     }
     report_size(true)?;
     let dist = smallest::build(&test::dist_dir())?;
+    shrink::run(&dist)?;
     println!("{}", size::measure(&dist)?);
     Ok(true)
 }
