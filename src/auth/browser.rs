@@ -301,7 +301,8 @@ impl StorageLease {
         let key = format!("hashgate.lock.{name}");
         let owner = random_32()
             .map(|bytes| hashgate_protocol::State::from_random(&bytes).into_secret())
-            .unwrap_or_else(|_| js_sys::Date::now().to_string());
+            // Whole milliseconds: `f64`'s Display would bring float formatting into the download.
+            .unwrap_or_else(|_| (js_sys::Date::now() as u64).to_string());
         let deadline = js_sys::Date::now() + Self::TTL_MS;
         loop {
             let now = js_sys::Date::now();
