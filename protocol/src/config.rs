@@ -241,10 +241,11 @@ impl RawAuthConfig {
         let response_type = match present(self.response_type, "responseType")? {
             None => ResponseType::default(),
             Some(rt) => {
-                let mut parts: Vec<&str> = rt.split_ascii_whitespace().collect();
-                parts.sort_unstable();
+                // The order of the values does not matter (OAuth 2.0 Multiple Response Types §3);
+                // both orders are spelt out rather than sorted (no sort in the download).
+                let parts: Vec<&str> = rt.split_ascii_whitespace().collect();
                 match parts.as_slice() {
-                    ["id_token", "token"] => ResponseType::IdTokenToken,
+                    ["id_token", "token"] | ["token", "id_token"] => ResponseType::IdTokenToken,
                     ["id_token"] => ResponseType::IdToken,
                     ["code"] => ResponseType::Code,
                     _ => {
