@@ -7,7 +7,6 @@
 use crate::config::ResponseType;
 use crate::error::{truncate, FragmentError, ValidationError};
 use crate::secret::{AccessToken, AuthorizationCode, IdToken, RefreshToken, State};
-use std::collections::BTreeMap;
 
 /// Largest fragment accepted, in bytes. Real responses (two tokens and a few short
 /// parameters) stay well under it.
@@ -146,7 +145,7 @@ where
     K: Into<String>,
     V: Into<String>,
 {
-    let mut params: BTreeMap<String, String> = BTreeMap::new();
+    let mut params = Params(Vec::new());
     let mut total = 0usize;
     for (name, value) in pairs {
         let (name, value) = (name.into(), value.into());
@@ -154,14 +153,14 @@ where
         if total > MAX_FRAGMENT_LEN {
             return Err(FragmentError::TooLarge);
         }
-        if params.contains_key(&name) {
+        if params.0.iter().any(|(known, _)| *known == name) {
             return Err(FragmentError::DuplicateParameter {
                 name: truncate(&name, 40),
             });
         }
-        params.insert(name, value);
+        params.0.push((name, value));
     }
-    if params.is_empty() {
+    if params.0.is_empty() {
         return Err(FragmentError::Empty);
     }
 
@@ -277,10 +276,19 @@ pub fn split_query(search: &str) -> Option<SplitQuery> {
     })
 }
 
-fn non_empty(
-    params: &mut BTreeMap<String, String>,
-    name: &'static str,
-) -> Result<Option<String>, FragmentError> {
+/// Decoded parameters, each name once. A response has a handful, and the size limit bounds
+/// them, so a list serves (a map would bring its own code into the download for nothing).
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Takes the value of `name` out, if it is there.
+    fn remove(&mut self, name: &str) -> Option<String> {
+        let at = self.0.iter().position(|(known, _)| known == name)?;
+        Some(self.0.swap_remove(at).1)
+    }
+}
+
+fn non_empty(params: &mut Params, name: &'static str) -> Result<Option<String>, FragmentError> {
     match params.remove(name) {
         Some(v) if v.is_empty() => Err(FragmentError::EmptyParameter { name }),
         other => Ok(other),
