@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use hashgate_protocol::{
-    logout_url, return_to::sanitize_return_to, scope, AccessToken, AuthConfig, AuthorizationCode,
-    AuthorizeRequest, CodeVerifier, IdToken, Nonce, ProviderMetadata, RawAuthConfig, RefreshToken,
-    State, TokenResponse, Transaction,
+    logout_url, return_to::sanitize_return_to, scope, AccessToken, AuthConfig, AuthorizeRequest,
+    CodeVerifier, IdToken, Nonce, ProviderMetadata, RawAuthConfig, RefreshToken, State,
+    TokenResponse, Transaction,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -87,13 +87,11 @@ pub struct LoginOptions {
     pub extra_scopes: Vec<String>,
 }
 
-/// What signing in needs, loaded once: the app's config, the provider's discovery document and
-/// its signing keys.
+/// What signing in needs, loaded once: the app's config and the provider's discovery document.
 #[derive(Clone, Debug, Default)]
 struct SignInSetup {
     config: Option<AuthConfig>,
     metadata: Option<ProviderMetadata>,
-    keys: KeyCache,
 }
 
 /// Handle to the sign-in state; `Copy`, so closures can capture it freely.
@@ -104,6 +102,8 @@ pub struct AuthContext {
     /// signed-in state replacing another) does not rebuild the pages that depend on it.
     status: Memo<AuthStatus>,
     setup: StoredValue<SignInSetup>,
+    /// The provider's signing keys, shared by every validation.
+    pub(crate) keys: KeyCache,
     /// The renewal in flight, shared by every caller that needs a fresh token meanwhile.
     renewal: StoredValue<Option<Renewal>, LocalStorage>,
     /// The one scheduled renewal timer.
@@ -141,6 +141,7 @@ impl AuthContext {
                 })
             }),
             setup: StoredValue::new(SignInSetup::default()),
+            keys: KeyCache::new(),
             renewal: StoredValue::new_local(None),
             timer: StoredValue::new(None),
             leaving: StoredValue::new(false),
@@ -236,7 +237,7 @@ impl AuthContext {
             Some(session) if config.use_refresh_tokens && session.refresh_token.is_some() => {
                 self.refresh(&config, &metadata, session).await
             }
-            _ => self.silent_authorize(&config, &metadata).await,
+            _ => silent_authorize(self.keys, &config, &metadata).await,
         };
         // A logout (here or in another tab) while the renewal ran wins: its result is dropped.
         let Some(current) = current.filter(|_| self.is_authenticated_untracked()) else {
@@ -315,13 +316,10 @@ impl AuthContext {
                 }
             }
             let Some(refresh_token) = session.refresh_token.clone() else {
-                return this.silent_authorize(config, metadata).await;
+                return silent_authorize(this.keys, config, metadata).await;
             };
-            let mut keys = this.setup.with_value(|s| s.keys.clone());
-            let result =
-                token::refresh(&mut keys, config, metadata, &session, &refresh_token, now).await;
-            this.setup.update_value(|s| s.keys = keys);
-            let renewed = result?;
+            let renewed =
+                token::refresh(this.keys, config, metadata, &session, &refresh_token, now).await?;
             // A logout while the request ran wins: its tokens must not come back into storage.
             if this.signed_out_meanwhile() {
                 return Err(AuthError::LoginRequired);
@@ -361,63 +359,9 @@ impl AuthContext {
             // A session with a refresh token is renewed at once if its ID token has expired.
             allow_expired_id_token: renewable,
         };
-        let mut session = self.validate(config, metadata, input, now).await?;
+        let mut session = validate_tokens(self.keys, config, metadata, input, now).await?;
         session.rotations = rotations;
         Ok(session)
-    }
-
-    /// One silent `prompt=none` attempt with the context's key cache (so rotations are kept).
-    pub(crate) async fn silent_authorize(
-        &self,
-        config: &AuthConfig,
-        metadata: &ProviderMetadata,
-    ) -> Result<Session, AuthError> {
-        let mut keys = self.setup.with_value(|s| s.keys.clone());
-        let result = silent_authorize(&mut keys, config, metadata).await;
-        self.setup.update_value(|s| s.keys = keys);
-        result
-    }
-
-    /// Redeems a code at the token endpoint with the context's key cache.
-    #[allow(clippy::too_many_arguments)] // each is one value the exchange binds together
-    pub(crate) async fn redeem_code(
-        &self,
-        config: &AuthConfig,
-        metadata: &ProviderMetadata,
-        code: &AuthorizationCode,
-        verifier: &CodeVerifier,
-        redirect_uri: &str,
-        nonce: Nonce,
-        now: i64,
-    ) -> Result<Session, AuthError> {
-        let mut keys = self.setup.with_value(|s| s.keys.clone());
-        let result = token::redeem_code(
-            &mut keys,
-            config,
-            metadata,
-            code,
-            verifier,
-            redirect_uri,
-            nonce,
-            now,
-        )
-        .await;
-        self.setup.update_value(|s| s.keys = keys);
-        result
-    }
-
-    /// Validates `input` with the context's key cache (so rotations are kept).
-    pub(crate) async fn validate(
-        &self,
-        config: &AuthConfig,
-        metadata: &ProviderMetadata,
-        input: TokenInput,
-        now: i64,
-    ) -> Result<Session, AuthError> {
-        let mut keys = self.setup.with_value(|s| s.keys.clone());
-        let result = validate_tokens(&mut keys, config, metadata, input, now).await;
-        self.setup.update_value(|s| s.keys = keys);
-        result
     }
 
     /// Signs out here because another tab told us to; `message` says why.

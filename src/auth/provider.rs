@@ -14,8 +14,10 @@ use super::browser;
 use super::context::{AuthContext, AuthState, LOGOUT_CHANNEL};
 use super::error::AuthError;
 use super::session::Session;
+use super::silent::silent_authorize;
 use super::storage;
-use super::validate::TokenInput;
+use super::token;
+use super::validate::{validate_tokens, TokenInput};
 
 /// Provides the [`AuthContext`] to `children` and carries the page's `data-auth-state`.
 ///
@@ -150,7 +152,7 @@ async fn start(auth: AuthContext, captured: Option<Captured>) -> Result<Start, A
     }
     // Tokens live in memory by default, so a reload has none: one silent attempt restores the
     // session if the provider still has one. Any failure just means "signed out".
-    match auth.silent_authorize(&config, &metadata).await {
+    match silent_authorize(auth.keys, &config, &metadata).await {
         Ok(session) => Ok(Start::SignedIn(Box::new(session), None)),
         Err(_) => Ok(Start::SignedOut),
     }
@@ -189,7 +191,7 @@ async fn complete_login(
         }
         AuthorizationResponse::Success(response) => {
             let input = TokenInput::from_response(response, transaction.nonce);
-            auth.validate(config, metadata, input, now).await?
+            validate_tokens(auth.keys, config, metadata, input, now).await?
         }
         AuthorizationResponse::Code(response) => {
             let Some(verifier) = transaction
@@ -204,7 +206,8 @@ async fn complete_login(
                 .check_iss_parameter(&config.issuer, response.iss.as_deref())
                 .map_err(AuthError::Response)?;
             let redirect_uri = config.redirect_uri(&browser::location()?.origin);
-            auth.redeem_code(
+            token::redeem_code(
+                auth.keys,
                 config,
                 metadata,
                 &response.code,

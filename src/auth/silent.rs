@@ -35,7 +35,7 @@ pub const SILENT_CALLBACK_PATH: &str = "/silent-callback.html";
 /// verifier); the result is validated exactly like `/callback`, with `keys` (which learns of
 /// rotated keys on the way).
 pub async fn silent_authorize(
-    keys: &mut KeyCache,
+    keys: KeyCache,
     config: &AuthConfig,
     metadata: &ProviderMetadata,
 ) -> Result<Session, AuthError> {

@@ -20,7 +20,7 @@ const TOKEN_ENDPOINT: &str = "identity provider's token endpoint";
 /// authorization request sent.
 #[allow(clippy::too_many_arguments)] // each is one value the exchange binds together
 pub async fn redeem_code(
-    keys: &mut KeyCache,
+    keys: KeyCache,
     config: &AuthConfig,
     metadata: &ProviderMetadata,
     code: &AuthorizationCode,
@@ -42,7 +42,7 @@ pub async fn redeem_code(
 /// session without a refresh token (the next renewal uses the hidden iframe), because presenting
 /// a spent token again would trip the provider's reuse detection and end every session.
 pub async fn refresh(
-    keys: &mut KeyCache,
+    keys: KeyCache,
     config: &AuthConfig,
     metadata: &ProviderMetadata,
     session: &Session,

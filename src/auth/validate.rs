@@ -7,6 +7,8 @@ use hashgate_protocol::{
     RsaPublicJwk, TokenResponse,
 };
 
+use leptos::prelude::{StoredValue, UpdateValue, WithValue};
+
 use super::browser;
 use super::error::AuthError;
 use super::session::Session;
@@ -18,51 +20,71 @@ const IMPLEMENTED_ALGS: &[&str] = &["RS256"];
 /// turn the app into a request cannon against the provider.
 const JWKS_REFETCH_INTERVAL_MS: f64 = 10_000.0;
 
-/// The provider's signing keys, fetched lazily and refetched once when a token names an unknown key.
-#[derive(Clone, Debug, Default)]
-pub struct KeyCache {
+/// The provider's signing keys, fetched lazily and refetched once when a token names an unknown
+/// key. A `Copy` handle: every validation (login, silent renewal, refresh, a stored session)
+/// shares the one cache, so a key rotation learnt by one is known to all.
+#[derive(Clone, Copy)]
+pub struct KeyCache(StoredValue<Keys>);
+
+#[derive(Default)]
+struct Keys {
     keys: Vec<RsaPublicJwk>,
     fetched_at_ms: Option<f64>,
 }
 
 impl KeyCache {
-    async fn fetch(&mut self, jwks_uri: &str) -> Result<(), AuthError> {
+    /// An empty cache, owned by the current reactive owner (the `<AuthProvider>`).
+    pub fn new() -> Self {
+        KeyCache(StoredValue::new(Keys::default()))
+    }
+
+    fn fetched_at_ms(self) -> Option<f64> {
+        self.0.with_value(|k| k.fetched_at_ms)
+    }
+
+    async fn fetch(self, jwks_uri: &str) -> Result<(), AuthError> {
         // A refetch (unknown kid) must reach the provider: providers serve the JWKS with
         // cache headers, and a rotated key is exactly what a cached copy lacks.
-        let revalidate = self.fetched_at_ms.is_some();
+        let revalidate = self.fetched_at_ms().is_some();
         const WHAT: &str = "identity provider's key set (JWKS)";
         let document = browser::fetch_document(jwks_uri, WHAT, revalidate).await?;
         let set: JwkSet = browser::read_document(&document, WHAT)?;
-        self.keys = set.usable_rsa_keys();
-        self.fetched_at_ms = Some(js_sys::Date::now());
+        let keys = set.usable_rsa_keys();
+        self.0.update_value(|k| {
+            k.keys = keys;
+            k.fetched_at_ms = Some(js_sys::Date::now());
+        });
         Ok(())
+    }
+
+    fn select(self, kid: Option<&str>) -> Result<RsaPublicJwk, KeySelectError> {
+        self.0.with_value(|k| select_key(&k.keys, kid).cloned())
     }
 
     /// The key for `kid`: from the cache, or after one (rate-limited) refetch for key rotation.
     pub async fn key_for(
-        &mut self,
+        self,
         jwks_uri: &str,
         kid: Option<&str>,
     ) -> Result<RsaPublicJwk, AuthError> {
-        let fresh = match self.fetched_at_ms {
+        let fresh = match self.fetched_at_ms() {
             None => {
                 self.fetch(jwks_uri).await?;
                 true
             }
             Some(_) => false,
         };
-        match select_key(&self.keys, kid) {
-            Ok(key) => Ok(key.clone()),
+        match self.select(kid) {
             Err(KeySelectError::UnknownKid { .. }) if !fresh && self.may_refetch() => {
                 self.fetch(jwks_uri).await?;
-                Ok(select_key(&self.keys, kid)?.clone())
+                Ok(self.select(kid)?)
             }
-            Err(e) => Err(e.into()),
+            selected => Ok(selected?),
         }
     }
 
-    fn may_refetch(&self) -> bool {
-        self.fetched_at_ms
+    fn may_refetch(self) -> bool {
+        self.fetched_at_ms()
             .is_none_or(|at| js_sys::Date::now() - at >= JWKS_REFETCH_INTERVAL_MS)
     }
 }
@@ -103,7 +125,7 @@ impl TokenInput {
 /// Validates `input` completely; on success returns the session, on failure the first failed check.
 /// Nothing is stored and no token leaves this function on failure.
 pub async fn validate_tokens(
-    keys: &mut KeyCache,
+    keys: KeyCache,
     config: &AuthConfig,
     metadata: &ProviderMetadata,
     input: TokenInput,
