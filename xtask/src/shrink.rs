@@ -7,6 +7,10 @@
 //!   statements, so the hook does it.
 //! - wasm-bindgen writes custom sections into the module it emits (`name` for its import shims,
 //!   `producers`, `target_features`, …). Browsers ignore them; every visitor would download them.
+//! - wasm-bindgen names every import from its glue `__wbg_<function>_<16 hex digits>`: about two
+//!   hundred random hashes, written once in the wasm and once in the glue, that no compressor can
+//!   shrink. Each becomes a short name in both files (`a`, `b`, … `ba`, …), checked to be the
+//!   glue's own key for it.
 //!
 //! Both files keep their names; `index.html` gets their new Subresource Integrity hashes (and
 //! the CSP hash of the inline loader is computed afterwards, as for every build).
@@ -39,6 +43,14 @@ pub fn run(staging: &Path) -> Result<bool> {
     })?;
     let wasm = without_custom_sections(&wasm)
         .ok_or_else(|| Error::Missing(format!("{}: not a wasm module", wasm_path.display())))?;
+    // Glue and module keep their long import names where the renaming cannot be proven sound.
+    let (wasm, js) = match std::str::from_utf8(&js)
+        .ok()
+        .and_then(|glue| short_import_names(&wasm, glue))
+    {
+        Some((wasm, glue)) => (wasm, glue.into_bytes()),
+        None => (wasm, js),
+    };
     let html = smallest::rewrite_index(&index, &stem, &stem, &js, &wasm).ok_or_else(|| {
         Error::Missing(format!(
             "{}: the loader, its preload links or the CSP are not where Trunk puts them",
@@ -72,19 +84,6 @@ pub fn minify_glue(glue: &str) -> Option<Vec<u8>> {
 /// `wasm` without its custom sections (id 0: names, producers, target features, …), every
 /// other section byte for byte. `None` when it is not a well-formed wasm module.
 pub fn without_custom_sections(wasm: &[u8]) -> Option<Vec<u8>> {
-    /// An unsigned LEB128 at `at`, which moves past it.
-    fn leb(bytes: &[u8], at: &mut usize) -> Option<usize> {
-        let (mut value, mut shift) = (0usize, 0u32);
-        loop {
-            let byte = *bytes.get(*at)?;
-            *at += 1;
-            value |= usize::from(byte & 0x7f).checked_shl(shift)?;
-            if byte < 0x80 {
-                return Some(value);
-            }
-            shift += 7;
-        }
-    }
     if wasm.get(..4)? != b"\0asm" {
         return None;
     }
@@ -103,6 +102,139 @@ pub fn without_custom_sections(wasm: &[u8]) -> Option<Vec<u8>> {
         at = end;
     }
     Some(out)
+}
+
+/// An unsigned LEB128 at `at`, which moves past it.
+fn leb(bytes: &[u8], at: &mut usize) -> Option<usize> {
+    let (mut value, mut shift) = (0usize, 0u32);
+    loop {
+        let byte = *bytes.get(*at)?;
+        *at += 1;
+        value |= usize::from(byte & 0x7f).checked_shl(shift)?;
+        if byte < 0x80 {
+            return Some(value);
+        }
+        shift += 7;
+    }
+}
+
+/// `value` as an unsigned LEB128, appended to `out`.
+fn push_leb(out: &mut Vec<u8>, mut value: usize) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// The `n`th short name: `a`…`z`, `A`…`Z`, then `aa`, `ab`, …
+fn short_name(mut n: usize) -> String {
+    const LETTERS: &[u8; 52] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut name = Vec::new();
+    loop {
+        name.push(LETTERS[n % 52]);
+        n /= 52;
+        if n == 0 {
+            break;
+        }
+        n -= 1;
+    }
+    name.reverse();
+    String::from_utf8(name).unwrap_or_default()
+}
+
+/// The byte offsets where `name` occurs in `text` as a whole JavaScript identifier.
+fn identifier_at(text: &str, name: &str) -> Vec<usize> {
+    let part_of_identifier = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
+    text.match_indices(name)
+        .map(|(at, _)| at)
+        .filter(|&at| {
+            !text[..at]
+                .chars()
+                .next_back()
+                .is_some_and(part_of_identifier)
+                && !text[at + name.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(part_of_identifier)
+        })
+        .collect()
+}
+
+/// `wasm` and `glue` with every import of the module renamed to a short name, or `None` when
+/// the renaming cannot be proven sound: the imports come from more than one module, an import
+/// is not a function, or a name is not written exactly once in the glue (as its key in the
+/// imports object, the only place wasm-bindgen's `--target web` glue writes it).
+pub fn short_import_names(wasm: &[u8], glue: &str) -> Option<(Vec<u8>, String)> {
+    if wasm.get(..4)? != b"\0asm" {
+        return None;
+    }
+    let mut out = wasm.get(..8)?.to_vec();
+    let mut renames: Vec<(String, String)> = Vec::new();
+    let mut at = 8;
+    while at < wasm.len() {
+        let start = at;
+        let id = wasm[at];
+        at += 1;
+        let size = leb(wasm, &mut at)?;
+        let end = at.checked_add(size)?;
+        let section = wasm.get(at..end)?;
+        if id != 2 {
+            out.extend_from_slice(wasm.get(start..end)?);
+            at = end;
+            continue;
+        }
+        let mut read = 0;
+        let count = leb(section, &mut read)?;
+        let mut body = Vec::with_capacity(section.len());
+        push_leb(&mut body, count);
+        let mut module: Option<&[u8]> = None;
+        for _ in 0..count {
+            let len = leb(section, &mut read)?;
+            let this_module = section.get(read..read.checked_add(len)?)?;
+            read += len;
+            if *module.get_or_insert(this_module) != this_module {
+                return None;
+            }
+            let len = leb(section, &mut read)?;
+            let name = std::str::from_utf8(section.get(read..read.checked_add(len)?)?).ok()?;
+            read += len;
+            // Only functions (kind 0, then a type index) are renamed.
+            if *section.get(read)? != 0 {
+                return None;
+            }
+            let desc_start = read;
+            read += 1;
+            leb(section, &mut read)?;
+            let short = short_name(renames.len());
+            push_leb(&mut body, this_module.len());
+            body.extend_from_slice(this_module);
+            push_leb(&mut body, short.len());
+            body.extend_from_slice(short.as_bytes());
+            body.extend_from_slice(section.get(desc_start..read)?);
+            renames.push((name.to_owned(), short));
+        }
+        if read != section.len() {
+            return None;
+        }
+        out.push(2);
+        push_leb(&mut out, body.len());
+        out.extend_from_slice(&body);
+        at = end;
+    }
+    let mut glue = glue.to_owned();
+    for (name, short) in &renames {
+        // The key of the imports object; the short names are distinct, so the keys stay so.
+        let [at] = identifier_at(&glue, name)[..] else {
+            return None;
+        };
+        glue.replace_range(at..at + name.len(), short);
+    }
+    Some((out, glue))
 }
 
 fn read_text(path: &Path) -> Result<String> {
@@ -160,6 +292,79 @@ mod tests {
         wasm.extend_from_slice(&[3, 2, 1, 0]); // function section
         let out = without_custom_sections(&wasm).unwrap();
         assert_eq!(out, [&wasm[..14], &[3, 2, 1, 0]].concat());
+    }
+
+    /// A module importing functions of type 0 (`(module, name)`), then a function section.
+    fn module_importing(imports: &[(&str, &str)]) -> Vec<u8> {
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.extend_from_slice(&[1, 4, 1, 0x60, 0, 0]); // type section: () -> ()
+        let mut body = Vec::new();
+        push_leb(&mut body, imports.len());
+        for (module, name) in imports {
+            push_leb(&mut body, module.len());
+            body.extend_from_slice(module.as_bytes());
+            push_leb(&mut body, name.len());
+            body.extend_from_slice(name.as_bytes());
+            body.extend_from_slice(&[0, 0]); // a function of type 0
+        }
+        wasm.push(2);
+        push_leb(&mut wasm, body.len());
+        wasm.extend_from_slice(&body);
+        wasm.extend_from_slice(&[3, 2, 1, 0]); // function section
+        wasm
+    }
+
+    const APP: &str = "./app_bg.js";
+    const LOG: &str = "__wbg_log_0123456789abcdef";
+    const THROW: &str = "__wbg___wbindgen_throw_fedcba9876543210";
+
+    // The module and its glue agree on every import name before and after: the module imports
+    // exactly the keys the glue's imports object has, and nothing else changes.
+    #[test]
+    fn import_names_become_short_in_the_module_and_the_glue_alike() {
+        let wasm = module_importing(&[(APP, LOG), (APP, THROW)]);
+        let glue = format!(
+            "const i={{__proto__:null,{LOG}:(a=>console.log(a)),{THROW}:((a,b)=>{{throw a}})}};\
+             const w=x.{LOG}_free;"
+        );
+        let (short_wasm, short_glue) = short_import_names(&wasm, &glue).unwrap();
+        assert_eq!(
+            short_wasm,
+            module_importing(&[(APP, "a"), (APP, "b")]),
+            "{short_wasm:?}"
+        );
+        assert_eq!(
+            short_glue,
+            format!(
+                "const i={{__proto__:null,a:(a=>console.log(a)),b:((a,b)=>{{throw a}})}};\
+                 const w=x.{LOG}_free;"
+            )
+        );
+        assert!(short_wasm.len() < wasm.len() && short_glue.len() < glue.len());
+    }
+
+    // Where the glue does not name an import exactly once, or the imports come from more than
+    // one module, nothing is renamed: a wrong guess would break the page.
+    #[test]
+    fn an_import_the_glue_does_not_name_exactly_once_is_never_renamed() {
+        let wasm = module_importing(&[(APP, LOG), (APP, THROW)]);
+        let missing = format!("const i={{{LOG}:f}};");
+        assert_eq!(short_import_names(&wasm, &missing), None);
+        let twice = format!("const i={{{LOG}:f,{THROW}:g}};i.{THROW}();");
+        assert_eq!(short_import_names(&wasm, &twice), None);
+        let glue = format!("const i={{{LOG}:f,{THROW}:g}};");
+        let two_modules = module_importing(&[(APP, LOG), ("./other.js", THROW)]);
+        assert_eq!(short_import_names(&two_modules, &glue), None);
+        assert!(short_import_names(&wasm, &glue).is_some());
+    }
+
+    #[test]
+    fn short_names_count_through_one_and_two_letters() {
+        let names: Vec<String> = [0, 25, 26, 51, 52, 53, 52 + 52 * 52 - 1, 52 + 52 * 52]
+            .into_iter()
+            .map(short_name)
+            .collect();
+        assert_eq!(names, ["a", "z", "A", "Z", "aa", "ab", "ZZ", "aaa"]);
     }
 
     // A file that is not a whole wasm module is refused, never half copied.
