@@ -10,7 +10,9 @@
 //! - wasm-bindgen names every import from its glue `__wbg_<function>_<16 hex digits>`: about two
 //!   hundred random hashes, written once in the wasm and once in the glue, that no compressor can
 //!   shrink. Each becomes a short name in both files (`a`, `b`, … `ba`, …), checked to be the
-//!   glue's own key for it.
+//!   glue's own key for it. The module's exports (`__wbindgen_export4`,
+//!   `__wasm_bindgen_func_elem_357`, …) get short names too, where the glue only ever reads them
+//!   as properties of the module's exports.
 //!
 //! Both files keep their names; `index.html` gets their new Subresource Integrity hashes (and
 //! the CSP hash of the inline loader is computed afterwards, as for every build).
@@ -47,6 +49,13 @@ pub fn run(staging: &Path) -> Result<bool> {
     let (wasm, js) = match std::str::from_utf8(&js)
         .ok()
         .and_then(|glue| short_import_names(&wasm, glue))
+    {
+        Some((wasm, glue)) => (wasm, glue.into_bytes()),
+        None => (wasm, js),
+    };
+    let (wasm, js) = match std::str::from_utf8(&js)
+        .ok()
+        .and_then(|glue| short_export_names(&wasm, glue))
     {
         Some((wasm, glue)) => (wasm, glue.into_bytes()),
         None => (wasm, js),
@@ -237,6 +246,78 @@ pub fn short_import_names(wasm: &[u8], glue: &str) -> Option<(Vec<u8>, String)> 
     Some((out, glue))
 }
 
+/// `wasm` and `glue` with the module's exports renamed to short names, or `None` when the glue
+/// uses an export's name in any other way than reading it as a property of one and the same
+/// variable (`wasm.name`, the module's exports): a string, a destructuring, a key or another
+/// object's property would keep the old name and break the page.
+pub fn short_export_names(wasm: &[u8], glue: &str) -> Option<(Vec<u8>, String)> {
+    if wasm.get(..4)? != b"\0asm" {
+        return None;
+    }
+    let mut out = wasm.get(..8)?.to_vec();
+    let mut renames: Vec<(String, String)> = Vec::new();
+    let mut at = 8;
+    while at < wasm.len() {
+        let start = at;
+        let id = wasm[at];
+        at += 1;
+        let size = leb(wasm, &mut at)?;
+        let end = at.checked_add(size)?;
+        let section = wasm.get(at..end)?;
+        if id != 7 {
+            out.extend_from_slice(wasm.get(start..end)?);
+            at = end;
+            continue;
+        }
+        let mut read = 0;
+        let count = leb(section, &mut read)?;
+        let mut body = Vec::with_capacity(section.len());
+        push_leb(&mut body, count);
+        for _ in 0..count {
+            let len = leb(section, &mut read)?;
+            let name = std::str::from_utf8(section.get(read..read.checked_add(len)?)?).ok()?;
+            read += len;
+            let desc_start = read;
+            read += 1;
+            leb(section, &mut read)?;
+            let short = short_name(renames.len());
+            push_leb(&mut body, short.len());
+            body.extend_from_slice(short.as_bytes());
+            body.extend_from_slice(section.get(desc_start..read)?);
+            renames.push((name.to_owned(), short));
+        }
+        if read != section.len() {
+            return None;
+        }
+        out.push(7);
+        push_leb(&mut out, body.len());
+        out.extend_from_slice(&body);
+        at = end;
+    }
+    let part_of_identifier = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
+    let mut exports_variable: Option<String> = None;
+    let mut glue = glue.to_owned();
+    for (name, short) in &renames {
+        let uses = identifier_at(&glue, name);
+        for &at in &uses {
+            let before = glue[..at].strip_suffix('.')?;
+            let variable = &before[before
+                .rfind(|c: char| !part_of_identifier(c))
+                .map_or(0, |i| i + 1)..];
+            if variable.is_empty()
+                || *exports_variable.get_or_insert_with(|| variable.to_owned()) != variable
+            {
+                return None;
+            }
+        }
+        // From the last use back, so the earlier offsets stay where they were.
+        for &at in uses.iter().rev() {
+            glue.replace_range(at..at + name.len(), short);
+        }
+    }
+    Some((out, glue))
+}
+
 fn read_text(path: &Path) -> Result<String> {
     fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
@@ -356,6 +437,55 @@ mod tests {
         let two_modules = module_importing(&[(APP, LOG), ("./other.js", THROW)]);
         assert_eq!(short_import_names(&two_modules, &glue), None);
         assert!(short_import_names(&wasm, &glue).is_some());
+    }
+
+    /// A module exporting `names` (functions 0, 1, …) after one function of type 0.
+    fn module_exporting(names: &[&str]) -> Vec<u8> {
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.extend_from_slice(&[1, 4, 1, 0x60, 0, 0]); // type section: () -> ()
+        wasm.extend_from_slice(&[3, 2, 1, 0]); // function section
+        let mut body = Vec::new();
+        push_leb(&mut body, names.len());
+        for name in names {
+            push_leb(&mut body, name.len());
+            body.extend_from_slice(name.as_bytes());
+            body.extend_from_slice(&[0, 0]); // function 0
+        }
+        wasm.push(7);
+        push_leb(&mut wasm, body.len());
+        wasm.extend_from_slice(&body);
+        wasm
+    }
+
+    // Every read of an export in the glue follows it to its short name.
+    #[test]
+    fn export_names_become_short_where_the_glue_only_reads_them_as_properties() {
+        let wasm = module_exporting(&["memory", "__wbindgen_start", "__wbindgen_export4", "main"]);
+        let glue = "w.__wbindgen_export4(1);w.__wbindgen_start();new DataView(w.memory.buffer)";
+        let (short_wasm, short_glue) = short_export_names(&wasm, glue).unwrap();
+        assert_eq!(short_wasm, module_exporting(&["a", "b", "c", "d"]));
+        assert_eq!(short_glue, "w.c(1);w.b();new DataView(w.a.buffer)");
+    }
+
+    // A name the glue writes any other way (here a string key) is not provably only an export
+    // read: nothing is renamed.
+    #[test]
+    fn an_export_the_glue_names_otherwise_is_never_renamed() {
+        let wasm = module_exporting(&["__wbindgen_start"]);
+        assert_eq!(
+            short_export_names(&wasm, "w.__wbindgen_start();w[__wbindgen_start]"),
+            None
+        );
+        assert_eq!(
+            short_export_names(&wasm, "const {__wbindgen_start} = w;"),
+            None
+        );
+        let two = module_exporting(&["__wbindgen_start", "__wbindgen_export4"]);
+        assert_eq!(
+            short_export_names(&two, "w.__wbindgen_start();x.__wbindgen_export4()"),
+            None
+        );
+        assert!(short_export_names(&two, "w.__wbindgen_start();w.__wbindgen_export4()").is_some());
     }
 
     #[test]
