@@ -17,7 +17,6 @@ use super::session::Session;
 use super::silent::silent_authorize;
 use super::storage;
 use super::token;
-use super::validate::{validate_tokens, TokenInput};
 
 /// Provides the [`AuthContext`] to `children` and carries the page's `data-auth-state`.
 ///
@@ -173,52 +172,23 @@ async fn complete_login(
         .state()
         .ok_or(AuthError::Incomplete("it has no state"))?;
     let transaction = storage::take_transaction(state.secret(), now)?;
-    let session = match response {
-        AuthorizationResponse::Error(err) => {
-            // RFC 9207 §2.4: an `iss` naming another provider is a mix-up.
-            if err.iss.is_some() {
-                metadata
-                    .check_iss_parameter(&config.issuer, err.iss.as_deref())
-                    .map_err(AuthError::Response)?;
-            }
-            return Err(AuthError::provider(
-                &err.error,
-                err.error_description.as_deref(),
-            ));
-        }
-        AuthorizationResponse::Success(_) if config.response_type.is_code() => {
-            return Err(AuthError::ResponseInQuery)
-        }
-        AuthorizationResponse::Success(response) => {
-            let input = TokenInput::from_response(response, transaction.nonce);
-            validate_tokens(auth.keys, config, metadata, input, now).await?
-        }
-        AuthorizationResponse::Code(response) => {
-            let Some(verifier) = transaction
-                .code_verifier
-                .filter(|_| config.response_type.is_code())
-            else {
-                return Err(AuthError::WrongFlow(
-                    "an authorization code arrived, but the app is set up for the implicit flow",
-                ));
-            };
-            metadata
-                .check_iss_parameter(&config.issuer, response.iss.as_deref())
-                .map_err(AuthError::Response)?;
-            let redirect_uri = config.redirect_uri(&browser::location()?.origin);
-            token::redeem_code(
-                auth.keys,
-                config,
-                metadata,
-                &response.code,
-                &verifier,
-                &redirect_uri,
-                transaction.nonce,
-                now,
-            )
-            .await?
-        }
+    // The code is redeemed with exactly the redirect_uri its request sent.
+    let redirect_uri = match &response {
+        AuthorizationResponse::Code(_) => config.redirect_uri(&browser::location()?.origin),
+        _ => String::new(),
     };
+    let session = token::complete(
+        auth.keys,
+        config,
+        metadata,
+        response,
+        transaction.nonce,
+        transaction.code_verifier,
+        &redirect_uri,
+        AuthError::ResponseInQuery,
+        now,
+    )
+    .await?;
     let return_to = sanitize_return_to(&transaction.return_to).unwrap_or_else(|| "/".into());
     Ok((session, return_to))
 }

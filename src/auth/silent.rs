@@ -23,8 +23,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use super::browser;
 use super::error::AuthError;
 use super::session::Session;
-use super::token::redeem_code;
-use super::validate::{validate_tokens, KeyCache, TokenInput};
+use super::token::complete;
+use super::validate::KeyCache;
 
 /// How long a silent attempt may take before it ends with [`AuthError::Timeout`].
 pub const SILENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -81,50 +81,20 @@ pub async fn silent_authorize(
     let response = run_iframe(&url, &expected_origin, &state).await?;
     browser::mark(browser::CALLBACK_START_MARK);
     let now = browser::now_secs();
-    let session = match (response, verifier) {
-        (AuthorizationResponse::Error(err), _) => {
-            // RFC 9207 §2.4: an `iss` that names another provider is a mix-up.
-            if err.iss.is_some() {
-                metadata
-                    .check_iss_parameter(&config.issuer, err.iss.as_deref())
-                    .map_err(AuthError::Response)?;
-            }
-            return Err(AuthError::provider(
-                &err.error,
-                err.error_description.as_deref(),
-            ));
-        }
-        (AuthorizationResponse::Success(response), None) => {
-            let input = TokenInput::from_response(response, nonce);
-            validate_tokens(keys, config, metadata, input, now).await?
-        }
-        (AuthorizationResponse::Code(response), Some(verifier)) => {
-            metadata
-                .check_iss_parameter(&config.issuer, response.iss.as_deref())
-                .map_err(AuthError::Response)?;
-            redeem_code(
-                keys,
-                config,
-                metadata,
-                &response.code,
-                &verifier,
-                &redirect_uri,
-                nonce,
-                now,
-            )
-            .await?
-        }
-        (AuthorizationResponse::Success(_), Some(_)) => {
-            return Err(AuthError::WrongFlow(
-                "tokens arrived, but the app is set up for the authorization code flow",
-            ))
-        }
-        (AuthorizationResponse::Code(_), None) => {
-            return Err(AuthError::WrongFlow(
-                "an authorization code arrived, but the app is set up for the implicit flow",
-            ))
-        }
-    };
+    let session = complete(
+        keys,
+        config,
+        metadata,
+        response,
+        nonce,
+        verifier,
+        &redirect_uri,
+        AuthError::WrongFlow(
+            "tokens arrived, but the app is set up for the authorization code flow",
+        ),
+        now,
+    )
+    .await?;
     // Response received → validated session, as for `/callback`.
     browser::measure_callback();
     Ok(session)

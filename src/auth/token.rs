@@ -4,8 +4,8 @@
 
 use hashgate_protocol::{
     token::{authorization_code_form, refresh_token_form, revocation_form},
-    AuthConfig, AuthorizationCode, CodeVerifier, Nonce, ProviderMetadata, RefreshToken,
-    TokenEndpointResponse, TokenErrorResponse,
+    AuthConfig, AuthorizationCode, AuthorizationResponse, CodeVerifier, Nonce, ProviderMetadata,
+    RefreshToken, TokenEndpointResponse, TokenErrorResponse,
 };
 
 use super::browser;
@@ -14,6 +14,65 @@ use super::session::Session;
 use super::validate::{validate_tokens, KeyCache, TokenInput};
 
 const TOKEN_ENDPOINT: &str = "identity provider's token endpoint";
+
+/// The session from an authorization response to one of this tab's requests (a login's callback
+/// or a silent attempt) that sent `nonce` and, in the code flow, `verifier`'s challenge: an error
+/// becomes its sentence, tokens are validated, a code is redeemed at `redirect_uri`'s token
+/// endpoint and its tokens validated. Tokens to a code-flow request are refused with
+/// `tokens_refused`, a code to an implicit one likewise (RFC 6749 §4.1.2, §4.2.2).
+#[allow(clippy::too_many_arguments)] // each is one value the exchange binds together
+pub async fn complete(
+    keys: KeyCache,
+    config: &AuthConfig,
+    metadata: &ProviderMetadata,
+    response: AuthorizationResponse,
+    nonce: Nonce,
+    verifier: Option<CodeVerifier>,
+    redirect_uri: &str,
+    tokens_refused: AuthError,
+    now: i64,
+) -> Result<Session, AuthError> {
+    match response {
+        AuthorizationResponse::Error(err) => {
+            // RFC 9207 §2.4: an `iss` naming another provider is a mix-up.
+            if err.iss.is_some() {
+                metadata
+                    .check_iss_parameter(&config.issuer, err.iss.as_deref())
+                    .map_err(AuthError::Response)?;
+            }
+            Err(AuthError::provider(
+                &err.error,
+                err.error_description.as_deref(),
+            ))
+        }
+        AuthorizationResponse::Success(_) if config.response_type.is_code() => Err(tokens_refused),
+        AuthorizationResponse::Success(response) => {
+            let input = TokenInput::from_response(response, nonce);
+            validate_tokens(keys, config, metadata, input, now).await
+        }
+        AuthorizationResponse::Code(response) => {
+            let Some(verifier) = verifier.filter(|_| config.response_type.is_code()) else {
+                return Err(AuthError::WrongFlow(
+                    "an authorization code arrived, but the app is set up for the implicit flow",
+                ));
+            };
+            metadata
+                .check_iss_parameter(&config.issuer, response.iss.as_deref())
+                .map_err(AuthError::Response)?;
+            redeem_code(
+                keys,
+                config,
+                metadata,
+                &response.code,
+                &verifier,
+                redirect_uri,
+                nonce,
+                now,
+            )
+            .await
+        }
+    }
+}
 
 /// Redeems `code` (RFC 6749 §4.1.3 with RFC 7636 §4.5) and validates the tokens like any
 /// login's: the ID token must carry `nonce`. `redirect_uri` is exactly the one the
