@@ -7,14 +7,14 @@ use leptos::prelude::*;
 pub fn Alert(
     /// The sentence to show; rendered as text, never as HTML.
     #[prop(into)]
-    message: Signal<String>,
+    message: String,
     /// Optional content under the message, such as a retry button.
     #[prop(optional)]
     children: Option<Children>,
 ) -> impl IntoView {
     view! {
         <div class="alert" role="alert">
-            <p class="alert-message">{move || sentence(&message.get())}</p>
+            <p class="alert-message">{sentence(&message)}</p>
             {children.map(|c| c())}
         </div>
     }
