@@ -219,19 +219,25 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = T>,
 {
-    match acquire_web_lock(name).await {
-        Some(release) => {
-            let value = work().await;
+    let held = match acquire_web_lock(name).await {
+        Some(release) => Held::WebLock(release),
+        None => Held::Lease(StorageLease::acquire(name).await),
+    };
+    // One await of `work`, so its state machine is polled (and compiled) in one place.
+    let value = work().await;
+    match held {
+        Held::WebLock(release) => {
             let _ = release.call0(&JsValue::UNDEFINED);
-            value
         }
-        None => {
-            let lease = StorageLease::acquire(name).await;
-            let value = work().await;
-            lease.release();
-            value
-        }
+        Held::Lease(lease) => lease.release(),
     }
+    value
+}
+
+/// A lock [`with_lock`] holds: a Web Lock (released by calling its function) or a lease.
+enum Held {
+    WebLock(js_sys::Function),
+    Lease(StorageLease),
 }
 
 /// Waits for the Web Lock `name`; returns the function that releases it, or `None` when the
