@@ -7,9 +7,11 @@
 //! HASHGATE_DIST=$PWD/dist cargo test -p xtask --test size_budget
 //! ```
 //!
-//! The budget is the measurement of 2026-11-25 (192.1 KiB brotli, of which wasm 178.7 KiB;
-//! 190.1 KiB on 2026-11-26, `bench/results/latest.md`) plus about 5 % headroom. Raise it only on purpose, with the reason in the commit; lower
-//! it when the build shrinks.
+//! The budget is 170 KiB, the ceiling the bundle diet of 2026-11-30 brought the build under with
+//! both flows compiled in (`bench/results/wasm-size.md`): measured 173 383 B (169.3 KiB), so the
+//! headroom is 697 B (0.4 %). Brotli's output moves by a few hundred bytes with any change of
+//! the module's layout, so a small addition can cross it: raise the budget only on purpose,
+//! with the reason in the commit; lower it when the build shrinks.
 
 #![allow(clippy::unwrap_used)] // a test file: a failed write is a failed test
 
@@ -18,7 +20,7 @@ use std::path::{Path, PathBuf};
 use xtask::size::{self, human, SizeReport};
 
 /// The most bytes the release build may weigh after brotli -11, summed file by file.
-const BROTLI_BUDGET: u64 = 202 * 1024;
+const BROTLI_BUDGET: u64 = 170 * 1024;
 
 /// `Err` with a sentence when `report` is over `budget` brotli bytes.
 fn check_budget(report: &SizeReport, budget: u64) -> Result<(), String> {
