@@ -106,8 +106,8 @@ pub async fn post_form(
     Ok((response.status, response.text))
 }
 
-/// One HTTP request for [`fetch`].
-#[derive(Clone, Copy, Debug)]
+/// One HTTP request for [`fetch`]. No `Debug`: it may carry a bearer token.
+#[derive(Clone, Copy)]
 pub struct HttpRequest<'a> {
     /// `GET`, `POST`, …
     pub method: &'a str,
@@ -138,8 +138,8 @@ impl<'a> HttpRequest<'a> {
     }
 }
 
-/// What [`fetch`] read of an answer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What [`fetch`] read of an answer. No `Debug`: a token endpoint's answer carries tokens.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     /// The HTTP status code.
     pub status: u16,

@@ -1,5 +1,6 @@
-//! The release build's last squeeze, in Trunk's post_build hook: the wasm-bindgen glue minified
-//! and the wasm without custom sections, then the page's integrity hashes renewed.
+//! The release build's last squeeze, in Trunk's post_build hook: the wasm-bindgen glue minified,
+//! the wasm without custom sections, short import and export names in both, then the page's
+//! integrity hashes renewed.
 //!
 //! - Trunk's `minify` leaves the glue as it is: its minifier (minify-js) cannot parse the
 //!   `export { initSync, __wbg_init as default }` that wasm-bindgen writes, warns, and copies
@@ -9,7 +10,7 @@
 //!   `producers`, `target_features`, …). Browsers ignore them; every visitor would download them.
 //! - wasm-bindgen names every import from its glue `__wbg_<function>_<16 hex digits>`: about two
 //!   hundred random hashes, written once in the wasm and once in the glue, that no compressor can
-//!   shrink. Each becomes a short name in both files (`a`, `b`, … `ba`, …), checked to be the
+//!   shrink. Each becomes a short name in both files (`a`, `b`, … `Z`, `aa`, …), checked to be the
 //!   glue's own key for it. The module's exports (`__wbindgen_export4`,
 //!   `__wasm_bindgen_func_elem_357`, …) get short names too, where the glue only ever reads them
 //!   as properties of the module's exports.
