@@ -5,8 +5,7 @@
 //! Order matters: until `client_id` and `redirect_uri` are known good, every problem
 //! is an error *page* (never a redirect, or the provider would be an open
 //! redirector). After that, errors go back to the app as RFC 6749 §4.2.2.1 (implicit)
-//! or §4.1.2.1 (code) errors with `state` echoed, and for code requests `iss`
-//! (RFC 9207).
+//! or §4.1.2.1 (code) errors with `state` and `iss` (RFC 9207).
 
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -42,9 +41,6 @@ pub struct Reply {
     pub web_origin: Option<String>,
     /// The app's `state`, echoed in every answer.
     pub state: Option<String>,
-    /// Whether answers carry `iss` (RFC 9207): those to code requests do.
-    #[serde(default)]
-    pub iss: bool,
 }
 
 /// A validated authorization request.
@@ -263,7 +259,6 @@ pub fn parse(config: &Config, raw: Option<&str>) -> Result<AuthRequest, Rejectio
         mode,
         web_origin,
         state: state_value,
-        iss: code,
     };
     let fail = |error: &'static str, description: String| Rejection::Reply {
         reply: reply.clone(),

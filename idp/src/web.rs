@@ -206,8 +206,8 @@ pub fn deliver_error(
 }
 
 /// Sends response parameters to the app: a redirect with them in the fragment or the
-/// query, or the web_message page. `state` (and for code requests `iss`, RFC 9207
-/// §2) is added here, so no answer can forget it.
+/// query, or the web_message page. `state` and `iss` (RFC 9207 §2: every answer, success
+/// or error, of either grant) are added here, so no answer can forget them.
 pub fn deliver(
     state: &AppState,
     reply: &Reply,
@@ -217,9 +217,7 @@ pub fn deliver(
     if let Some(s) = &reply.state {
         params.insert("state".into(), json!(s));
     }
-    if reply.iss {
-        params.insert("iss".into(), json!(state.issuer));
-    }
+    params.insert("iss".into(), json!(state.issuer));
     match (reply.mode, &reply.web_origin) {
         (ResponseMode::WebMessage, Some(origin)) => {
             let body = json!({

@@ -416,7 +416,7 @@ async fn discovery_advertises_only_what_is_implemented() {
         d["token_endpoint_auth_methods_supported"],
         serde_json::json!(["none"])
     );
-    // RFC 9207 §3: code responses carry iss.
+    // RFC 9207 §3: every authorization response carries iss.
     assert_eq!(d["authorization_response_iss_parameter_supported"], true);
     assert!(d.get("introspection_endpoint").is_none());
     assert_eq!(d["request_uri_parameter_supported"], false);

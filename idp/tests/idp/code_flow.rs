@@ -153,16 +153,16 @@ async fn code_errors_follow_the_requested_response_mode_and_carry_iss() {
 }
 
 #[tokio::test]
-async fn the_implicit_grant_never_answers_in_the_query_and_carries_no_iss() {
-    // Multiple Response Type Encoding Practices §2.1: tokens never go in a query; the
-    // implicit answers stay what they were.
+async fn the_implicit_grant_never_answers_in_the_query_and_carries_iss() {
+    // Multiple Response Type Encoding Practices §2.1: tokens never go in a query.
+    // RFC 9207 §2: discovery advertises iss, so implicit answers carry it too.
     let idp = Idp::new();
     let f = idp
         .get(&authorize_uri(&spa_params(&[("response_mode", "query")])))
         .await
         .fragment();
     assert_eq!(f["error"], "invalid_request");
-    assert!(!f.contains_key("iss"));
+    assert_eq!(f["iss"], ISSUER);
     // offline_access belongs to code requests only.
     let f = idp
         .get(&authorize_uri(&spa_params(&[(

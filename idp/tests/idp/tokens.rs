@@ -21,6 +21,8 @@ async fn tokens(
 async fn the_access_token_verifies_against_the_jwks_with_the_expected_claims() {
     let idp = Idp::new();
     let f = tokens(&idp, &spa_params(&[]), ("alice", "alice-password")).await;
+    // RFC 9207 §2: the fragment names the issuer beside the tokens.
+    assert_eq!(f["iss"], ISSUER);
     let header = jsonwebtoken::decode_header(&f["access_token"]).unwrap();
     assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
     assert!(header.jku.is_none() && header.jwk.is_none() && header.x5u.is_none());
