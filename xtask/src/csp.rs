@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::{Error, Result};
+use crate::{files, Error, Result};
 
 /// The directive the hashes are appended to; `index.html` must contain it exactly once.
 const SCRIPT_SRC: &str = "script-src 'self' 'wasm-unsafe-eval'";
@@ -23,17 +23,14 @@ pub fn run(dir: Option<&Path>) -> Result<bool> {
             .ok_or_else(|| Error::Missing("TRUNK_STAGING_DIR is not set: `cargo xtask csp` runs as Trunk's post_build hook (or pass a directory)".into()))?,
     };
     let path = dir.join("index.html");
-    let html = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-        path: path.clone(),
-        source,
-    })?;
+    let html = files::read_text(&path)?;
     let updated = add_inline_script_hashes(&html).ok_or_else(|| {
         Error::Missing(format!(
             "{}: no `{SCRIPT_SRC}` in its Content-Security-Policy",
             path.display()
         ))
     })?;
-    std::fs::write(&path, updated).map_err(|source| Error::Io { path, source })?;
+    files::write(&path, updated.as_bytes())?;
     Ok(true)
 }
 

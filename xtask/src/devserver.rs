@@ -66,13 +66,7 @@ fn check_in(scratch: &Path) -> Result<()> {
             .stdout(log.try_clone().map_err(io)?)
             .stderr(log),
     )?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            path: "tokio runtime".into(),
-            source,
-        })?;
+    let runtime = crate::process::runtime()?;
     let url = format!("http://127.0.0.1:{port}/");
     let with_log = |error: Error| {
         Error::Missing(format!(

@@ -19,6 +19,7 @@ pub mod csp;
 pub mod dev;
 pub mod devserver;
 pub mod error;
+pub mod files;
 pub mod process;
 pub mod shrink;
 pub mod size;

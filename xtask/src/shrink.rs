@@ -18,10 +18,12 @@
 //! Both files keep their names; `index.html` gets their new Subresource Integrity hashes (and
 //! the CSP hash of the inline loader is computed afterwards, as for every build).
 
-use std::fs;
 use std::path::Path;
 
-use crate::{smallest, Error, Result};
+use crate::{
+    files::{read_bytes, read_text, write},
+    smallest, Error, Result,
+};
 
 /// The export minify-js 0.5 cannot parse, and the same export in two statements.
 const EXPORT: &str = "export { initSync, __wbg_init as default };";
@@ -40,10 +42,7 @@ pub fn run(staging: &Path) -> Result<bool> {
     let glue = read_text(&js_path)?;
     // A glue the minifier cannot read is shipped as it is: smaller is not worth a broken page.
     let js = minify_glue(&glue).unwrap_or_else(|| glue.into_bytes());
-    let wasm = fs::read(&wasm_path).map_err(|source| Error::Io {
-        path: wasm_path.clone(),
-        source,
-    })?;
+    let wasm = read_bytes(&wasm_path)?;
     let wasm = without_custom_sections(&wasm)
         .ok_or_else(|| Error::Missing(format!("{}: not a wasm module", wasm_path.display())))?;
     // Glue and module keep their long import names where the renaming cannot be proven sound.
@@ -94,6 +93,32 @@ pub fn minify_glue(glue: &str) -> Option<Vec<u8>> {
 /// `wasm` without its custom sections (id 0: names, producers, target features, …), every
 /// other section byte for byte. `None` when it is not a well-formed wasm module.
 pub fn without_custom_sections(wasm: &[u8]) -> Option<Vec<u8>> {
+    map_sections(wasm, |id, _| {
+        Some(if id == 0 {
+            Section::Drop
+        } else {
+            Section::Keep
+        })
+    })
+}
+
+/// What becomes of one section when [`map_sections`] rebuilds a module.
+enum Section {
+    /// Copied byte for byte.
+    Keep,
+    /// Left out.
+    Drop,
+    /// The same id with these contents.
+    Replace(Vec<u8>),
+}
+
+/// `wasm` rebuilt section by section, in order (WebAssembly Core §5.5.2): `each(id, contents)`
+/// says what becomes of every section. `None` when `wasm` is not a well-formed module or when
+/// `each` answers `None` for a section it cannot rewrite.
+fn map_sections(
+    wasm: &[u8],
+    mut each: impl FnMut(u8, &[u8]) -> Option<Section>,
+) -> Option<Vec<u8>> {
     if wasm.get(..4)? != b"\0asm" {
         return None;
     }
@@ -105,9 +130,14 @@ pub fn without_custom_sections(wasm: &[u8]) -> Option<Vec<u8>> {
         at += 1;
         let size = leb(wasm, &mut at)?;
         let end = at.checked_add(size)?;
-        let section = wasm.get(start..end)?;
-        if id != 0 {
-            out.extend_from_slice(section);
+        match each(id, wasm.get(at..end)?)? {
+            Section::Keep => out.extend_from_slice(wasm.get(start..end)?),
+            Section::Drop => {}
+            Section::Replace(contents) => {
+                out.push(id);
+                push_leb(&mut out, contents.len());
+                out.extend_from_slice(&contents);
+            }
         }
         at = end;
     }
@@ -180,23 +210,10 @@ fn identifier_at(text: &str, name: &str) -> Vec<usize> {
 /// is not a function, or a name is not written exactly once in the glue (as its key in the
 /// imports object, the only place wasm-bindgen's `--target web` glue writes it).
 pub fn short_import_names(wasm: &[u8], glue: &str) -> Option<(Vec<u8>, String)> {
-    if wasm.get(..4)? != b"\0asm" {
-        return None;
-    }
-    let mut out = wasm.get(..8)?.to_vec();
     let mut renames: Vec<(String, String)> = Vec::new();
-    let mut at = 8;
-    while at < wasm.len() {
-        let start = at;
-        let id = wasm[at];
-        at += 1;
-        let size = leb(wasm, &mut at)?;
-        let end = at.checked_add(size)?;
-        let section = wasm.get(at..end)?;
+    let out = map_sections(wasm, |id, section| {
         if id != 2 {
-            out.extend_from_slice(wasm.get(start..end)?);
-            at = end;
-            continue;
+            return Some(Section::Keep);
         }
         let mut read = 0;
         let count = leb(section, &mut read)?;
@@ -228,14 +245,8 @@ pub fn short_import_names(wasm: &[u8], glue: &str) -> Option<(Vec<u8>, String)> 
             body.extend_from_slice(section.get(desc_start..read)?);
             renames.push((name.to_owned(), short));
         }
-        if read != section.len() {
-            return None;
-        }
-        out.push(2);
-        push_leb(&mut out, body.len());
-        out.extend_from_slice(&body);
-        at = end;
-    }
+        (read == section.len()).then_some(Section::Replace(body))
+    })?;
     let mut glue = glue.to_owned();
     for (name, short) in &renames {
         // The key of the imports object; the short names are distinct, so the keys stay so.
@@ -252,23 +263,10 @@ pub fn short_import_names(wasm: &[u8], glue: &str) -> Option<(Vec<u8>, String)> 
 /// variable (`wasm.name`, the module's exports): a string, a destructuring, a key or another
 /// object's property would keep the old name and break the page.
 pub fn short_export_names(wasm: &[u8], glue: &str) -> Option<(Vec<u8>, String)> {
-    if wasm.get(..4)? != b"\0asm" {
-        return None;
-    }
-    let mut out = wasm.get(..8)?.to_vec();
     let mut renames: Vec<(String, String)> = Vec::new();
-    let mut at = 8;
-    while at < wasm.len() {
-        let start = at;
-        let id = wasm[at];
-        at += 1;
-        let size = leb(wasm, &mut at)?;
-        let end = at.checked_add(size)?;
-        let section = wasm.get(at..end)?;
+    let out = map_sections(wasm, |id, section| {
         if id != 7 {
-            out.extend_from_slice(wasm.get(start..end)?);
-            at = end;
-            continue;
+            return Some(Section::Keep);
         }
         let mut read = 0;
         let count = leb(section, &mut read)?;
@@ -287,14 +285,8 @@ pub fn short_export_names(wasm: &[u8], glue: &str) -> Option<(Vec<u8>, String)> 
             body.extend_from_slice(section.get(desc_start..read)?);
             renames.push((name.to_owned(), short));
         }
-        if read != section.len() {
-            return None;
-        }
-        out.push(7);
-        push_leb(&mut out, body.len());
-        out.extend_from_slice(&body);
-        at = end;
-    }
+        (read == section.len()).then_some(Section::Replace(body))
+    })?;
     let part_of_identifier = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
     let mut exports_variable: Option<String> = None;
     let mut glue = glue.to_owned();
@@ -317,20 +309,6 @@ pub fn short_export_names(wasm: &[u8], glue: &str) -> Option<(Vec<u8>, String)> 
         }
     }
     Some((out, glue))
-}
-
-fn read_text(path: &Path) -> Result<String> {
-    fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    fs::write(path, bytes).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
 }
 
 #[cfg(test)]

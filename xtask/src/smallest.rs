@@ -19,7 +19,11 @@ use std::{
 use base64::Engine;
 use sha2::{Digest, Sha256, Sha384};
 
-use crate::{cmd, csp, Error, Result};
+use crate::{
+    cmd, csp,
+    files::{read_bytes, read_text, write},
+    Error, Result,
+};
 
 /// The toolchain the smallest build uses.
 pub const TOOLCHAIN: &str = "nightly";
@@ -196,27 +200,6 @@ fn short_hash(bytes: &[u8]) -> String {
         .take(8)
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn read_text(path: &Path) -> Result<String> {
-    fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    fs::write(path, bytes).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
 }
 
 #[cfg(test)]

@@ -104,13 +104,7 @@ fn measure_in(scratch: &std::path::Path, secs: u64) -> Result<FloodReport> {
     let issuer = Url::parse(&idp.issuer)
         .map_err(|error| Error::Missing(format!("bad issuer {}: {error}", idp.issuer)))?;
     let redirect_uri = format!("http://127.0.0.1:{app_port}/callback");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            path: "tokio runtime".into(),
-            source,
-        })?;
+    let runtime = crate::process::runtime()?;
 
     let phase = Duration::from_secs(secs);
     let started = Instant::now();
