@@ -18,6 +18,7 @@ use std::time::Duration;
 use fantoccini::Locator;
 use support::hostile::{Refresh, Silent, Tamper, OTHER_USER_NAME};
 use support::journey::{assert_rejected, assert_succeeds, hostile, hostile_code, Hostile};
+use support::stack::run_js;
 use support::{inspector_json, App, Browser};
 
 /// A code-flow login against a provider tampering as `tamper`, checked like every rejection.
@@ -188,7 +189,14 @@ async fn a_replayed_code_callback_is_rejected() {
 
 /// Signed in through the code flow with refresh tokens, on the External API page.
 async fn signed_in_with_refresh_tokens(cache_location: &str) -> Hostile {
-    let h = hostile_code(Tamper::Valid, Silent::LoginRequired, true, cache_location).await;
+    sign_in_with_refresh_tokens(
+        hostile_code(Tamper::Valid, Silent::LoginRequired, true, cache_location).await,
+    )
+    .await
+}
+
+/// Logs in on `h` (set up with refresh tokens) and opens the External API page.
+async fn sign_in_with_refresh_tokens(h: Hostile) -> Hostile {
     let app = h.log_in().await;
     assert_eq!(
         h.browser.auth_state().await,
@@ -396,13 +404,57 @@ async fn a_refused_refresh_token_signs_out_every_tab_with_a_sentence() {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_tabs_renewing_at_once_send_one_refresh_request() {
     let h = signed_in_with_refresh_tokens("local").await;
+    assert_eq!(
+        run_js(&h.browser, "return typeof navigator.locks;").await,
+        "object",
+        "this test is about browsers with Web Locks"
+    );
+    two_tabs_renew_at_once(h, Locks::WebLocks).await;
+}
+
+// The same race where the browser has no Web Locks API (older Safari, some embedded
+// webviews): the lease in localStorage stands in for the lock, and still only one refresh
+// request goes out. Each tab has `navigator.locks` hidden before the app loads.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_web_locks_two_tabs_renewing_at_once_still_send_one_refresh_request() {
+    let h = hostile_code(Tamper::Valid, Silent::LoginRequired, true, "local").await;
+    h.browser.hide_web_locks().await;
+    let h = sign_in_with_refresh_tokens(h).await;
+    assert_eq!(
+        run_js(&h.browser, "return typeof navigator.locks;").await,
+        "undefined",
+        "navigator.locks is still there"
+    );
+    two_tabs_renew_at_once(h, Locks::Hidden).await;
+}
+
+/// Whether the tabs of [`two_tabs_renew_at_once`] have the Web Locks API.
+#[derive(PartialEq)]
+enum Locks {
+    WebLocks,
+    Hidden,
+}
+
+/// Opens a second tab on the session `h` signed in to (`cacheLocation: local`), makes both
+/// tabs renew at the same moment, and checks that one refresh request went out and both tabs
+/// stay signed in.
+async fn two_tabs_renew_at_once(h: Hostile, locks: Locks) {
     let client = h.browser.client().clone();
-    let first = client.window().await.expect("the first tab");
-    let second = client.new_window(true).await.expect("a second tab");
+    let first = client
+        .window()
+        .await
+        .unwrap_or_else(|e| panic!("the first tab: {e}"));
+    let second = client
+        .new_window(true)
+        .await
+        .unwrap_or_else(|e| panic!("a second tab: {e}"));
     client
         .switch_to_window(second.handle.clone())
         .await
-        .expect("switching tabs");
+        .unwrap_or_else(|e| panic!("switching tabs: {e}"));
+    if locks == Locks::Hidden {
+        h.browser.hide_web_locks().await;
+    }
     // The second tab restores the shared session from localStorage: no iframe, no request.
     App::open(&h.browser, &h.spa, "/external-api").await;
     h.browser.wait_for_auth_state("authenticated").await;
@@ -415,18 +467,18 @@ async fn two_tabs_renewing_at_once_send_one_refresh_request() {
     client
         .switch_to_window(first.clone())
         .await
-        .expect("switching tabs");
+        .unwrap_or_else(|e| panic!("switching tabs: {e}"));
     h.browser
         .wait_for_css("article[data-endpoint='/api/private'] button")
         .await
         .click()
         .await
-        .expect("clicking Call private in the first tab");
+        .unwrap_or_else(|e| panic!("clicking Call private in the first tab: {e}"));
     wait_for_private_status(&h.browser, "200").await;
     client
         .switch_to_window(second.handle)
         .await
-        .expect("switching tabs");
+        .unwrap_or_else(|e| panic!("switching tabs: {e}"));
     wait_for_private_status(&h.browser, "200").await;
     assert_eq!(
         refreshes(&h),
@@ -438,7 +490,7 @@ async fn two_tabs_renewing_at_once_send_one_refresh_request() {
     client
         .switch_to_window(first)
         .await
-        .expect("switching tabs");
+        .unwrap_or_else(|e| panic!("switching tabs: {e}"));
     assert_eq!(h.browser.auth_state().await, "authenticated");
     h.browser.close().await;
 }

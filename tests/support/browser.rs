@@ -132,6 +132,22 @@ impl Browser {
         self.timeout = timeout;
     }
 
+    /// Takes the Web Locks API (`navigator.locks`) away from every document the current tab
+    /// loads from now on, as in a browser without it, through the DevTools protocol (a script
+    /// that runs before the page's own; the page's CSP does not apply to it). Per tab: call it
+    /// again after switching to a new one.
+    pub async fn hide_web_locks(&self) {
+        let source = "Object.defineProperty(Navigator.prototype, 'locks', \
+                      { get: () => undefined, configurable: true });";
+        self.client
+            .issue_cmd(DevToolsCommand {
+                method: "Page.addScriptToEvaluateOnNewDocument",
+                params: json!({ "source": source }),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("chromedriver refused a DevTools command: {e}"));
+    }
+
     /// Navigates to `url` and waits for the load to finish.
     pub async fn goto(&self, url: &str) {
         if let Err(error) = self.client.goto(url).await {
@@ -374,6 +390,32 @@ impl Browser {
         // Failure output is a log too: tokens never appear in it (console lines carry the
         // callback URL with its fragment).
         redact_secrets(&report)
+    }
+}
+
+/// A DevTools protocol command sent through chromedriver (`POST
+/// /session/{id}/goog/cdp/execute`), for what WebDriver itself cannot do.
+#[derive(Debug)]
+struct DevToolsCommand {
+    method: &'static str,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DevToolsCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = json!({ "cmd": self.method, "params": self.params });
+        (axum::http::Method::POST, Some(body.to_string()))
     }
 }
 
