@@ -129,10 +129,58 @@ pub struct ThrottleConfig {
     pub max_failures: u32,
     /// Length of the window in seconds (default 300).
     pub window_secs: u64,
-    /// Reverse proxies in front of the provider (default none). For a request from one
-    /// of these addresses the client IP is the right-most `X-Forwarded-For` entry that
-    /// is not one of them; from any other peer the header is ignored.
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Reverse proxies in front of the provider (default none): addresses (`"10.0.0.2"`)
+    /// or CIDR ranges (`"10.0.0.0/8"`). For a request from one of these the client IP is
+    /// the right-most `X-Forwarded-For` entry that is not one of them; from any other peer
+    /// the header is ignored.
+    pub trusted_proxies: Vec<ProxyRange>,
+}
+
+/// A trusted proxy in `[throttle] trusted_proxies`: one address, or a CIDR range of them
+/// (a load balancer whose address is not fixed). Host bits after the prefix are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ProxyRange(ipnet::IpNet);
+
+impl ProxyRange {
+    /// Whether `ip` is this proxy, or in its range. IPv4-mapped IPv6 addresses
+    /// (`::ffff:10.0.0.2`) count as the IPv4 address they carry.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.0.contains(&ip.to_canonical())
+    }
+}
+
+impl std::str::FromStr for ProxyRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let net = match s.parse::<ipnet::IpNet>() {
+            Ok(net) => net.trunc(),
+            Err(_) => match s.parse::<IpAddr>() {
+                Ok(ip) => ipnet::IpNet::from(ip.to_canonical()),
+                Err(_) => {
+                    return Err(format!(
+                        "{s:?} is neither an IP address nor a CIDR range (like \"10.0.0.0/8\")"
+                    ))
+                }
+            },
+        };
+        Ok(Self(net))
+    }
+}
+
+impl TryFrom<String> for ProxyRange {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<ProxyRange> for String {
+    fn from(range: ProxyRange) -> Self {
+        range.0.to_string()
+    }
 }
 
 impl Default for ThrottleConfig {
@@ -905,6 +953,30 @@ mod tests {
         let err = Config::from_toml_str("[throttle]\ntrusted_proxies = [\"nginx\"]\n", "x.toml")
             .unwrap_err();
         assert!(err.to_string().starts_with("x.toml:2:"), "{err}");
+        assert!(err.to_string().contains("CIDR"), "{err}");
+        for bad in ["10.0.0.0/33", "10.0.0.0/", "::1/129", ""] {
+            let text = format!("[throttle]\ntrusted_proxies = [{bad:?}]\n");
+            assert!(
+                Config::from_toml_str(&text, "x.toml").is_err(),
+                "{bad:?} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn a_trusted_proxy_is_an_address_or_a_range() {
+        let range = |s: &str| s.parse::<ProxyRange>().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(range("10.0.0.2").contains(ip("10.0.0.2")));
+        assert!(!range("10.0.0.2").contains(ip("10.0.0.3")));
+        // Host bits after the prefix are dropped: 10.9.9.9/8 is 10.0.0.0/8.
+        assert!(range("10.9.9.9/8").contains(ip("10.200.0.1")));
+        assert!(!range("10.0.0.0/8").contains(ip("11.0.0.1")));
+        assert!(range("fd00::/8").contains(ip("fd12:3456::1")));
+        assert!(!range("fd00::/8").contains(ip("2001:db8::1")));
+        // A dual-stack socket reports IPv4 peers as IPv4-mapped IPv6 addresses.
+        assert!(range("127.0.0.0/8").contains(ip("::ffff:127.0.0.1")));
+        assert!(range("::ffff:10.0.0.2").contains(ip("10.0.0.2")));
         let err = Config::from_toml_str(
             "[transactions]\nmax_pending_per_ip = 10\nmax_pending_total = 5\n",
             "x.toml",
@@ -920,7 +992,8 @@ mod tests {
     fn a_config_written_as_toml_reads_back_the_same() {
         let mut c = Config::demo();
         c.clients[0].skip_consent = true;
-        c.throttle.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.throttle.trusted_proxies =
+            vec!["127.0.0.1".parse().unwrap(), "10.1.2.3/8".parse().unwrap()];
         let text = toml::to_string(&c).unwrap();
         let back = Config::from_toml_str(&text, "/x/written.toml").unwrap();
         assert_eq!(format!("{back:?}"), format!("{c:?}"));

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde_json::{json, Map, Value};
 
+use crate::config::ProxyRange;
 use crate::error::{IdpError, Result};
 use crate::pages::{self, ErrorPage, Page};
 use crate::request::{Rejection, Reply, ResponseMode};
@@ -45,8 +46,8 @@ impl FromRequestParts<AppState> for ClientIp {
 /// left were written by the client itself and prove nothing. From any other peer the
 /// header is ignored, so a client cannot choose its own address. An entry that is
 /// not an address stops the walk at the last trusted hop.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    let is_trusted = |ip: IpAddr| trusted.iter().any(|t| t.to_canonical() == ip);
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ProxyRange]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|t| t.contains(ip));
     let mut client = peer.to_canonical();
     if !is_trusted(client) {
         return client;
@@ -285,9 +286,13 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn proxy(s: &str) -> ProxyRange {
+        s.parse().unwrap()
+    }
+
     #[test]
     fn behind_trusted_proxies_the_right_most_untrusted_entry_is_the_client() {
-        let trusted = [ip("127.0.0.1"), ip("10.0.0.2")];
+        let trusted = [proxy("127.0.0.1"), proxy("10.0.0.2")];
         // The client wrote "6.6.6.6" itself; nginx appended what it saw.
         let h = forwarded(&["6.6.6.6, 198.51.100.7", "10.0.0.2"]);
         assert_eq!(client_ip(ip("127.0.0.1"), &h, &trusted), ip("198.51.100.7"));
@@ -324,8 +329,22 @@ mod tests {
         let h = forwarded(&["198.51.100.7"]);
         assert_eq!(client_ip(ip("203.0.113.9"), &h, &[]), ip("203.0.113.9"));
         assert_eq!(
-            client_ip(ip("203.0.113.9"), &h, &[ip("127.0.0.1")]),
+            client_ip(ip("203.0.113.9"), &h, &[proxy("127.0.0.1")]),
             ip("203.0.113.9")
         );
+    }
+
+    #[test]
+    fn a_range_of_proxies_is_trusted_as_a_whole() {
+        // A load balancer pool in 10.0.0.0/8 in front of nginx on 127.0.0.1.
+        let trusted = [proxy("10.0.0.0/8"), proxy("127.0.0.1")];
+        let h = forwarded(&["198.51.100.7, 10.3.4.5"]);
+        assert_eq!(client_ip(ip("127.0.0.1"), &h, &trusted), ip("198.51.100.7"));
+        assert_eq!(
+            client_ip(ip("10.200.0.9"), &h, &trusted),
+            ip("198.51.100.7")
+        );
+        // Just outside the range: that peer's header is ignored.
+        assert_eq!(client_ip(ip("11.0.0.1"), &h, &trusted), ip("11.0.0.1"));
     }
 }
