@@ -71,7 +71,8 @@ fn encode_tx(tx: &Transaction) -> Result<String> {
 /// Stores a new pending login under a fresh id, within the `[transactions]` caps.
 async fn insert_tx(state: &AppState, tx: &Transaction) -> Result<String> {
     let data = encode_tx(tx)?;
-    let ip = tx.ip.clone();
+    // The cap counts per address block, like the login throttle.
+    let ip = crate::throttle::address_block(&tx.ip);
     let id = util::random_token();
     let key = id.clone();
     let caps = PendingCaps {

@@ -11,10 +11,29 @@
 //!   an unreleased attempt in the window. An IP with none still gets its try, so the
 //!   right password from a clean address logs in: knowing a username is not enough to
 //!   keep its owner out (see `idp/README.md`, "Throttling").
+//!
+//! "IP" means [`address_block`]: an IPv4 address, or the /64 network of an IPv6 one.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// What per-address limits (this throttle, the pending-login cap) count under: an IPv4
+/// address as it is, an IPv6 address as its /64 network (`2001:db8:1:2::/64`). One IPv6
+/// host picks its own interface identifier (RFC 4291 §2.5.1) and may change it at will
+/// (RFC 8981), so a limit per full address would be a limit per attempt. Anything else
+/// (`unknown`) is its own key.
+pub fn address_block(ip: &str) -> String {
+    match ip.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+        Ok(IpAddr::V6(v6)) => {
+            let [a, b, c, d, ..] = v6.segments();
+            format!("{}/64", Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+        }
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.to_owned(),
+    }
+}
 
 /// Beyond this many tracked keys, stale entries are dropped to bound memory.
 const MAX_KEYS: usize = 10_000;
@@ -72,7 +91,10 @@ impl Throttle {
     /// refuse it. Usernames are compared case-insensitively.
     pub fn begin(&self, username: &str, ip: &str) -> Option<Attempt> {
         let now = Instant::now();
-        let (ip, user) = (Key::Ip(ip.to_owned()), Key::User(username.to_lowercase()));
+        let (ip, user) = (
+            Key::Ip(address_block(ip)),
+            Key::User(username.to_lowercase()),
+        );
         let mut map = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
         let from_ip = self.live(&mut map, &ip, now).map_or(0, |q| q.len());
         let for_user = self.live(&mut map, &user, now).map_or(0, |q| q.len());
@@ -107,6 +129,26 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_addresses_count_per_64_network() {
+        assert_eq!(address_block("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            address_block("2001:db8:1:2:ffff:1:2:3"),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(address_block("2001:db8:1:3::1"), "2001:db8:1:3::/64");
+        assert_eq!(address_block("203.0.113.9"), "203.0.113.9");
+        assert_eq!(address_block("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(address_block("unknown"), "unknown");
+        // A host that takes a new address for every attempt is still one client.
+        let t = Throttle::new(3, Duration::from_secs(60));
+        for host in 1..=3 {
+            let _failed = t.begin("alice", &format!("2001:db8:1:2::{host}")).unwrap();
+        }
+        assert!(t.begin("bob", "2001:db8:1:2::99").is_none());
+        assert!(t.begin("bob", "2001:db8:1:3::1").is_some());
+    }
 
     #[test]
     fn an_ip_is_refused_after_the_limit_for_any_username() {

@@ -87,6 +87,25 @@ async fn a_flood_of_authorize_requests_from_one_address_stays_under_its_cap() {
 }
 
 #[tokio::test]
+async fn ipv6_addresses_of_one_64_network_share_one_pending_login_cap() {
+    // idp/README.md (Flood caps): the per-address cap counts an IPv6 /64 as one address.
+    let idp = Idp::with_config(|c| c.transactions.max_pending_per_ip = 2);
+    for host in ["2001:db8:5:5::1", "2001:db8:5:5::2"] {
+        idp.browser().at_ip(host).login_page(&spa_params(&[])).await;
+    }
+    let res = idp
+        .browser()
+        .at_ip("2001:db8:5:5:abcd::9")
+        .get(&authorize_uri(&spa_params(&[])))
+        .await;
+    assert_over_the_cap(&res, "started from your network");
+    idp.browser()
+        .at_ip("2001:db8:5:6::1")
+        .login_page(&spa_params(&[]))
+        .await;
+}
+
+#[tokio::test]
 async fn the_total_cap_holds_across_addresses_and_a_finished_login_frees_its_place() {
     // idp/README.md (Flood caps): max_pending_total bounds the store whatever the number
     // of addresses; finished logins are not pending any more.

@@ -74,6 +74,32 @@ async fn forty_parallel_wrong_passwords_for_one_user_are_checked_at_most_max_fai
 }
 
 #[tokio::test]
+async fn an_ipv6_client_taking_a_new_address_per_guess_is_still_one_client() {
+    // idp/README.md (Throttling): IPv6 addresses count per /64 network, since a host picks
+    // its own interface identifier and can change it for every request.
+    let idp = Idp::new();
+    let max = max_failures(&idp);
+    for host in 1..=max {
+        let mut b = idp.browser().at_ip(&format!("2001:db8:7:7::{host:x}"));
+        let page = b.login_page(&spa_params(&[])).await;
+        let res = b.submit_login(&page, "bob", "guess").await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    }
+    let mut next = idp.browser().at_ip("2001:db8:7:7:ffff:1:2:3");
+    let page = next.login_page(&spa_params(&[])).await;
+    let res = next.submit_login(&page, "alice", "alice-password").await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.body);
+    assert!(res.body.contains(THROTTLED), "{}", res.body);
+    // The next /64 is another client.
+    let mut neighbour = idp.browser().at_ip("2001:db8:7:8::1");
+    let f = neighbour
+        .log_in(&spa_params(&[]), "alice", "alice-password")
+        .await
+        .fragment();
+    assert!(f.contains_key("access_token"), "{f:?}");
+}
+
+#[tokio::test]
 async fn the_right_password_from_a_clean_address_passes_a_username_under_attack() {
     // idp/README.md (Throttling): knowing a username is not enough to keep its owner out.
     // Failing addresses are refused for that user; a clean one still gets its try.
