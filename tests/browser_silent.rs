@@ -305,6 +305,74 @@ async fn logging_out_in_one_tab_signs_the_other_tab_out() {
     browser.close().await;
 }
 
+// docs/contract.md §2: a session that ends while a protected page is open (here a logout in
+// another tab) hides that page at once and offers `Log in`; the tab does not leave for the
+// provider's login page by itself. The guard sends only visitors who *arrive* signed out.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_logout_in_another_tab_hides_a_protected_page_without_sending_it_to_the_provider() {
+    let stack = Stack::start(StackOptions::default()).await;
+    let browser = Browser::launch().await;
+    let app = App::open(&browser, &stack.spa, "/").await;
+    app.log_in().await;
+    stack.login_as(&browser, &ALICE).await;
+    follow_nav(&browser, "Profile").await;
+    wait_for_heading(&browser, "Profile").await;
+    run_js(
+        &browser,
+        "window.journeyMarker = 'profile tab'; return null;",
+    )
+    .await;
+
+    let client = browser.client().clone();
+    let profile_tab = client.window().await.expect("the first tab's handle");
+    let second = client.new_window(true).await.expect("opening a second tab");
+    client
+        .switch_to_window(second.handle.clone())
+        .await
+        .expect("switching to the second tab");
+    let second_app = App::open(&browser, &stack.spa, "/").await;
+    browser.wait_for_auth_state("authenticated").await;
+    second_app.log_out().await;
+    browser.wait_for_auth_state("anonymous").await;
+
+    client
+        .switch_to_window(profile_tab)
+        .await
+        .expect("switching back to the profile tab");
+    browser.wait_for_auth_state("anonymous").await;
+    wait_for_heading(&browser, "Sign-in needed").await;
+    app.log_in_button().await;
+    let app_origin = stack.spa.origin().to_owned();
+    let stays = || {
+        let app_origin = app_origin.clone();
+        let browser = &browser;
+        async move {
+            browser.current_url().await.starts_with(&app_origin)
+                && browser.auth_state().await == "anonymous"
+        }
+    };
+    assert_stays(
+        &browser,
+        SETTLE,
+        "the profile tab stays on the app, signed out",
+        stays,
+    )
+    .await;
+    assert_eq!(browser.current_url().await, stack.spa.url("/profile"));
+    assert_eq!(
+        run_js(&browser, "return window.journeyMarker || null;").await,
+        Value::String("profile tab".into()),
+        "the profile tab was reloaded or left"
+    );
+    let text = browser.text_of("body").await;
+    assert!(
+        !text.contains(ALICE.name) && !text.contains("Token inspector"),
+        "the signed-out tab still shows the profile: {text}"
+    );
+    browser.screenshot("silent-protected-tab-logged-out").await;
+    browser.close().await;
+}
+
 // OIDC Core §3.1.2.1 `prompt=none` in the code flow (without `useRefreshTokens`): with tokens
 // in memory, a reload signs the user in again through the hidden iframe, which receives a code
 // by `web_message` (with a fresh PKCE challenge) that is redeemed at the token endpoint; the
