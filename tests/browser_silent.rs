@@ -235,22 +235,7 @@ async fn after_logging_out_at_the_provider_renewal_signs_the_app_out_without_a_l
     );
     browser.screenshot("silent-provider-logout").await;
 
-    let app_origin = stack.spa.origin().to_owned();
-    let stays_anonymous = || {
-        let app_origin = app_origin.clone();
-        let browser = &browser;
-        async move {
-            browser.current_url().await.starts_with(&app_origin)
-                && browser.auth_state().await == "anonymous"
-        }
-    };
-    assert_stays(
-        &browser,
-        SETTLE,
-        "the app stays anonymous on its own page",
-        stays_anonymous,
-    )
-    .await;
+    stays_anonymous_on_the_app(&browser, &stack, "the app stays anonymous on its own page").await;
 
     app.visit("/").await;
     browser.wait_for_auth_state("anonymous").await;
@@ -342,20 +327,10 @@ async fn a_logout_in_another_tab_hides_a_protected_page_without_sending_it_to_th
     browser.wait_for_auth_state("anonymous").await;
     wait_for_heading(&browser, "Sign-in needed").await;
     app.log_in_button().await;
-    let app_origin = stack.spa.origin().to_owned();
-    let stays = || {
-        let app_origin = app_origin.clone();
-        let browser = &browser;
-        async move {
-            browser.current_url().await.starts_with(&app_origin)
-                && browser.auth_state().await == "anonymous"
-        }
-    };
-    assert_stays(
+    stays_anonymous_on_the_app(
         &browser,
-        SETTLE,
+        &stack,
         "the profile tab stays on the app, signed out",
-        stays,
     )
     .await;
     assert_eq!(browser.current_url().await, stack.spa.url("/profile"));
@@ -758,6 +733,20 @@ fn assert_rotation_chain(token_requests: &[ProviderRequest]) {
             "refresh #{at} did not present the newest refresh token: {token_requests:?}"
         );
     }
+}
+
+/// Checks for [`SETTLE`] that the page stays on the app's origin, signed out: no login is
+/// started by itself.
+async fn stays_anonymous_on_the_app(browser: &Browser, stack: &Stack, what: &str) {
+    let app_origin = stack.spa.origin().to_owned();
+    let stays = || {
+        let app_origin = app_origin.clone();
+        async move {
+            browser.current_url().await.starts_with(&app_origin)
+                && browser.auth_state().await == "anonymous"
+        }
+    };
+    assert_stays(browser, SETTLE, what, stays).await;
 }
 
 /// The access token's claims as the profile page's token inspector shows them right now.
