@@ -11,8 +11,8 @@
 use hashgate_e2e as support;
 
 use support::stack::{
-    follow_nav, session_fact, wait_for_heading, DemoUser, ExternalApi, Stack, StackOptions, ALICE,
-    BOB,
+    follow_nav, session_fact, wait_for_heading, CallResult, DemoUser, ExternalApi, Stack,
+    StackOptions, ALICE, BOB,
 };
 use support::Browser;
 
@@ -43,18 +43,7 @@ async fn alice_calls_each_endpoint_and_gets_200_with_her_sub_from_private() {
     assert_eq!(public.status, 200, "public: {public:?}");
     assert!(public.body.contains("public endpoint"), "{public:?}");
 
-    let private = page.call("Call private", "/api/private").await;
-    assert_eq!(private.status, 200, "private: {private:?}");
-    assert!(
-        private.body.contains(&ALICE.sub()),
-        "/api/private does not answer with Alice's sub: {private:?}"
-    );
-
-    let scoped = page
-        .call("Call private-scoped", "/api/private-scoped")
-        .await;
-    assert_eq!(scoped.status, 200, "private-scoped: {scoped:?}");
-    assert!(scoped.body.contains("read:messages"), "{scoped:?}");
+    let (private, scoped) = alice_calls_the_private_endpoints(&page).await;
 
     for result in [&public, &private, &scoped] {
         assert_eq!(result.alert, None, "a 200 shows no alert: {result:?}");
@@ -99,34 +88,7 @@ async fn alice_posts_a_message_and_sees_it_in_her_list() {
 // 403 as a sentence naming the missing permission, and nothing is stored.
 #[tokio::test(flavor = "multi_thread")]
 async fn bob_posting_a_message_is_told_it_needs_write_messages() {
-    let stack = Stack::start(StackOptions::default()).await;
-    let browser = Browser::launch().await;
-    let page = sign_in_on_external_api(&stack, &browser, &BOB).await;
-
-    let posted = page.post_message("Bob was here").await;
-    assert_eq!(posted.status, 403, "posting as Bob: {posted:?}");
-    let alert = posted
-        .alert
-        .clone()
-        .unwrap_or_else(|| panic!("a 403 must show an alert: {posted:?}"));
-    assert!(
-        alert.contains(
-            "You don't have permission for this (it needs the write:messages permission)"
-        ),
-        "the 403 alert says: {alert}"
-    );
-    browser.screenshot("api-bob-403").await;
-
-    // Bob may still read (read:messages): his list is there and empty.
-    let listed = page.load_messages(200).await;
-    assert_eq!(listed.status, 200, "listing as Bob: {listed:?}");
-    assert_eq!(
-        page.message_texts().await,
-        Vec::<String>::new(),
-        "Bob's refused message was stored"
-    );
-
-    browser.close().await;
+    bob_posts_a_message_and_is_refused(StackOptions::default(), "api-bob-403").await;
 }
 
 // api/README.md: messages survive an API restart (SQLite in the data directory).
@@ -172,17 +134,7 @@ async fn with_the_code_flow_alice_calls_the_private_endpoints_and_posts_a_messag
         "the tokens must come from one code redemption"
     );
 
-    let private = page.call("Call private", "/api/private").await;
-    assert_eq!(private.status, 200, "private: {private:?}");
-    assert!(
-        private.body.contains(&ALICE.sub()),
-        "/api/private does not answer with Alice's sub: {private:?}"
-    );
-    let scoped = page
-        .call("Call private-scoped", "/api/private-scoped")
-        .await;
-    assert_eq!(scoped.status, 200, "private-scoped: {scoped:?}");
-    assert!(scoped.body.contains("read:messages"), "{scoped:?}");
+    alice_calls_the_private_endpoints(&page).await;
 
     let text = "Posted with a code-flow token";
     let posted = page.post_message(text).await;
@@ -205,7 +157,18 @@ async fn with_the_code_flow_alice_calls_the_private_endpoints_and_posts_a_messag
 // posting shows the 403 as a sentence naming the missing permission and nothing is stored.
 #[tokio::test(flavor = "multi_thread")]
 async fn with_the_code_flow_bob_posting_a_message_is_told_it_needs_write_messages() {
-    let stack = Stack::start(StackOptions::default().refresh_tokens()).await;
+    bob_posts_a_message_and_is_refused(
+        StackOptions::default().refresh_tokens(),
+        "api-code-bob-403",
+    )
+    .await;
+}
+
+/// Signs Bob in on the External API page of a stack started with `options` and posts a
+/// message: the 403 is shown as a sentence naming the missing permission (saved as
+/// `screenshot`), and Bob may still read (read:messages): his list is there and empty.
+async fn bob_posts_a_message_and_is_refused(options: StackOptions, screenshot: &str) {
+    let stack = Stack::start(options).await;
     let browser = Browser::launch().await;
     let page = sign_in_on_external_api(&stack, &browser, &BOB).await;
 
@@ -221,6 +184,8 @@ async fn with_the_code_flow_bob_posting_a_message_is_told_it_needs_write_message
         ),
         "the 403 alert says: {alert}"
     );
+    browser.screenshot(screenshot).await;
+
     let listed = page.load_messages(200).await;
     assert_eq!(listed.status, 200, "listing as Bob: {listed:?}");
     assert_eq!(
@@ -230,4 +195,21 @@ async fn with_the_code_flow_bob_posting_a_message_is_told_it_needs_write_message
     );
 
     browser.close().await;
+}
+
+/// Calls `/api/private` and `/api/private-scoped` signed in as Alice: both answer 200, the first
+/// with her `sub`, the second naming `read:messages`.
+async fn alice_calls_the_private_endpoints(page: &ExternalApi<'_>) -> (CallResult, CallResult) {
+    let private = page.call("Call private", "/api/private").await;
+    assert_eq!(private.status, 200, "private: {private:?}");
+    assert!(
+        private.body.contains(&ALICE.sub()),
+        "/api/private does not answer with Alice's sub: {private:?}"
+    );
+    let scoped = page
+        .call("Call private-scoped", "/api/private-scoped")
+        .await;
+    assert_eq!(scoped.status, 200, "private-scoped: {scoped:?}");
+    assert!(scoped.body.contains("read:messages"), "{scoped:?}");
+    (private, scoped)
 }

@@ -85,19 +85,10 @@ async fn a_renewal_for_another_user_signs_out_every_tab_with_a_sentence() {
     let h = hostile(Tamper::Valid, Silent::Answer(Tamper::Valid)).await;
     let app = App::open(&h.browser, &h.spa, "/external-api").await;
     h.browser.wait_for_auth_state("authenticated").await;
-    let client = h.browser.client().clone();
-    let first_tab = client.window().await.expect("the first tab's handle");
-    let second = client.new_window(true).await.expect("opening a second tab");
-    client
-        .switch_to_window(second.handle.clone())
-        .await
-        .expect("switching to the second tab");
+    let (first_tab, second) = h.browser.open_tab().await;
     App::open(&h.browser, &h.spa, "/").await;
     h.browser.wait_for_auth_state("authenticated").await;
-    client
-        .switch_to_window(first_tab)
-        .await
-        .expect("switching back to the first tab");
+    h.browser.switch_to(&first_tab).await;
 
     // The provider's session is now Bob's; the API refuses the current token once, so the
     // next call renews.
@@ -126,10 +117,7 @@ async fn a_renewal_for_another_user_signs_out_every_tab_with_a_sentence() {
     assert!(problems.is_empty(), "{problems:?}");
 
     // The other tab is signed out too, with the same sentence.
-    client
-        .switch_to_window(second.handle)
-        .await
-        .expect("switching to the second tab");
+    h.browser.switch_to(&second).await;
     h.browser.wait_for_auth_state("error").await;
     let alert = h.browser.alert_text().await;
     assert!(alert.contains("different user"), "second tab: {alert:?}");

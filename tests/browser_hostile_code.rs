@@ -364,21 +364,12 @@ async fn a_refresh_for_another_user_signs_out() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_refresh_token_signs_out_every_tab_with_a_sentence() {
     let h = signed_in_with_refresh_tokens("memory").await;
-    let client = h.browser.client().clone();
-    let first = client.window().await.expect("the first tab");
-    let second = client.new_window(true).await.expect("a second tab");
-    client
-        .switch_to_window(second.handle.clone())
-        .await
-        .expect("switching tabs");
+    let (first, second) = h.browser.open_tab().await;
     // The second tab signs in on its own through the iframe (memory: nothing is shared).
     h.idp.set_silent(Silent::Answer(Tamper::Valid));
     App::open(&h.browser, &h.spa, "/").await;
     h.browser.wait_for_auth_state("authenticated").await;
-    client
-        .switch_to_window(first)
-        .await
-        .expect("switching back");
+    h.browser.switch_to(&first).await;
 
     h.idp.set_refresh(Refresh::InvalidGrant);
     call_private_after_revocation(&h).await;
@@ -386,10 +377,7 @@ async fn a_refused_refresh_token_signs_out_every_tab_with_a_sentence() {
     let alert = h.browser.alert_text().await;
     assert!(alert.contains("session has ended"), "{alert:?}");
     App::attach(&h.browser, &h.spa).log_in_button().await;
-    client
-        .switch_to_window(second.handle)
-        .await
-        .expect("switching tabs");
+    h.browser.switch_to(&second).await;
     h.browser.wait_for_auth_state("error").await;
     let alert = h.browser.alert_text().await;
     assert!(alert.contains("session has ended"), "second tab: {alert:?}");
@@ -439,19 +427,7 @@ enum Locks {
 /// tabs renew at the same moment, and checks that one refresh request went out and both tabs
 /// stay signed in.
 async fn two_tabs_renew_at_once(h: Hostile, locks: Locks) {
-    let client = h.browser.client().clone();
-    let first = client
-        .window()
-        .await
-        .unwrap_or_else(|e| panic!("the first tab: {e}"));
-    let second = client
-        .new_window(true)
-        .await
-        .unwrap_or_else(|e| panic!("a second tab: {e}"));
-    client
-        .switch_to_window(second.handle.clone())
-        .await
-        .unwrap_or_else(|e| panic!("switching tabs: {e}"));
+    let (first, second) = h.browser.open_tab().await;
     if locks == Locks::Hidden {
         h.browser.hide_web_locks().await;
     }
@@ -464,10 +440,7 @@ async fn two_tabs_renew_at_once(h: Hostile, locks: Locks) {
     // is slow, so the two renewals overlap.
     h.idp.set_token_delay(Duration::from_millis(1500));
     call_private_after_revocation(&h).await;
-    client
-        .switch_to_window(first.clone())
-        .await
-        .unwrap_or_else(|e| panic!("switching tabs: {e}"));
+    h.browser.switch_to(&first).await;
     h.browser
         .wait_for_css("article[data-endpoint='/api/private'] button")
         .await
@@ -475,10 +448,7 @@ async fn two_tabs_renew_at_once(h: Hostile, locks: Locks) {
         .await
         .unwrap_or_else(|e| panic!("clicking Call private in the first tab: {e}"));
     wait_for_private_status(&h.browser, "200").await;
-    client
-        .switch_to_window(second.handle)
-        .await
-        .unwrap_or_else(|e| panic!("switching tabs: {e}"));
+    h.browser.switch_to(&second).await;
     wait_for_private_status(&h.browser, "200").await;
     assert_eq!(
         refreshes(&h),
@@ -487,10 +457,7 @@ async fn two_tabs_renew_at_once(h: Hostile, locks: Locks) {
         h.idp.token_grants()
     );
     assert_eq!(h.browser.auth_state().await, "authenticated");
-    client
-        .switch_to_window(first)
-        .await
-        .unwrap_or_else(|e| panic!("switching tabs: {e}"));
+    h.browser.switch_to(&first).await;
     assert_eq!(h.browser.auth_state().await, "authenticated");
     h.browser.close().await;
 }

@@ -359,22 +359,7 @@ async fn id_token_token_logs_in_through_oidc_provider_and_the_api_accepts_its_jw
     }
     browser.screenshot("interop-profile").await;
 
-    follow_nav(&browser, "External API").await;
-    let page = ExternalApi::wait(&browser).await;
-    let private = page.call("Call private", "/api/private").await;
-    assert_eq!(
-        private.status, 200,
-        "hashgate-api refused oidc-provider's access token: {}",
-        private.body
-    );
-    let scoped = page
-        .call("Call private-scoped", "/api/private-scoped")
-        .await;
-    assert_eq!(
-        scoped.status, 200,
-        "hashgate-api did not read read:messages from oidc-provider's `scope` claim: {}",
-        scoped.body
-    );
+    hashgate_api_accepts(&browser, "oidc-provider's access token", Scoped::Checked).await;
 
     interop.log_out(&browser, &app).await;
     browser.close().await;
@@ -426,14 +411,12 @@ async fn a_reload_keeps_the_session_through_silent_callback_html_and_logout_ends
     }
     wait_for_heading(&browser, "Profile").await;
 
-    follow_nav(&browser, "External API").await;
-    let page = ExternalApi::wait(&browser).await;
-    let private = page.call("Call private", "/api/private").await;
-    assert_eq!(
-        private.status, 200,
-        "the silently renewed access token was refused: {}",
-        private.body
-    );
+    hashgate_api_accepts(
+        &browser,
+        "the silently renewed access token",
+        Scoped::NotChecked,
+    )
+    .await;
 
     interop.log_out(&browser, &app).await;
     app.visit("/").await;
@@ -540,22 +523,7 @@ async fn the_code_flow_with_refresh_tokens_rotates_them_reloads_without_an_ifram
     );
     assert!(refresh_token_held(&browser).await);
 
-    follow_nav(&browser, "External API").await;
-    let page = ExternalApi::wait(&browser).await;
-    let private = page.call("Call private", "/api/private").await;
-    assert_eq!(
-        private.status, 200,
-        "hashgate-api refused the access token of a refresh: {}",
-        private.body
-    );
-    let scoped = page
-        .call("Call private-scoped", "/api/private-scoped")
-        .await;
-    assert_eq!(
-        scoped.status, 200,
-        "the renewed access token lost the API scopes: {}",
-        scoped.body
-    );
+    hashgate_api_accepts(&browser, "the access token of a refresh", Scoped::Checked).await;
 
     // A reload right after a renewal (one in flight when the page unloads would leave the
     // stored token spent): the session comes back from storage, with no trip to the provider's
@@ -715,14 +683,12 @@ async fn the_code_flow_without_refresh_tokens_reloads_through_the_iframe_with_a_
         provider.describe_events()
     );
 
-    follow_nav(&browser, "External API").await;
-    let page = ExternalApi::wait(&browser).await;
-    let private = page.call("Call private", "/api/private").await;
-    assert_eq!(
-        private.status, 200,
-        "hashgate-api refused the access token of the silent code exchange: {}",
-        private.body
-    );
+    hashgate_api_accepts(
+        &browser,
+        "the access token of the silent code exchange",
+        Scoped::NotChecked,
+    )
+    .await;
 
     let before_logout = provider.events().len();
     interop.log_out(&browser, &app).await;
@@ -746,4 +712,35 @@ async fn the_code_flow_without_refresh_tokens_reloads_through_the_iframe_with_a_
         provider.describe_events()
     );
     browser.close().await;
+}
+
+/// Whether [`hashgate_api_accepts`] also calls `/api/private-scoped`.
+#[derive(PartialEq)]
+enum Scoped {
+    Checked,
+    NotChecked,
+}
+
+/// Opens the External API page and calls `/api/private`: hashgate-api must accept `token` (the
+/// token the app holds now, named for the failure message); with [`Scoped::Checked`], also
+/// `/api/private-scoped`, which needs `read:messages` read from the token's `scope` claim.
+async fn hashgate_api_accepts(browser: &Browser, token: &str, scoped: Scoped) {
+    follow_nav(browser, "External API").await;
+    let page = ExternalApi::wait(browser).await;
+    let private = page.call("Call private", "/api/private").await;
+    assert_eq!(
+        private.status, 200,
+        "hashgate-api refused {token}: {}",
+        private.body
+    );
+    if scoped == Scoped::Checked {
+        let answer = page
+            .call("Call private-scoped", "/api/private-scoped")
+            .await;
+        assert_eq!(
+            answer.status, 200,
+            "hashgate-api did not find read:messages in the `scope` of {token}: {}",
+            answer.body
+        );
+    }
 }

@@ -134,29 +134,7 @@ async fn a_signed_out_deep_link_to_profile_logs_in_and_lands_back_on_profile() {
 async fn denying_consent_shows_that_access_was_denied_and_does_not_loop() {
     let stack = Stack::start(StackOptions::default()).await;
     let browser = Browser::launch().await;
-
-    // From a protected page: the route guard is where a loop would come from.
-    browser.goto(&stack.spa.url("/profile")).await;
-    stack
-        .submit_login(&browser, ALICE.username, ALICE.password)
-        .await;
-    assert!(
-        stack.answer_consent(&browser, "Deny").await,
-        "a first login must ask for consent"
-    );
-
-    browser.wait_for_auth_state("error").await;
-    let alert = browser.alert_text().await;
-    let lower = alert.to_lowercase();
-    assert!(
-        lower.contains("denied") || lower.contains("refused"),
-        "the alert does not say access was denied: {alert}"
-    );
-    assert!(
-        !lower.contains("access_denied"),
-        "the alert shows the raw error code instead of a sentence: {alert}"
-    );
-    browser.screenshot("login-consent-denied").await;
+    deny_consent_from_a_protected_page(&stack, &browser, "login-consent-denied").await;
 
     let app_origin = stack.spa.origin().to_owned();
     assert_stays(
@@ -520,27 +498,7 @@ async fn a_code_flow_login_from_a_deep_link_uses_pkce_and_leaves_no_code_or_toke
 async fn denying_consent_in_the_code_flow_shows_that_access_was_denied_and_does_not_loop() {
     let stack = Stack::start(StackOptions::default().refresh_tokens()).await;
     let browser = Browser::launch().await;
-    browser.goto(&stack.spa.url("/profile")).await;
-    stack
-        .submit_login(&browser, ALICE.username, ALICE.password)
-        .await;
-    assert!(
-        stack.answer_consent(&browser, "Deny").await,
-        "a first login must ask for consent"
-    );
-
-    browser.wait_for_auth_state("error").await;
-    let alert = browser.alert_text().await;
-    let lower = alert.to_lowercase();
-    assert!(
-        lower.contains("denied") || lower.contains("refused"),
-        "the alert does not say access was denied: {alert}"
-    );
-    assert!(
-        !lower.contains("access_denied"),
-        "the alert shows the raw error code instead of a sentence: {alert}"
-    );
-    browser.screenshot("login-code-consent-denied").await;
+    deny_consent_from_a_protected_page(&stack, &browser, "login-code-consent-denied").await;
 
     let app_origin = stack.spa.origin().to_owned();
     assert_stays(
@@ -707,4 +665,31 @@ fn assert_token_free(url: &str, place: &str) {
             "{place} contains `{secret}` (URL withheld)"
         );
     }
+}
+
+/// Opens `/profile` signed out (the route guard is where a redirect loop would come from),
+/// logs in as Alice and denies the first consent; checks that the app ends in the error state
+/// with a sentence, not the raw error code, and saves a screenshot as `screenshot`.
+async fn deny_consent_from_a_protected_page(stack: &Stack, browser: &Browser, screenshot: &str) {
+    browser.goto(&stack.spa.url("/profile")).await;
+    stack
+        .submit_login(browser, ALICE.username, ALICE.password)
+        .await;
+    assert!(
+        stack.answer_consent(browser, "Deny").await,
+        "a first login must ask for consent"
+    );
+
+    browser.wait_for_auth_state("error").await;
+    let alert = browser.alert_text().await;
+    let lower = alert.to_lowercase();
+    assert!(
+        lower.contains("denied") || lower.contains("refused"),
+        "the alert does not say access was denied: {alert}"
+    );
+    assert!(
+        !lower.contains("access_denied"),
+        "the alert shows the raw error code instead of a sentence: {alert}"
+    );
+    browser.screenshot(screenshot).await;
 }

@@ -35,21 +35,7 @@ async fn after_the_provider_rotates_its_key_the_renewed_tokens_are_accepted() {
 
     // The scheduled renewal gets an ID token signed with a key the app has not seen: it must
     // refetch the JWKS and accept it, staying signed in on the same page.
-    browser
-        .wait_until(
-            "the session is renewed with tokens signed by the new key",
-            || {
-                let browser = &browser;
-                let new_kid = new_kid.clone();
-                async move { id_token_kid(browser).await.as_deref() == Some(new_kid.as_str()) }
-            },
-        )
-        .await;
-    assert_eq!(browser.auth_state().await, "authenticated");
-    assert!(
-        browser.try_alert_text().await.is_none(),
-        "no error may be shown after a rotation"
-    );
+    wait_until_renewed_with_key(&browser, &new_kid).await;
     browser.screenshot("rotation-renewed").await;
     browser.close().await;
 }
@@ -75,21 +61,7 @@ async fn after_the_provider_rotates_its_key_a_refresh_in_the_code_flow_is_accept
     let new_kid = stack.rotate_idp_keys();
     assert_ne!(first_kid, new_kid, "the rotation must produce a new key id");
 
-    browser
-        .wait_until(
-            "the session is refreshed with an ID token signed by the new key",
-            || {
-                let browser = &browser;
-                let new_kid = new_kid.clone();
-                async move { id_token_kid(browser).await.as_deref() == Some(new_kid.as_str()) }
-            },
-        )
-        .await;
-    assert_eq!(browser.auth_state().await, "authenticated");
-    assert!(
-        browser.try_alert_text().await.is_none(),
-        "no error may be shown after a rotation"
-    );
+    wait_until_renewed_with_key(&browser, &new_kid).await;
     assert!(
         rotations(&browser).await.is_some_and(|count| count >= 1),
         "the new ID token must come from a refresh"
@@ -101,6 +73,22 @@ async fn after_the_provider_rotates_its_key_a_refresh_in_the_code_flow_is_accept
     );
     browser.screenshot("rotation-code-refreshed").await;
     browser.close().await;
+}
+
+/// Waits until the token inspector shows an ID token signed with `kid`, then checks the app
+/// is still signed in and shows no error.
+async fn wait_until_renewed_with_key(browser: &Browser, kid: &str) {
+    browser
+        .wait_until(
+            "the session is renewed with an ID token signed by the new key",
+            || async move { id_token_kid(browser).await.as_deref() == Some(kid) },
+        )
+        .await;
+    assert_eq!(browser.auth_state().await, "authenticated");
+    assert!(
+        browser.try_alert_text().await.is_none(),
+        "no error may be shown after a rotation"
+    );
 }
 
 /// The `kid` of the ID token shown in the token inspector.

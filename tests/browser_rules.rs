@@ -51,20 +51,7 @@ async fn the_roles_a_rule_adds_are_shown_on_the_profile_page() {
 async fn a_login_denied_by_a_rule_shows_the_rules_message() {
     let stack = Stack::start(StackOptions::default()).await;
     let browser = Browser::launch().await;
-    browser.goto(&stack.spa.url("/")).await;
-    browser.wait_for_auth_state("anonymous").await;
-    browser.click_button("Log in").await;
-    stack
-        .submit_login(&browser, "mallory", "mallory-password")
-        .await;
-    stack.answer_consent(&browser, "Allow").await;
-
-    browser.wait_for_auth_state("error").await;
-    let alert = browser.alert_text().await;
-    assert!(
-        alert.contains("may not sign in to this app"),
-        "the rule's message reaches the user: {alert:?}"
-    );
+    mallory_is_refused_by_the_rule(&stack, &browser).await;
     assert!(browser.current_url().await.starts_with(stack.spa.origin()));
     browser.screenshot("rules-denied").await;
     browser.close().await;
@@ -127,20 +114,7 @@ async fn code_flow_rules_see_the_basic_profile_protocol_at_login_and_refresh_at_
 async fn a_code_flow_login_denied_by_a_rule_shows_the_rules_message() {
     let stack = Stack::start(StackOptions::default().refresh_tokens()).await;
     let browser = Browser::launch().await;
-    browser.goto(&stack.spa.url("/")).await;
-    browser.wait_for_auth_state("anonymous").await;
-    browser.click_button("Log in").await;
-    stack
-        .submit_login(&browser, "mallory", "mallory-password")
-        .await;
-    stack.answer_consent(&browser, "Allow").await;
-
-    browser.wait_for_auth_state("error").await;
-    let alert = browser.alert_text().await;
-    assert!(
-        alert.contains("may not sign in to this app"),
-        "the rule's message reaches the user: {alert:?}"
-    );
+    mallory_is_refused_by_the_rule(&stack, &browser).await;
     let url = browser.current_url().await;
     assert!(
         url.starts_with(stack.spa.origin()),
@@ -157,4 +131,23 @@ async fn a_code_flow_login_denied_by_a_rule_shows_the_rules_message() {
     );
     browser.screenshot("rules-code-denied").await;
     browser.close().await;
+}
+
+/// Logs in from the home page as mallory, whom a rule refuses: the login ends in the error
+/// state with the rule's message shown as text.
+async fn mallory_is_refused_by_the_rule(stack: &Stack, browser: &Browser) {
+    browser.goto(&stack.spa.url("/")).await;
+    browser.wait_for_auth_state("anonymous").await;
+    browser.click_button("Log in").await;
+    stack
+        .submit_login(browser, "mallory", "mallory-password")
+        .await;
+    stack.answer_consent(browser, "Allow").await;
+
+    browser.wait_for_auth_state("error").await;
+    let alert = browser.alert_text().await;
+    assert!(
+        alert.contains("may not sign in to this app"),
+        "the rule's message reaches the user: {alert:?}"
+    );
 }

@@ -39,29 +39,7 @@ async fn a_reload_keeps_the_user_signed_in_without_the_login_form() {
     stack.login_as(&browser, &ALICE).await;
     wait_for_heading(&browser, "Profile").await;
 
-    if let Err(error) = browser.client().refresh().await {
-        panic!("reloading failed: {error}");
-    }
-    let app_origin = stack.spa.origin().to_owned();
-    browser
-        .wait_until("the reloaded page is signed in again", || {
-            let app_origin = app_origin.clone();
-            let browser = &browser;
-            async move {
-                let url = browser.current_url().await;
-                assert!(
-                    url.starts_with(&app_origin),
-                    "the reload left the app for {} instead of signing in silently",
-                    url.split(['?', '#']).next().unwrap_or_default()
-                );
-                browser
-                    .client()
-                    .find(Locator::Css("[data-auth-state=authenticated]"))
-                    .await
-                    .is_ok()
-            }
-        })
-        .await;
+    reload_and_wait_until_signed_in_again(&browser, &stack).await;
     wait_for_header_user(&browser, ALICE.name).await;
     wait_for_heading(&browser, "Profile").await;
     assert_eq!(stack.app_path(&browser).await.as_deref(), Some("/profile"));
@@ -201,10 +179,7 @@ async fn after_logging_out_at_the_provider_renewal_signs_the_app_out_without_a_l
         .new_window(false)
         .await
         .expect("opening a second window");
-    client
-        .switch_to_window(other.handle)
-        .await
-        .expect("switching to the second window");
+    browser.switch_to(&other.handle).await;
     browser.goto(&stack.provider_logout_url()).await;
     let text = browser.text_of("body").await;
     assert!(
@@ -215,10 +190,7 @@ async fn after_logging_out_at_the_provider_renewal_signs_the_app_out_without_a_l
         .close_window()
         .await
         .expect("closing the second window");
-    client
-        .switch_to_window(app_window)
-        .await
-        .expect("switching back to the app");
+    browser.switch_to(&app_window).await;
 
     let started = std::time::Instant::now();
     browser.wait_for_auth_state("anonymous").await;
@@ -257,13 +229,7 @@ async fn logging_out_in_one_tab_signs_the_other_tab_out() {
     // Survives only as long as this page is not reloaded or navigated away.
     run_js(&browser, "window.journeyMarker = 'first tab'; return null;").await;
 
-    let client = browser.client().clone();
-    let first_tab = client.window().await.expect("the first tab's handle");
-    let second = client.new_window(true).await.expect("opening a second tab");
-    client
-        .switch_to_window(second.handle.clone())
-        .await
-        .expect("switching to the second tab");
+    let (first_tab, _second) = browser.open_tab().await;
     // The second tab signs in silently from the provider session.
     let second_app = App::open(&browser, &stack.spa, "/").await;
     browser.wait_for_auth_state("authenticated").await;
@@ -272,10 +238,7 @@ async fn logging_out_in_one_tab_signs_the_other_tab_out() {
     second_app.log_out().await;
     browser.wait_for_auth_state("anonymous").await;
 
-    client
-        .switch_to_window(first_tab)
-        .await
-        .expect("switching back to the first tab");
+    browser.switch_to(&first_tab).await;
     browser.wait_for_auth_state("anonymous").await;
     app.log_in_button().await;
     assert_eq!(header_user(&browser).await, None);
@@ -308,22 +271,13 @@ async fn a_logout_in_another_tab_hides_a_protected_page_without_sending_it_to_th
     )
     .await;
 
-    let client = browser.client().clone();
-    let profile_tab = client.window().await.expect("the first tab's handle");
-    let second = client.new_window(true).await.expect("opening a second tab");
-    client
-        .switch_to_window(second.handle.clone())
-        .await
-        .expect("switching to the second tab");
+    let (profile_tab, _second) = browser.open_tab().await;
     let second_app = App::open(&browser, &stack.spa, "/").await;
     browser.wait_for_auth_state("authenticated").await;
     second_app.log_out().await;
     browser.wait_for_auth_state("anonymous").await;
 
-    client
-        .switch_to_window(profile_tab)
-        .await
-        .expect("switching back to the profile tab");
+    browser.switch_to(&profile_tab).await;
     browser.wait_for_auth_state("anonymous").await;
     wait_for_heading(&browser, "Sign-in needed").await;
     app.log_in_button().await;
@@ -362,29 +316,7 @@ async fn with_the_code_flow_a_reload_signs_in_again_through_the_iframe_with_a_co
     let silent_before = stack.silent_authorize_requests().len();
     let redemptions_before = redemptions(&stack);
 
-    if let Err(error) = browser.client().refresh().await {
-        panic!("reloading failed: {error}");
-    }
-    let app_origin = stack.spa.origin().to_owned();
-    browser
-        .wait_until("the reloaded page is signed in again", || {
-            let app_origin = app_origin.clone();
-            let browser = &browser;
-            async move {
-                let url = browser.current_url().await;
-                assert!(
-                    url.starts_with(&app_origin),
-                    "the reload left the app for {} instead of signing in silently",
-                    url.split(['?', '#']).next().unwrap_or_default()
-                );
-                browser
-                    .client()
-                    .find(Locator::Css("[data-auth-state=authenticated]"))
-                    .await
-                    .is_ok()
-            }
-        })
-        .await;
+    reload_and_wait_until_signed_in_again(&browser, &stack).await;
     wait_for_header_user(&browser, ALICE.name).await;
     wait_for_heading(&browser, "Profile").await;
     assert_eq!(stack.app_path(&browser).await.as_deref(), Some("/profile"));
@@ -469,13 +401,7 @@ async fn with_stored_refresh_tokens_reloads_and_new_tabs_need_no_iframe_and_logo
     // Survives only as long as this page is not reloaded or navigated away.
     run_js(&browser, "window.journeyMarker = 'first tab'; return null;").await;
 
-    let client = browser.client().clone();
-    let first_tab = client.window().await.expect("the first tab's handle");
-    let second = client.new_window(true).await.expect("opening a second tab");
-    client
-        .switch_to_window(second.handle.clone())
-        .await
-        .expect("switching to the second tab");
+    let (first_tab, _second) = browser.open_tab().await;
     let second_app = App::open(&browser, &stack.spa, "/").await;
     browser.wait_for_auth_state("authenticated").await;
     wait_for_header_user(&browser, ALICE.name).await;
@@ -502,10 +428,7 @@ async fn with_stored_refresh_tokens_reloads_and_new_tabs_need_no_iframe_and_logo
         stack.provider_requests()
     );
 
-    client
-        .switch_to_window(first_tab)
-        .await
-        .expect("switching back to the first tab");
+    browser.switch_to(&first_tab).await;
     browser.wait_for_auth_state("anonymous").await;
     app.log_in_button().await;
     assert_eq!(header_user(&browser).await, None);
@@ -625,12 +548,7 @@ async fn with_refresh_tokens_a_session_ended_at_the_provider_signs_every_tab_out
     stack.login_as(&browser, &ALICE).await;
 
     let client = browser.client().clone();
-    let first_tab = client.window().await.expect("the first tab's handle");
-    let second = client.new_window(true).await.expect("opening a second tab");
-    client
-        .switch_to_window(second.handle.clone())
-        .await
-        .expect("switching to the second tab");
+    let (first_tab, second) = browser.open_tab().await;
     // The second tab signs in silently (a code through the iframe) from the provider session.
     App::open(&browser, &stack.spa, "/").await;
     browser.wait_for_auth_state("authenticated").await;
@@ -640,10 +558,7 @@ async fn with_refresh_tokens_a_session_ended_at_the_provider_signs_every_tab_out
         .new_window(false)
         .await
         .expect("opening another window");
-    client
-        .switch_to_window(other.handle)
-        .await
-        .expect("switching to the other window");
+    browser.switch_to(&other.handle).await;
     browser.goto(&stack.provider_logout_url()).await;
     let text = browser.text_of("body").await;
     assert!(
@@ -656,11 +571,8 @@ async fn with_refresh_tokens_a_session_ended_at_the_provider_signs_every_tab_out
         .await
         .expect("closing the other window");
 
-    for (tab, handle) in [("first", first_tab), ("second", second.handle)] {
-        client
-            .switch_to_window(handle)
-            .await
-            .expect("switching to a tab");
+    for (tab, handle) in [("first", first_tab), ("second", second)] {
+        browser.switch_to(&handle).await;
         browser.wait_for_auth_state("error").await;
         let alert = browser.alert_text().await;
         assert!(
@@ -733,6 +645,33 @@ fn assert_rotation_chain(token_requests: &[ProviderRequest]) {
             "refresh #{at} did not present the newest refresh token: {token_requests:?}"
         );
     }
+}
+
+/// Reloads the page and waits until it is signed in again, failing at once if the reload left
+/// the app (for the provider's login page) instead of signing in silently.
+async fn reload_and_wait_until_signed_in_again(browser: &Browser, stack: &Stack) {
+    if let Err(error) = browser.client().refresh().await {
+        panic!("reloading failed: {error}");
+    }
+    let app_origin = stack.spa.origin().to_owned();
+    browser
+        .wait_until("the reloaded page is signed in again", || {
+            let app_origin = app_origin.clone();
+            async move {
+                let url = browser.current_url().await;
+                assert!(
+                    url.starts_with(&app_origin),
+                    "the reload left the app for {} instead of signing in silently",
+                    url.split(['?', '#']).next().unwrap_or_default()
+                );
+                browser
+                    .client()
+                    .find(Locator::Css("[data-auth-state=authenticated]"))
+                    .await
+                    .is_ok()
+            }
+        })
+        .await;
 }
 
 /// Checks for [`SETTLE`] that the page stays on the app's origin, signed out: no login is

@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
+use fantoccini::{elements::Element, wd::WindowHandle, Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use nix::{
     sys::signal::{killpg, Signal},
@@ -130,6 +130,32 @@ impl Browser {
     /// How long the helpers wait (default [`DEFAULT_TIMEOUT`]).
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
+    }
+
+    /// Opens a new tab of this browser and switches to it. Returns the tab that was current
+    /// and the new one, for [`Browser::switch_to`].
+    pub async fn open_tab(&self) -> (WindowHandle, WindowHandle) {
+        let current = self
+            .client
+            .window()
+            .await
+            .unwrap_or_else(|e| panic!("no current tab: {e}"));
+        let new = self
+            .client
+            .new_window(true)
+            .await
+            .unwrap_or_else(|e| panic!("opening a tab failed: {e}"))
+            .handle;
+        self.switch_to(&new).await;
+        (current, new)
+    }
+
+    /// Makes `tab` the one the helpers act on.
+    pub async fn switch_to(&self, tab: &WindowHandle) {
+        self.client
+            .switch_to_window(tab.clone())
+            .await
+            .unwrap_or_else(|e| panic!("switching tabs failed: {e}"));
     }
 
     /// Takes the Web Locks API (`navigator.locks`) away from every document the current tab
