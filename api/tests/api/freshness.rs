@@ -101,27 +101,18 @@ async fn after_the_max_age_concurrent_requests_share_one_refetch() {
 
     api.provider.set_jwks_delay(Duration::from_millis(300));
     tokio::time::sleep(MAX_AGE).await;
-    let requests: Vec<_> = (0..25)
+    // Half remembered, half never seen: both paths wait for the same refetch.
+    let tokens = (0..25)
         .map(|i| {
-            let router = api.router.clone();
-            // Half remembered, half never seen: both paths wait for the same refetch.
-            let token = if i % 2 == 0 {
+            if i % 2 == 0 {
                 remembered.clone()
             } else {
                 api.token(&format!("user-{i}"), "")
-            };
-            tokio::spawn(async move {
-                send(
-                    &router,
-                    get_with("/api/private", &format!("Bearer {token}")),
-                )
-                .await
-                .status
-            })
+            }
         })
         .collect();
-    for request in requests {
-        assert_eq!(request.await.unwrap(), StatusCode::OK);
+    for status in api.get_private_concurrently(tokens).await {
+        assert_eq!(status, StatusCode::OK);
     }
     assert_eq!(api.provider.jwks_hits(), 2);
     assert_eq!(api.provider.discovery_hits(), 1);

@@ -259,20 +259,8 @@ async fn concurrent_requests_with_an_unknown_kid_share_one_jwks_fetch() {
     api.provider.publish(&[&KEY_A, &KEY_B]);
     api.provider.set_jwks_delay(Duration::from_millis(300));
     let token = api.provider.token(&KEY_B, "alice", "");
-    let requests = (0..25).map(|_| {
-        let router = api.router.clone();
-        let token = token.clone();
-        tokio::spawn(async move {
-            send(
-                &router,
-                get_with("/api/private", &format!("Bearer {token}")),
-            )
-            .await
-            .status
-        })
-    });
-    for request in requests.collect::<Vec<_>>() {
-        assert_eq!(request.await.unwrap(), StatusCode::OK);
+    for status in api.get_private_concurrently(vec![token; 25]).await {
+        assert_eq!(status, StatusCode::OK);
     }
     assert_eq!(api.provider.jwks_hits(), 2);
 }
@@ -284,22 +272,8 @@ async fn concurrent_first_requests_share_one_discovery_and_one_jwks_fetch() {
     provider.set_jwks_delay(Duration::from_millis(200));
     let api = TestApi::with_provider(provider, |_| {}).await;
     let token = api.token("alice", "");
-    let requests: Vec<_> = (0..25)
-        .map(|_| {
-            let router = api.router.clone();
-            let token = token.clone();
-            tokio::spawn(async move {
-                send(
-                    &router,
-                    get_with("/api/private", &format!("Bearer {token}")),
-                )
-                .await
-                .status
-            })
-        })
-        .collect();
-    for request in requests {
-        assert_eq!(request.await.unwrap(), StatusCode::OK);
+    for status in api.get_private_concurrently(vec![token; 25]).await {
+        assert_eq!(status, StatusCode::OK);
     }
     assert_eq!(api.provider.discovery_hits(), 1);
     assert_eq!(api.provider.jwks_hits(), 1);

@@ -402,6 +402,30 @@ impl TestApi {
     pub async fn post_message(&self, token: &str, body: &Value) -> Answer {
         self.send(post_json(token, body)).await
     }
+
+    /// `GET /api/private` once per token, all at the same time (each on its own task), and
+    /// the statuses in the order of `tokens`.
+    pub async fn get_private_concurrently(&self, tokens: Vec<String>) -> Vec<StatusCode> {
+        let requests: Vec<_> = tokens
+            .into_iter()
+            .map(|token| {
+                let router = self.router.clone();
+                tokio::spawn(async move {
+                    send(
+                        &router,
+                        get_with("/api/private", &format!("Bearer {token}")),
+                    )
+                    .await
+                    .status
+                })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for request in requests {
+            statuses.push(request.await.unwrap());
+        }
+        statuses
+    }
 }
 
 pub fn get_with(path: &str, authorization: &str) -> Request<Body> {

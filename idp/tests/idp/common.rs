@@ -94,6 +94,14 @@ impl Idp {
         }
     }
 
+    /// A browser in which Alice has logged in to the demo SPA and consented: it holds her
+    /// provider session.
+    pub async fn alice_signed_in(&self) -> Browser {
+        let mut b = self.browser();
+        b.log_in(&spa_params(&[]), "alice", "alice-password").await;
+        b
+    }
+
     pub async fn send(&self, req: Request<Body>) -> Resp {
         send(&self.app, req).await
     }

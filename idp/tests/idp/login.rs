@@ -94,8 +94,7 @@ async fn logging_in_and_allowing_returns_tokens_and_state_to_the_callback() {
 #[tokio::test]
 async fn the_session_cookie_is_httponly_lax_and_not_secure_on_http() {
     let idp = Idp::new();
-    let mut b = idp.browser();
-    b.log_in(&spa_params(&[]), "alice", "alice-password").await;
+    let b = idp.alice_signed_in().await;
     let cookie = b
         .set_cookies
         .iter()
@@ -178,8 +177,7 @@ async fn over_http_the_cookies_keep_their_plain_names() {
     // idp/README.md: local development over http cannot use Secure cookies, so the names
     // stay unprefixed there.
     let idp = Idp::new();
-    let mut b = idp.browser();
-    b.log_in(&spa_params(&[]), "alice", "alice-password").await;
+    let b = idp.alice_signed_in().await;
     assert!(b
         .set_cookies
         .iter()
@@ -354,8 +352,7 @@ async fn a_forged_or_used_transaction_id_shows_an_expired_page() {
 #[tokio::test]
 async fn consent_is_remembered_so_the_next_authorization_is_immediate() {
     let idp = Idp::new();
-    let mut b = idp.browser();
-    b.log_in(&spa_params(&[]), "alice", "alice-password").await;
+    let mut b = idp.alice_signed_in().await;
     let res = b
         .get(&authorize_uri(&spa_params(&[("state", "second")])))
         .await;
@@ -404,8 +401,7 @@ async fn deny_returns_access_denied_with_state_and_is_not_remembered() {
 #[tokio::test]
 async fn prompt_consent_asks_again_even_after_consent() {
     let idp = Idp::new();
-    let mut b = idp.browser();
-    b.log_in(&spa_params(&[]), "alice", "alice-password").await;
+    let mut b = idp.alice_signed_in().await;
     let res = b
         .get(&authorize_uri(&spa_params(&[("prompt", "consent")])))
         .await;
@@ -415,8 +411,7 @@ async fn prompt_consent_asks_again_even_after_consent() {
 #[tokio::test]
 async fn prompt_login_shows_the_login_page_despite_a_session() {
     let idp = Idp::new();
-    let mut b = idp.browser();
-    b.log_in(&spa_params(&[]), "alice", "alice-password").await;
+    let mut b = idp.alice_signed_in().await;
     let res = b
         .get(&authorize_uri(&spa_params(&[("prompt", "login")])))
         .await;
@@ -426,8 +421,7 @@ async fn prompt_login_shows_the_login_page_despite_a_session() {
 #[tokio::test]
 async fn prompt_none_with_a_session_and_consent_returns_tokens() {
     let idp = Idp::new();
-    let mut b = idp.browser();
-    b.log_in(&spa_params(&[]), "alice", "alice-password").await;
+    let mut b = idp.alice_signed_in().await;
     let res = b
         .get(&authorize_uri(&spa_params(&[
             ("prompt", "none"),
@@ -457,8 +451,7 @@ async fn prompt_none_without_consent_is_consent_required() {
 async fn prompt_none_with_max_age_exceeded_is_login_required() {
     // OIDC Core 3.1.2.1: max_age older than the authentication forces a login.
     let idp = Idp::new();
-    let mut b = idp.browser();
-    b.log_in(&spa_params(&[]), "alice", "alice-password").await;
+    let mut b = idp.alice_signed_in().await;
     let f = b
         .get(&authorize_uri(&spa_params(&[
             ("prompt", "none"),
@@ -484,8 +477,7 @@ async fn prompt_none_with_max_age_exceeded_is_login_required() {
 #[tokio::test]
 async fn prompt_none_for_another_user_hint_is_interaction_required() {
     let idp = Idp::new();
-    let mut b = idp.browser();
-    b.log_in(&spa_params(&[]), "alice", "alice-password").await;
+    let mut b = idp.alice_signed_in().await;
     let f = b
         .get(&authorize_uri(&spa_params(&[
             ("prompt", "none"),
@@ -543,8 +535,7 @@ async fn bob_gets_only_the_permissions_he_holds() {
 #[tokio::test]
 async fn a_second_login_replaces_the_session() {
     let idp = Idp::new();
-    let mut b = idp.browser();
-    b.log_in(&spa_params(&[]), "alice", "alice-password").await;
+    let mut b = idp.alice_signed_in().await;
     let first = b
         .jar
         .iter()

@@ -164,8 +164,7 @@ async fn rules_see_the_auth0_user_and_context_objects() {
 async fn rules_also_run_for_prompt_none_and_web_message() {
     // idp/README.md (Rules): rules run on every successful authorization, silent ones included.
     let (idp, _dir) = with_rules(&[("10-ok.js", ADD_CLAIM)]);
-    let mut b = idp.browser();
-    b.log_in(&spa_params(&[]), "alice", "alice-password").await;
+    let mut b = idp.alice_signed_in().await;
     let res = b
         .get(&authorize_uri(&spa_params(&[
             ("prompt", "none"),
@@ -185,8 +184,7 @@ async fn a_denial_reaches_a_web_message_app_as_unauthorized() {
   callback(null, user, context);
 }";
     let (idp, _dir) = with_rules(&[("10-deny.js", deny)]);
-    let mut b = idp.browser();
-    b.log_in(&spa_params(&[]), "alice", "alice-password").await;
+    let mut b = idp.alice_signed_in().await;
     let res = b
         .get(&authorize_uri(&spa_params(&[
             ("prompt", "none"),

@@ -17,8 +17,7 @@ fn silent<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
 #[tokio::test]
 async fn web_message_posts_tokens_to_the_exact_registered_origin() {
     let idp = Idp::new();
-    let mut b = idp.browser();
-    b.log_in(&spa_params(&[]), "alice", "alice-password").await;
+    let mut b = idp.alice_signed_in().await;
     let res = b.get(&authorize_uri(&silent(&[]))).await;
     assert_eq!(res.status, StatusCode::OK);
     assert!(res.header("location").is_none());
@@ -41,8 +40,7 @@ async fn web_message_posts_tokens_to_the_exact_registered_origin() {
 #[tokio::test]
 async fn the_web_message_page_is_frameable_only_by_that_origin_and_runs_no_inline_script() {
     let idp = Idp::new();
-    let mut b = idp.browser();
-    b.log_in(&spa_params(&[]), "alice", "alice-password").await;
+    let mut b = idp.alice_signed_in().await;
     let res = b
         .get(&authorize_uri(&silent(&[(
             "redirect_uri",
