@@ -144,6 +144,21 @@ fn map_sections(
     Some(out)
 }
 
+/// A name at `at` (WebAssembly Core §5.2.4: its byte length as an unsigned LEB128, then the
+/// bytes), which moves past it.
+fn read_name<'a>(bytes: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+    let len = leb(bytes, at)?;
+    let name = bytes.get(*at..at.checked_add(len)?)?;
+    *at += len;
+    Some(name)
+}
+
+/// Appends `name` as [`read_name`] reads it.
+fn push_name(out: &mut Vec<u8>, name: &[u8]) {
+    push_leb(out, name.len());
+    out.extend_from_slice(name);
+}
+
 /// An unsigned LEB128 at `at`, which moves past it.
 fn leb(bytes: &[u8], at: &mut usize) -> Option<usize> {
     let (mut value, mut shift) = (0usize, 0u32);
@@ -221,15 +236,11 @@ pub fn short_import_names(wasm: &[u8], glue: &str) -> Option<(Vec<u8>, String)> 
         push_leb(&mut body, count);
         let mut module: Option<&[u8]> = None;
         for _ in 0..count {
-            let len = leb(section, &mut read)?;
-            let this_module = section.get(read..read.checked_add(len)?)?;
-            read += len;
+            let this_module = read_name(section, &mut read)?;
             if *module.get_or_insert(this_module) != this_module {
                 return None;
             }
-            let len = leb(section, &mut read)?;
-            let name = std::str::from_utf8(section.get(read..read.checked_add(len)?)?).ok()?;
-            read += len;
+            let name = std::str::from_utf8(read_name(section, &mut read)?).ok()?;
             // Only functions (kind 0, then a type index) are renamed.
             if *section.get(read)? != 0 {
                 return None;
@@ -238,10 +249,8 @@ pub fn short_import_names(wasm: &[u8], glue: &str) -> Option<(Vec<u8>, String)> 
             read += 1;
             leb(section, &mut read)?;
             let short = short_name(renames.len());
-            push_leb(&mut body, this_module.len());
-            body.extend_from_slice(this_module);
-            push_leb(&mut body, short.len());
-            body.extend_from_slice(short.as_bytes());
+            push_name(&mut body, this_module);
+            push_name(&mut body, short.as_bytes());
             body.extend_from_slice(section.get(desc_start..read)?);
             renames.push((name.to_owned(), short));
         }
@@ -273,15 +282,12 @@ pub fn short_export_names(wasm: &[u8], glue: &str) -> Option<(Vec<u8>, String)> 
         let mut body = Vec::with_capacity(section.len());
         push_leb(&mut body, count);
         for _ in 0..count {
-            let len = leb(section, &mut read)?;
-            let name = std::str::from_utf8(section.get(read..read.checked_add(len)?)?).ok()?;
-            read += len;
+            let name = std::str::from_utf8(read_name(section, &mut read)?).ok()?;
             let desc_start = read;
             read += 1;
             leb(section, &mut read)?;
             let short = short_name(renames.len());
-            push_leb(&mut body, short.len());
-            body.extend_from_slice(short.as_bytes());
+            push_name(&mut body, short.as_bytes());
             body.extend_from_slice(section.get(desc_start..read)?);
             renames.push((name.to_owned(), short));
         }
