@@ -36,23 +36,7 @@ async fn logging_in_through_login_and_consent_signs_in_and_leaves_no_token_in_ur
     app.log_in().await;
     stack.wait_for_login_form(&browser).await;
     browser.screenshot("login-idp-form").await;
-    stack
-        .submit_login(&browser, ALICE.username, ALICE.password)
-        .await;
-    assert!(
-        stack.wait_for_consent_or_app(&browser).await,
-        "a first login must ask for consent; the browser is at {}",
-        browser.current_url().await
-    );
-    let consent = browser.text_of("main").await;
-    for permission in ["Read your messages", "Post messages"] {
-        assert!(
-            consent.contains(permission),
-            "the consent page does not list `{permission}`: {consent}"
-        );
-    }
-    browser.screenshot("login-idp-consent").await;
-    browser.click_button("Allow").await;
+    log_in_and_allow_the_first_consent(&stack, &browser, "login-idp-consent").await;
 
     browser.wait_for_auth_state("authenticated").await;
     wait_for_header_user(&browser, ALICE.name).await;
@@ -357,23 +341,7 @@ async fn a_code_flow_login_from_a_deep_link_uses_pkce_and_leaves_no_code_or_toke
         "the code comes in the query"
     );
 
-    stack
-        .submit_login(&browser, ALICE.username, ALICE.password)
-        .await;
-    assert!(
-        stack.wait_for_consent_or_app(&browser).await,
-        "a first login must ask for consent; the browser is at {}",
-        browser.current_url().await
-    );
-    let consent = browser.text_of("main").await;
-    for permission in ["Read your messages", "Post messages"] {
-        assert!(
-            consent.contains(permission),
-            "the consent page does not list `{permission}`: {consent}"
-        );
-    }
-    browser.screenshot("login-code-idp-consent").await;
-    browser.click_button("Allow").await;
+    log_in_and_allow_the_first_consent(&stack, &browser, "login-code-idp-consent").await;
 
     browser.wait_for_auth_state("authenticated").await;
     wait_for_header_user(&browser, ALICE.name).await;
@@ -692,4 +660,26 @@ async fn deny_consent_from_a_protected_page(stack: &Stack, browser: &Browser, sc
         "the alert shows the raw error code instead of a sentence: {alert}"
     );
     browser.screenshot(screenshot).await;
+}
+
+/// On the provider's login form: logs in as Alice, checks that the first consent lists the
+/// API permissions, saves it as `screenshot`, and allows it.
+async fn log_in_and_allow_the_first_consent(stack: &Stack, browser: &Browser, screenshot: &str) {
+    stack
+        .submit_login(browser, ALICE.username, ALICE.password)
+        .await;
+    assert!(
+        stack.wait_for_consent_or_app(browser).await,
+        "a first login must ask for consent; the browser is at {}",
+        browser.current_url().await
+    );
+    let consent = browser.text_of("main").await;
+    for permission in ["Read your messages", "Post messages"] {
+        assert!(
+            consent.contains(permission),
+            "the consent page does not list `{permission}`: {consent}"
+        );
+    }
+    browser.screenshot(screenshot).await;
+    browser.click_button("Allow").await;
 }
