@@ -1,11 +1,12 @@
-//! The one typed client for the demo API. `Authorization: Bearer` is added here and nowhere else.
+//! The demo API's typed client: its endpoints, bodies and errors. The access token is attached
+//! by the login library ([`AuthContext::call_api`]), in one place.
 
-use hashgate_protocol::json::{self, Fields};
-use hashgate_protocol::{FromJson, Json, JsonError, ToJson};
+use hashgate_auth::json::{parse_value, read, to_text};
+use hashgate_auth::protocol::json::{self, Fields};
+use hashgate_auth::protocol::{FromJson, Json, JsonError, ToJson};
+use hashgate_auth::{ApiRequest, AuthContext, CallError};
 
-use crate::auth::{
-    fetch, parse_json, parse_json_value, pretty_json, to_json, AuthContext, HttpRequest,
-};
+use crate::display::pretty_json;
 
 /// An API answer the page can show: HTTP status and the body (pretty JSON when it is JSON).
 #[derive(Clone, Debug, PartialEq)]
@@ -133,7 +134,7 @@ impl ApiClient {
     /// `GET {apiOrigin}{path}` with the access token, reading a successful answer as `T`.
     pub async fn get_json<T: FromJson>(&self, path: &str) -> Result<(ApiResponse, T), ApiError> {
         let (response, text) = self.send("GET", path, None, true).await?;
-        let value = parse_json(&text).map_err(|reason| ApiError::BadBody {
+        let value = read(&text).map_err(|reason| ApiError::BadBody {
             reason,
             response: response.clone(),
         })?;
@@ -146,7 +147,7 @@ impl ApiClient {
         path: &str,
         body: &B,
     ) -> Result<ApiResponse, ApiError> {
-        let json = to_json(body);
+        let json = to_text(body);
         Ok(self.send("POST", path, Some(json), true).await?.0)
     }
 
@@ -164,56 +165,35 @@ impl ApiClient {
             .and_then(|c| c.api_origin)
             .ok_or(ApiError::NotConfigured)?;
         let url = format!("{origin}{path}");
-        let mut renewed = false;
-        loop {
-            let token = match with_token {
-                true => Some(
-                    self.auth
-                        .access_token()
-                        .await
-                        .map_err(|_| ApiError::LoginRequired)?,
-                ),
-                false => None,
-            };
-            let request = HttpRequest {
-                method,
-                bearer: token.as_ref().map(|t| t.secret()),
-                body: json.as_deref().map(|body| ("application/json", body)),
-                ..HttpRequest::get(&url)
-            };
-            let response = fetch(&request, "API")
-                .await
-                .map_err(|_| ApiError::Network(origin.clone()))?;
-            let status = response.status;
-            let challenge = response.www_authenticate;
-            let text = response.text;
-            let answer = ApiResponse {
-                status,
-                body: pretty_json(&text),
-            };
-            return match status {
-                // RFC 6750 §3.1 invalid_token (revoked, or the API's clock disagrees): one
-                // silent renewal and one retry; after that the user has to sign in again.
-                401 if with_token && !renewed => {
-                    renewed = true;
-                    if self.auth.renew().await.is_ok() {
-                        continue;
-                    }
-                    Err(ApiError::Unauthorized(answer))
-                }
-                401 if with_token => Err(ApiError::Unauthorized(answer)),
-                403 => {
-                    let scope = challenge
-                        .as_deref()
-                        .and_then(|c| challenge_param(c, "scope"))
-                        .or_else(|| body_scope(&text));
-                    Err(ApiError::Forbidden {
-                        scope,
-                        response: answer,
-                    })
-                }
-                _ => Ok((answer, text)),
-            };
+        let request = ApiRequest {
+            method,
+            url: &url,
+            json: json.as_deref(),
+            with_token,
+        };
+        let response = self.auth.call_api(request).await.map_err(|e| match e {
+            CallError::LoginRequired => ApiError::LoginRequired,
+            _ => ApiError::Network(origin.clone()),
+        })?;
+        let answer = ApiResponse {
+            status: response.status,
+            body: pretty_json(&response.text),
+        };
+        match response.status {
+            // The library renewed once and retried already: the user has to sign in again.
+            401 if with_token => Err(ApiError::Unauthorized(answer)),
+            403 => {
+                let scope = response
+                    .www_authenticate
+                    .as_deref()
+                    .and_then(|c| challenge_param(c, "scope"))
+                    .or_else(|| body_scope(&response.text));
+                Err(ApiError::Forbidden {
+                    scope,
+                    response: answer,
+                })
+            }
+            _ => Ok((answer, response.text)),
         }
     }
 }
@@ -228,7 +208,7 @@ fn challenge_param(challenge: &str, name: &str) -> Option<String> {
 
 /// Reads `scope` from a JSON error body (for APIs that do not expose `WWW-Authenticate` to CORS).
 fn body_scope(text: &str) -> Option<String> {
-    parse_json_value(text)
+    parse_value(text)
         .ok()?
         .get("scope")?
         .as_str()

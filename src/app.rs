@@ -3,7 +3,6 @@
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 
-use crate::auth::{use_auth, AuthProvider, Protected};
 use crate::components::alert::Alert;
 use crate::components::header::Header;
 use crate::pages::{
@@ -11,6 +10,7 @@ use crate::pages::{
     profile::ProfilePage,
 };
 use crate::routes::{self, segment};
+use hashgate_auth::{use_auth, AuthProvider, Protected};
 
 /// The whole app: an [`AuthProvider`] around the header and the routed pages.
 #[component]

@@ -1,17 +1,17 @@
-//! Hashgate: a Leptos single-page app with OpenID Connect login (implicit grant or authorization
-//! code flow with PKCE).
+//! Hashgate's demo app: a Leptos single-page app that signs in with [`hashgate_auth`] (OpenID
+//! Connect, implicit grant or authorization code flow with PKCE) and calls an API.
 //!
-//! - [`auth`] is the login module a forker keeps whole: `<AuthProvider>`, [`auth::use_auth`],
-//!   the `/callback` handler and the route guard.
-//! - [`api`] is the one typed client that adds `Authorization: Bearer` to API calls.
-//! - [`pages`] has one page per route; [`routes`] names every path in one place.
+//! - [`app`] is the shell: `<AuthProvider>` around the header and the routes.
+//! - [`api`] is the demo API's typed client (the library attaches the token).
+//! - [`pages`] has one page per route; [`routes`] names every path in one place;
+//!   [`components`] holds the small shared pieces; [`display`] the inspector's helpers.
 
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod app;
-pub mod auth;
 pub mod components;
+pub mod display;
 pub mod pages;
 pub mod routes;
 

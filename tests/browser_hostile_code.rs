@@ -17,6 +17,10 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use support::hostile::{Refresh, Silent, Tamper, OTHER_USER_NAME};
+use support::journey::refresh::{
+    call_private_after_revocation, refreshes, sign_in_with_refresh_tokens,
+    signed_in_with_refresh_tokens, silent_requests, wait_for_private_status,
+};
 use support::journey::{assert_rejected, assert_succeeds, hostile, hostile_code, Hostile};
 use support::stack::run_js;
 use support::{inspector_json, App, Browser};
@@ -185,67 +189,6 @@ async fn a_replayed_code_callback_is_rejected() {
         "the code was redeemed again"
     );
     h.browser.close().await;
-}
-
-/// Signed in through the code flow with refresh tokens, on the External API page.
-async fn signed_in_with_refresh_tokens(cache_location: &str) -> Hostile {
-    sign_in_with_refresh_tokens(
-        hostile_code(Tamper::Valid, Silent::LoginRequired, true, cache_location).await,
-    )
-    .await
-}
-
-/// Logs in on `h` (set up with refresh tokens) and opens the External API page.
-async fn sign_in_with_refresh_tokens(h: Hostile) -> Hostile {
-    let app = h.log_in().await;
-    assert_eq!(
-        h.browser.auth_state().await,
-        "authenticated",
-        "{}",
-        h.browser.describe("").await
-    );
-    app.follow_nav("External API").await;
-    h.browser
-        .wait_for_css("article[data-endpoint='/api/private'] button")
-        .await;
-    h
-}
-
-/// Makes the API refuse every access token issued so far, clicks `Call private` and leaves the
-/// page to show an answer (the client renews once on a 401, then retries).
-async fn call_private_after_revocation(h: &Hostile) {
-    for token in h.idp.issued().iter().filter_map(|i| i.access_token.clone()) {
-        h.idp.reject_access_token(&token);
-    }
-    h.browser
-        .wait_for_css("article[data-endpoint='/api/private'] button")
-        .await
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("cannot click Call private: {e}"));
-}
-
-async fn wait_for_private_status(browser: &Browser, status: &str) {
-    let css = format!("article[data-endpoint='/api/private'] .status[data-status='{status}']");
-    browser.wait_for_css(&css).await;
-}
-
-/// The silent (`prompt=none`) authorization requests so far.
-fn silent_requests(h: &Hostile) -> usize {
-    h.idp
-        .requests_to("/authorize")
-        .iter()
-        .filter(|r| r.uri.contains("prompt=none"))
-        .count()
-}
-
-/// The `grant_type=refresh_token` requests the token endpoint got.
-fn refreshes(h: &Hostile) -> usize {
-    h.idp
-        .token_grants()
-        .iter()
-        .filter(|g| *g == "refresh_token")
-        .count()
 }
 
 // RFC 6749 §6 and RFC 9700 §4.14.2: a renewal redeems the refresh token and keeps the new one

@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::auth::{use_auth, AuthStatus, LoginOptions};
 use crate::routes;
+use hashgate_auth::{use_auth, AuthStatus, LoginOptions};
 
 /// The top bar with the app name, the main navigation and the session button.
 #[component]

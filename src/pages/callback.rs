@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::auth::{use_auth, AuthStatus};
 use crate::routes;
+use hashgate_auth::{use_auth, AuthStatus};
 
 /// Progress and outcome of handling an authorization response.
 #[component]

@@ -4,8 +4,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{ApiClient, ApiError, ApiResponse, MessageList, NewMessage};
-use crate::auth::use_auth;
 use crate::components::alert::Alert;
+use hashgate_auth::use_auth;
 
 /// The outcome of one API call, as shown in a result panel.
 #[derive(Clone, Debug, PartialEq)]

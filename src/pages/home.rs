@@ -3,7 +3,9 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::auth::{flow_label, use_auth};
+use hashgate_auth::use_auth;
+
+use crate::display::flow_label;
 use crate::routes;
 
 /// The landing page: what the app does and where to go next.

@@ -1,9 +1,10 @@
 //! `/profile`: who you are, and what your tokens say.
 
-use hashgate_protocol::jwt::dangerous::decode_segment_unverified;
+use hashgate_auth::protocol::jwt::dangerous::decode_segment_unverified;
+use hashgate_auth::{use_auth, Session};
 use leptos::prelude::*;
 
-use crate::auth::{flow_label, json_entries, now_secs, pretty_json, use_auth, Session};
+use crate::display::{flow_label, json_entries, now_secs, pretty_json};
 
 /// Claims every OpenID Connect provider sends; anything else is a custom claim.
 const STANDARD_CLAIMS: &[&str] = &[

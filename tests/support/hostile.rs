@@ -149,6 +149,11 @@ pub enum Refresh {
     OtherUser,
     /// `invalid_grant`, as for a revoked token.
     InvalidGrant,
+    /// Once HTTP 503 with an HTML page (a provider behind a load balancer that hiccups; the
+    /// token is not spent), then [`Refresh::Rotate`].
+    ServiceUnavailableOnce,
+    /// New tokens and a new refresh token, but no ID token (OIDC Core §12.2 allows it).
+    NoIdToken,
 }
 
 /// How `/authorize` answers a silent `prompt=none` request.

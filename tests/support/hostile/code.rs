@@ -239,6 +239,14 @@ fn redeem(shared: &Shared, code: &str, verifier: &str, redirect_uri: &str) -> Re
 
 fn refresh(shared: &Shared, token: &str) -> Response {
     let mode = *lock(&shared.refresh);
+    if mode == Refresh::ServiceUnavailableOnce {
+        *lock(&shared.refresh) = Refresh::Rotate;
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Html("<h1>503 Service Temporarily Unavailable</h1>"),
+        )
+            .into_response();
+    }
     let family = {
         let mut flow = lock(&shared.code_flow);
         let Some((family, spent)) = flow.refresh_tokens.get(token).map(|s| (s.family, s.spent))
@@ -260,6 +268,7 @@ fn refresh(shared: &Shared, token: &str) -> Response {
     };
     let tamper = match mode {
         Refresh::OtherUser => Tamper::OtherUser,
+        Refresh::NoIdToken => Tamper::MissingIdToken,
         _ => Tamper::Valid,
     };
     let rotate = mode != Refresh::NoNewRefreshToken;

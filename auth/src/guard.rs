@@ -2,7 +2,10 @@
 
 use leptos::prelude::*;
 
-use super::context::{use_auth, AuthStatus, LoginOptions};
+use crate::context::use_auth;
+use crate::decide::{guard_starts_login, guard_view, GuardView};
+use crate::login::LoginOptions;
+use crate::state::AuthStatus;
 
 /// Shows `children` only to a signed-in user. A visitor who arrives signed out is sent to log
 /// in once and comes back to this path. A session that ends while the page is shown (a logout
@@ -16,21 +19,22 @@ pub fn Protected(
     let auth = use_auth();
     let redirected = StoredValue::new(false);
     let was_signed_in = StoredValue::new(false);
-    Effect::new(move |_| match auth.status() {
-        AuthStatus::Authenticated => was_signed_in.set_value(true),
-        AuthStatus::Anonymous if !redirected.get_value() && !was_signed_in.get_value() => {
+    Effect::new(move |_| {
+        let status = auth.status();
+        if status == AuthStatus::Authenticated {
+            was_signed_in.set_value(true);
+        }
+        if guard_starts_login(status, was_signed_in.get_value(), redirected.get_value()) {
             redirected.set_value(true);
             auth.login(LoginOptions::default());
         }
-        _ => {}
     });
-    move || match auth.status() {
-        AuthStatus::Authenticated => children().into_any(),
-        AuthStatus::Loading => taking_you_to_login().into_any(),
-        AuthStatus::Anonymous if !was_signed_in.get_value() => taking_you_to_login().into_any(),
+    move || match guard_view(auth.status(), was_signed_in.get_value()) {
+        GuardView::Content => children().into_any(),
+        GuardView::TakingYouToLogin => taking_you_to_login().into_any(),
         // The error itself, if any, is shown once, by the page's alert banner; no automatic
         // retry here.
-        AuthStatus::Anonymous | AuthStatus::Error => view! {
+        GuardView::SignInNeeded => view! {
             <section class="card">
                 <h1>"Sign-in needed"</h1>
                 <p>{SIGN_IN_NEEDED}</p>

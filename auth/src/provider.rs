@@ -3,20 +3,22 @@
 use hashgate_protocol::{
     fragment::{looks_like_authorization_response, parse_fragment, AuthorizationResponse},
     return_to::sanitize_return_to,
-    split_query, AuthConfig, ProviderMetadata,
+    split_query, CacheLocation,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 
-use super::browser;
-use super::context::{AuthContext, AuthState, LOGOUT_CHANNEL};
-use super::error::AuthError;
-use super::session::Session;
-use super::silent::silent_authorize;
-use super::storage;
-use super::token;
+use crate::browser;
+use crate::context::AuthContext;
+use crate::error::AuthError;
+use crate::session::Session;
+use crate::setup::Setup;
+use crate::silent::silent_authorize;
+use crate::state::{AuthState, TabMessage, CHANNEL};
+use crate::storage;
+use crate::token::{self, Pending};
 
 /// Provides the [`AuthContext`] to `children` and carries the page's `data-auth-state`.
 ///
@@ -25,7 +27,7 @@ use super::token;
 /// login (on the configured `redirectPath`) or restores a stored session.
 #[component]
 pub fn AuthProvider(
-    /// The app, which may call [`super::use_auth`] anywhere below.
+    /// The app, which may call [`crate::use_auth`] anywhere below.
     children: Children,
 ) -> impl IntoView {
     let auth = AuthContext::new();
@@ -58,8 +60,24 @@ pub fn AuthProvider(
 
     // A logout (or a change of user) in another tab of the app signs this one out too, without a
     // second trip to the provider.
-    browser::on_broadcast(LOGOUT_CHANNEL, move |message| {
-        auth.signed_out_elsewhere(&message)
+    browser::on_broadcast(CHANNEL, move |message| {
+        if let Some(message) = TabMessage::parse(&message) {
+            auth.signed_out_elsewhere(message);
+        }
+    });
+    // With `cacheLocation: memory` a page that is discarded (reload, close) takes its refresh
+    // token with it: nothing can ever use it again, so it is revoked on the way out. A page
+    // kept in the back-forward cache keeps it, and goes on working when it is restored.
+    browser::on_page_discarded(move || {
+        let Some(setup) = auth.setup.loaded() else {
+            return;
+        };
+        if setup.config.cache_location != CacheLocation::Memory {
+            return;
+        }
+        for token in auth.held_refresh_tokens() {
+            token::revoke_on_unload(&setup, &token);
+        }
     });
 
     view! {
@@ -118,7 +136,8 @@ enum Start {
 }
 
 async fn start(auth: AuthContext, captured: Option<Captured>) -> Result<Start, AuthError> {
-    let (config, metadata) = auth.ready().await?;
+    let setup = auth.setup.ready().await?;
+    let config = &setup.config;
     if let Some(captured) = captured {
         let on_callback = captured.path == config.redirect_path;
         let response = match (config.response_type.is_code(), captured.query, captured.fragment) {
@@ -142,16 +161,16 @@ async fn start(auth: AuthContext, captured: Option<Captured>) -> Result<Start, A
         };
         // A response anywhere but the callback path was not asked for: it is dropped unread.
         if let Some(response) = response {
-            let (session, return_to) = complete_login(auth, &config, &metadata, response).await?;
+            let (session, return_to) = complete_login(&setup, response).await?;
             return Ok(Start::SignedIn(Box::new(session), Some(return_to)));
         }
     }
-    if let Some(session) = restore_session(auth, &config, &metadata).await {
+    if let Some(session) = restore_session(auth, &setup).await {
         return Ok(Start::SignedIn(Box::new(session), None));
     }
     // Tokens live in memory by default, so a reload has none: one silent attempt restores the
     // session if the provider still has one. Any failure just means "signed out".
-    match silent_authorize(auth.keys, &config, &metadata).await {
+    match silent_authorize(&setup).await {
         Ok(session) => Ok(Start::SignedIn(Box::new(session), None)),
         Err(_) => Ok(Start::SignedOut),
     }
@@ -160,11 +179,10 @@ async fn start(auth: AuthContext, captured: Option<Captured>) -> Result<Start, A
 /// Checks an authorization response against its transaction (and, in the code flow, redeems
 /// the code); returns the session and where to go.
 async fn complete_login(
-    auth: AuthContext,
-    config: &AuthConfig,
-    metadata: &ProviderMetadata,
+    setup: &Setup,
     response: AuthorizationResponse,
 ) -> Result<(Session, String), AuthError> {
+    let config = &setup.config;
     let now = browser::now_secs();
     // RFC 6749 §10.12: only a response to a login this tab started is believed, and the
     // transaction is used up either way, so the same response cannot be replayed.
@@ -177,38 +195,40 @@ async fn complete_login(
         AuthorizationResponse::Code(_) => config.redirect_uri(&browser::location()?.origin),
         _ => String::new(),
     };
-    let session = token::complete(
-        auth.keys,
-        config,
-        metadata,
-        response,
-        transaction.nonce,
-        transaction.code_verifier,
-        &redirect_uri,
-        AuthError::ResponseInQuery,
-        now,
-    )
-    .await?;
+    let pending = Pending {
+        nonce: transaction.nonce,
+        verifier: transaction.code_verifier,
+        redirect_uri,
+    };
+    let session =
+        token::complete(setup, response, pending, AuthError::ResponseInQuery, now).await?;
     let return_to = sanitize_return_to(&transaction.return_to).unwrap_or_else(|| "/".into());
     Ok((session, return_to))
 }
 
 /// A session persisted with `cacheLocation: session | local`, validated again as if new. An
 /// expired one is renewed with its refresh token, if it has one (no iframe needed).
-async fn restore_session(
-    auth: AuthContext,
-    config: &AuthConfig,
-    metadata: &ProviderMetadata,
-) -> Option<Session> {
+async fn restore_session(auth: AuthContext, setup: &Setup) -> Option<Session> {
+    let config = &setup.config;
     let stored = storage::load_tokens(config.cache_location)?;
     let now = browser::now_secs();
-    match auth.restore(config, metadata, stored, now).await {
+    match auth.restore(setup, stored, now).await {
         Ok(session) if config.use_refresh_tokens && session.refresh_token.is_some() => {
             if !session.needs_renewal(now) && session.claims.exp > now {
                 return Some(session);
             }
-            match auth.refresh(config, metadata, &session).await {
-                Ok(renewed) if renewed.claims.sub == session.claims.sub => Some(renewed),
+            // `refresh` checks that the renewed tokens are this session's before storing them.
+            match auth.refresh(setup, &session).await {
+                Ok(renewed) => Some(renewed),
+                // The provider could not answer now: a still-valid session is kept, and its
+                // renewal retried on schedule.
+                Err(e)
+                    if crate::decide::classify(&e, true) == crate::decide::Failure::Passing
+                        && session.access_token.is_some()
+                        && session.expires_at() > now =>
+                {
+                    Some(session)
+                }
                 _ => {
                     storage::clear_tokens();
                     None

@@ -13,18 +13,17 @@ use std::time::Duration;
 use futures::channel::oneshot;
 use hashgate_protocol::{
     fragment::{from_pairs, parse_fragment, AuthorizationResponse},
-    origin_of, scope, AuthConfig, AuthorizeRequest, CodeVerifier, FragmentError, Nonce,
-    ProviderMetadata, State,
+    origin_of, scope, AuthorizeRequest, CodeVerifier, FragmentError, Nonce, State,
 };
 use js_sys::{Object, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::browser;
-use super::error::AuthError;
-use super::session::Session;
-use super::token::complete;
-use super::validate::KeyCache;
+use crate::browser;
+use crate::error::AuthError;
+use crate::session::Session;
+use crate::setup::Setup;
+use crate::token::{complete, Pending};
 
 /// How long a silent attempt may take before it ends with [`AuthError::Timeout`].
 pub const SILENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,13 +31,10 @@ pub const SILENT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const SILENT_CALLBACK_PATH: &str = "/silent-callback.html";
 
 /// One `prompt=none` attempt with its own state and nonce (and, in the code flow, its own PKCE
-/// verifier); the result is validated exactly like `/callback`, with `keys` (which learns of
-/// rotated keys on the way).
-pub async fn silent_authorize(
-    keys: KeyCache,
-    config: &AuthConfig,
-    metadata: &ProviderMetadata,
-) -> Result<Session, AuthError> {
+/// verifier); the result is validated exactly like `/callback`, with the setup's keys (which
+/// learn of rotated keys on the way).
+pub async fn silent_authorize(setup: &Setup) -> Result<Session, AuthError> {
+    let (config, metadata) = (&setup.config, &setup.metadata);
     let origin = browser::location()?.origin;
     let state = State::from_random(&browser::random_32()?);
     let nonce = Nonce::from_random(&browser::random_32()?);
@@ -81,14 +77,15 @@ pub async fn silent_authorize(
     let response = run_iframe(&url, &expected_origin, &state).await?;
     browser::mark(browser::CALLBACK_START_MARK);
     let now = browser::now_secs();
-    let session = complete(
-        keys,
-        config,
-        metadata,
-        response,
+    let pending = Pending {
         nonce,
         verifier,
-        &redirect_uri,
+        redirect_uri,
+    };
+    let session = complete(
+        setup,
+        response,
+        pending,
         AuthError::WrongFlow(
             "tokens arrived, but the app is set up for the authorization code flow",
         ),

@@ -33,9 +33,6 @@ pub struct Session {
     pub rotations: u32,
 }
 
-/// Renew this long before expiry (or at half the lifetime, for short-lived tokens).
-pub const RENEW_MARGIN_SECS: i64 = 60;
-
 impl Session {
     /// The signed-in user as the UI shows them.
     pub fn user(&self) -> User {
@@ -54,25 +51,15 @@ impl Session {
         self.expires_at.unwrap_or(self.claims.exp)
     }
 
-    /// When to renew: [`RENEW_MARGIN_SECS`] before expiry, or half-way for shorter lifetimes.
+    /// When to renew ([`crate::decide::renew_at`]): a minute before expiry, half-way for
+    /// shorter lifetimes, and never sooner than five seconds after the tokens arrived.
     pub fn renew_at(&self) -> i64 {
-        let expires = self.expires_at();
-        let lifetime = (expires - self.received_at).max(0);
-        expires - RENEW_MARGIN_SECS.min(lifetime / 2)
+        crate::decide::renew_at(self.received_at, self.expires_at())
     }
 
     /// True once the token should no longer be used without renewing it.
     pub fn needs_renewal(&self, now: i64) -> bool {
         self.access_token.is_some() && now >= self.renew_at()
-    }
-}
-
-/// How a sign-in method reads on the page.
-pub fn flow_label(flow: ResponseType) -> &'static str {
-    match flow {
-        ResponseType::IdTokenToken => "implicit grant (id_token token)",
-        ResponseType::IdToken => "implicit grant, sign-in only (id_token)",
-        ResponseType::Code => "authorization code flow with PKCE",
     }
 }
 
@@ -121,6 +108,8 @@ pub struct StoredTokens {
     pub refresh_token: Option<String>,
     /// Rotations of the refresh token so far; after one, the ID token may lack the nonce.
     pub rotations: u32,
+    /// When the tokens were received (Unix seconds), so that a reload keeps the renewal floor.
+    pub received_at: Option<i64>,
 }
 
 impl FromJson for StoredTokens {
@@ -140,6 +129,7 @@ impl FromJson for StoredTokens {
                     })
                 })?
                 .unwrap_or(0),
+            received_at: f.opt_int("received_at")?,
         })
     }
 }
@@ -157,6 +147,7 @@ impl ToJson for StoredTokens {
             members.push(("refresh_token".into(), refresh_token.as_str().into()));
         }
         members.push(("rotations".into(), i64::from(self.rotations).into()));
+        members.push(("received_at".into(), self.received_at.into()));
         Json::Object(members)
     }
 }
@@ -171,6 +162,7 @@ impl From<&Session> for StoredTokens {
             scope: s.scope.clone(),
             refresh_token: s.refresh_token.as_ref().map(|t| t.secret().to_string()),
             rotations: s.rotations,
+            received_at: Some(s.received_at),
         }
     }
 }

@@ -2,16 +2,16 @@
 //! storage: OpenID Connect Core §3.2.2.9–3.2.2.11, in that order, each check in [`hashgate_protocol`].
 
 use hashgate_protocol::{
-    check_at_hash, check_at_hash_if_present, check_header, jwt, select_key, AuthConfig,
-    IdTokenClaims, IdTokenVerifier, JwkSet, JwtHeader, KeySelectError, Nonce, ProviderMetadata,
-    RsaPublicJwk, TokenResponse,
+    check_at_hash, check_at_hash_if_present, check_header, jwt, select_key, IdTokenClaims,
+    IdTokenVerifier, JwkSet, JwtHeader, KeySelectError, Nonce, RsaPublicJwk, TokenResponse,
 };
 
 use leptos::prelude::{StoredValue, UpdateValue, WithValue};
 
-use super::browser;
-use super::error::AuthError;
-use super::session::Session;
+use crate::browser;
+use crate::error::AuthError;
+use crate::session::Session;
+use crate::setup::Setup;
 
 /// The signature algorithms this app can verify (WebCrypto RSASSA-PKCS1-v1_5). Of these, only
 /// the ones the provider advertises are accepted (OIDC Discovery §3).
@@ -125,12 +125,15 @@ impl TokenInput {
 /// Validates `input` completely; on success returns the session, on failure the first failed check.
 /// Nothing is stored and no token leaves this function on failure.
 pub async fn validate_tokens(
-    keys: KeyCache,
-    config: &AuthConfig,
-    metadata: &ProviderMetadata,
+    setup: &Setup,
     input: TokenInput,
     now: i64,
 ) -> Result<Session, AuthError> {
+    let Setup {
+        config,
+        metadata,
+        keys,
+    } = setup;
     let TokenInput {
         response,
         nonce,
@@ -217,5 +220,5 @@ pub async fn validate_tokens(
 fn parse_segment<T: hashgate_protocol::FromJson>(json: &[u8]) -> Result<T, AuthError> {
     let text = std::str::from_utf8(json)
         .map_err(|_| AuthError::TokenJson("a segment is not UTF-8".into()))?;
-    browser::parse_json(text).map_err(AuthError::TokenJson)
+    crate::json::read(text).map_err(AuthError::TokenJson)
 }

@@ -1,8 +1,8 @@
 //! JSON text to [`Json`] with the browser's own parser (`JSON.parse`): no JSON parser and no
 //! serde in the download. The typed readers ([`hashgate_protocol::FromJson`]) live in the
-//! protocol crate.
+//! protocol crate; an app reads its API's answers with [`read`] too, so they cost it nothing more.
 
-use hashgate_protocol::{Json, JsonError};
+use hashgate_protocol::{FromJson, Json, JsonError, ToJson};
 use js_sys::{Array, Object, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -10,8 +10,20 @@ use wasm_bindgen::{JsCast, JsValue};
 /// exhaust the stack.
 const MAX_DEPTH: usize = 32;
 
-/// Parses `text` into a [`Json`] value.
-pub fn parse(text: &str) -> Result<Json, JsonError> {
+/// Parses JSON text with the browser's own parser into `T`; the error names the member at fault.
+pub fn read<T: FromJson>(text: &str) -> Result<T, String> {
+    parse_value(text)
+        .and_then(|value| T::from_json(&value))
+        .map_err(|e| e.to_string())
+}
+
+/// `value` as compact JSON text.
+pub fn to_text<T: ToJson + ?Sized>(value: &T) -> String {
+    value.to_json().to_text()
+}
+
+/// Parses JSON text with the browser's own parser into an untyped [`Json`] value.
+pub fn parse_value(text: &str) -> Result<Json, JsonError> {
     let value = JSON::parse(text).map_err(|_| JsonError::not_json())?;
     convert(&value, MAX_DEPTH).ok_or_else(JsonError::not_json)
 }

@@ -15,6 +15,14 @@ pub enum AuthError {
     /// `auth_config.json` could not be fetched.
     #[error("the app's sign-in settings are broken: {0}")]
     ConfigFile(Box<AuthError>),
+    /// The provider answered HTTP 5xx: it cannot answer now, and may later.
+    #[error("the {what} is not answering right now (HTTP {status}); try again in a moment")]
+    ServerBusy {
+        /// Which endpoint.
+        what: &'static str,
+        /// The HTTP status.
+        status: u16,
+    },
     /// A document could not be fetched at all (network down, CORS, wrong URL).
     #[error("could not reach the {what} at {url}; check that the identity provider is running and try again")]
     Unreachable {
@@ -91,6 +99,10 @@ pub enum AuthError {
     /// names the user); the app signed out rather than switch users under the page.
     #[error("you were signed out because the identity provider now has a different user signed in (in another tab or on this computer); log in again to continue")]
     UserChanged,
+    /// A renewal came back for the same user but not for this session (another `aud`, `azp`,
+    /// `auth_time` or `nonce`, OIDC Core §12.2); nothing of it was stored.
+    #[error("you were signed out because the identity provider's renewed sign-in did not match this session; log in again to continue")]
+    OtherSession,
     /// There is no signed-in session (or it expired).
     #[error("you are not signed in")]
     LoginRequired,

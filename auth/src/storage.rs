@@ -6,21 +6,22 @@
 
 use hashgate_protocol::{CacheLocation, Transaction, TransactionStore};
 
-use super::browser::{self, Area};
-use super::error::AuthError;
-use super::session::StoredTokens;
+use crate::browser::{self, Area};
+use crate::error::AuthError;
+use crate::json;
+use crate::session::StoredTokens;
 
 const TRANSACTIONS_KEY: &str = "hashgate.auth.transactions";
 const TOKENS_KEY: &str = "hashgate.auth.tokens";
 
 fn load_transactions() -> TransactionStore {
     browser::storage_get(Area::Session, TRANSACTIONS_KEY)
-        .and_then(|text| browser::parse_json(&text).ok())
+        .and_then(|text| json::read(&text).ok())
         .unwrap_or_default()
 }
 
 fn save_transactions(store: &TransactionStore) -> Result<(), AuthError> {
-    browser::storage_set(Area::Session, TRANSACTIONS_KEY, &browser::to_json(store))
+    browser::storage_set(Area::Session, TRANSACTIONS_KEY, &json::to_text(store))
 }
 
 /// Remembers a new pending login.
@@ -52,7 +53,7 @@ fn token_area(location: CacheLocation) -> Option<Area> {
 pub fn save_tokens(location: CacheLocation, tokens: &StoredTokens) {
     if let Some(area) = token_area(location) {
         // A full or disabled storage only costs the user a login on the next load.
-        let _ = browser::storage_set(area, TOKENS_KEY, &browser::to_json(tokens));
+        let _ = browser::storage_set(area, TOKENS_KEY, &json::to_text(tokens));
     }
 }
 
@@ -60,7 +61,7 @@ pub fn save_tokens(location: CacheLocation, tokens: &StoredTokens) {
 pub fn load_tokens(location: CacheLocation) -> Option<StoredTokens> {
     let area = token_area(location)?;
     let text = browser::storage_get(area, TOKENS_KEY)?;
-    match browser::parse_json(&text) {
+    match json::read(&text) {
         Ok(tokens) => Some(tokens),
         Err(_) => {
             browser::storage_remove(area, TOKENS_KEY);

@@ -1,0 +1,16 @@
+//! The thin browser shell, one file a concern: [`http`] (the one `fetch()`), [`lock`] (the
+//! cross-tab lock), [`web_storage`], [`crypto`] (WebCrypto, CSPRNG) and [`page`] (address,
+//! history, clock, timers, tabs). No protocol decisions here: those live in
+//! [`hashgate_protocol`] and [`crate::decide`].
+
+pub mod crypto;
+pub mod http;
+pub mod lock;
+pub mod page;
+pub mod web_storage;
+
+pub use crypto::{random_32, sha256, verify_rs256};
+pub use http::{fetch, fetch_document, post_form, read_document, HttpRequest};
+pub use lock::with_lock;
+pub use page::*;
+pub use web_storage::{storage_get, storage_remove, storage_set, Area};
