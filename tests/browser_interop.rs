@@ -255,7 +255,7 @@ impl Interop {
     }
 }
 
-/// Where `cacheLocation: local` keeps the session (`src/auth/storage.rs`): the journeys read
+/// Where `cacheLocation: local` keeps the session (`auth/src/storage.rs`): the journeys read
 /// the refresh token there, to see it rotate and to present it after logout.
 const TOKENS_KEY: &str = "hashgate.auth.tokens";
 

@@ -277,3 +277,27 @@ async fn a_reloaded_page_with_tokens_in_memory_revokes_its_refresh_token() {
         .await;
     h.browser.close().await;
 }
+
+// RFC 6749 §4.1.2 (a code is single-use) and RFC 9700 §4.5: a `web_message` answer posted twice
+// is redeemed once; the second copy is ignored, so the provider never sees the code again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_web_message_answer_posted_twice_is_redeemed_once() {
+    let h = hostile_code(
+        Tamper::Valid,
+        Silent::Answer(Tamper::PostedTwice),
+        false,
+        "memory",
+    )
+    .await;
+    App::open(&h.browser, &h.spa, "/").await;
+    h.browser.wait_for_auth_state("authenticated").await;
+    // Time for a second redemption to go out, were there one.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        h.idp.token_grants(),
+        vec!["authorization_code".to_owned()],
+        "the posted code was redeemed more than once"
+    );
+    assert_eq!(h.browser.auth_state().await, "authenticated");
+    h.browser.close().await;
+}

@@ -134,6 +134,8 @@ pub enum Tamper {
     TokenEndpointRedirect,
     /// Implicit flow: the answer is a code instead of tokens.
     CodeToImplicit,
+    /// Code flow by `web_message`: the (valid) response is posted twice.
+    PostedTwice,
 }
 
 /// How the token endpoint answers `grant_type=refresh_token`.

@@ -353,6 +353,7 @@ pub mod refresh {
             .unwrap_or_else(|e| panic!("cannot click Call private: {e}"));
     }
 
+    /// Waits until the External API page shows `/api/private`'s answer with `status`.
     pub async fn wait_for_private_status(browser: &Browser, status: &str) {
         let css = format!("article[data-endpoint='/api/private'] .status[data-status='{status}']");
         browser.wait_for_css(&css).await;

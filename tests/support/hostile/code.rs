@@ -84,7 +84,7 @@ pub(super) fn authorize(
                     ("state".to_owned(), state.to_owned()),
                     ("iss".to_owned(), issuer(shared)),
                 ];
-                return deliver(shared, &redirect_uri, &error, web_message, '#');
+                return deliver(shared, &redirect_uri, &error, web_message, '#', 1);
             }
         }
     } else {
@@ -117,7 +117,15 @@ pub(super) fn authorize(
         (false, Tamper::CodeInFragment, _) | (_, _, Some("fragment")) => '#',
         _ => '?',
     };
-    let response = deliver(shared, &redirect_uri, &params, web_message, separator);
+    let copies = if tamper == Tamper::PostedTwice { 2 } else { 1 };
+    let response = deliver(
+        shared,
+        &redirect_uri,
+        &params,
+        web_message,
+        separator,
+        copies,
+    );
     let callback_url =
         (!web_message).then(|| format!("{redirect_uri}{separator}{}", form_encode(&params)));
     lock(&shared.issued).push(Issued {
@@ -129,16 +137,18 @@ pub(super) fn authorize(
     response
 }
 
-/// A `web_message` page posting `params`, or a redirect with them after `separator`.
+/// A `web_message` page posting `params` (`copies` times), or a redirect with them after
+/// `separator`.
 fn deliver(
     shared: &Shared,
     redirect_uri: &str,
     params: &[(String, String)],
     web_message: bool,
     separator: char,
+    copies: usize,
 ) -> Response {
     if web_message {
-        return post_page(&shared.spa_origin, &[message(params)], None);
+        return post_page(&shared.spa_origin, &vec![message(params); copies], None);
     }
     Redirect::to(&format!("{redirect_uri}{separator}{}", form_encode(params))).into_response()
 }
