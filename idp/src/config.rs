@@ -194,13 +194,20 @@ impl Default for ThrottleConfig {
 }
 
 /// Caps on pending logins: every `/authorize` that shows the login or consent page
-/// stores the request until it is finished or 30 minutes pass. Over a cap,
-/// `/authorize` answers 429 with an error page (never a redirect).
+/// stores the request until it is finished or 30 minutes pass. A network over its cap
+/// loses its own oldest pending logins; a full store loses the oldest of the network
+/// holding the most. Nobody is refused (see `idp/README.md`, "Flood caps").
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TransactionsConfig {
-    /// Pending logins one client IP may hold (default 200).
+    /// Pending logins one client address may hold: an IPv4 address, an IPv6 /64
+    /// (default 200).
     pub max_pending_per_ip: u32,
+    /// Pending logins one site may hold: an IPv6 /48, an IPv4 /24 (default 1000).
+    pub max_pending_per_site: u32,
+    /// Pending logins one IPv6 /32 may hold (default 2000; IPv4 has no level above
+    /// the /24).
+    pub max_pending_per_allocation: u32,
     /// Pending logins in all (default 20000).
     pub max_pending_total: u32,
 }
@@ -209,6 +216,8 @@ impl Default for TransactionsConfig {
     fn default() -> Self {
         Self {
             max_pending_per_ip: 200,
+            max_pending_per_site: 1000,
+            max_pending_per_allocation: 2000,
             max_pending_total: 20_000,
         }
     }
@@ -662,6 +671,18 @@ impl Config {
                 "must be at least max_pending_per_ip",
             ));
         }
+        if self.transactions.max_pending_per_site < self.transactions.max_pending_per_ip {
+            return Err((
+                transactions.key("max_pending_per_site"),
+                "must be at least max_pending_per_ip",
+            ));
+        }
+        if self.transactions.max_pending_per_allocation < self.transactions.max_pending_per_site {
+            return Err((
+                transactions.key("max_pending_per_allocation"),
+                "must be at least max_pending_per_site",
+            ));
+        }
         let mut apis = HashSet::new();
         for (i, a) in self.apis.iter().enumerate() {
             let at = root.at("apis", i);
@@ -961,6 +982,34 @@ mod tests {
                 "{bad:?} accepted"
             );
         }
+    }
+
+    #[test]
+    fn network_caps_are_read_and_must_nest() {
+        // idp/README.md (Flood caps): a wider network holds at least what a narrower one may.
+        let text = "[transactions]\nmax_pending_per_ip = 5\nmax_pending_per_site = 20\n\
+                    max_pending_per_allocation = 40\nmax_pending_total = 50\n";
+        let c = Config::from_toml_str(text, "x.toml").unwrap();
+        assert_eq!(c.transactions.max_pending_per_site, 20);
+        assert_eq!(c.transactions.max_pending_per_allocation, 40);
+        let err = Config::from_toml_str(
+            "[transactions]\nmax_pending_per_ip = 10\nmax_pending_per_site = 5\n",
+            "x.toml",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.toml:3: transactions.max_pending_per_site: must be at least max_pending_per_ip"
+        );
+        let err = Config::from_toml_str(
+            "[transactions]\nmax_pending_per_allocation = 999\n",
+            "x.toml",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.toml:2: transactions.max_pending_per_allocation: must be at least max_pending_per_site"
+        );
     }
 
     #[test]
