@@ -112,6 +112,31 @@ type Answer<T = Value> = Result<T, OAuthError>;
 /// A form-encoded request body, each parameter at most once (RFC 6749 §3.2).
 struct Form(Vec<(String, String)>);
 
+/// Parameters whose values are no secret; every other value (`code`,
+/// `code_verifier`, `refresh_token`, `token`, `client_secret`, ...) is redacted.
+const PUBLIC_PARAMS: &[&str] = &[
+    "grant_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "token_type_hint",
+];
+
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, v)| {
+                let shown = if PUBLIC_PARAMS.contains(&k.as_str()) {
+                    v.as_str()
+                } else {
+                    util::REDACTED
+                };
+                (k, shown)
+            }))
+            .finish()
+    }
+}
+
 impl Form {
     /// The value of `name`, if present and not empty (RFC 6749 §3.2: an empty
     /// parameter is treated as omitted).
@@ -650,6 +675,28 @@ pub async fn method_not_allowed() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_request_prints_codes_verifiers_and_refresh_tokens_redacted() {
+        // Codes, PKCE verifiers, refresh tokens and client secrets are never logged.
+        let form = Form(
+            [
+                ("grant_type", "authorization_code"),
+                ("client_id", "hashgate-spa"),
+                ("code", "code-secret-value"),
+                ("code_verifier", "verifier-secret-value"),
+                ("refresh_token", "refresh-secret-value"),
+                ("client_secret", "client-secret-value"),
+                ("token", "revoked-secret-value"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .to_vec(),
+        );
+        let printed = format!("{form:?}");
+        assert!(!printed.contains("secret-value"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+        assert!(printed.contains("hashgate-spa"), "{printed}");
+    }
 
     #[test]
     fn verifiers_follow_rfc_7636_section_4_1() {

@@ -20,7 +20,7 @@ use crate::throttle::Throttle;
 use crate::util;
 
 /// Everything needed to start the identity provider.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     /// Issuer URL, e.g. `http://localhost:3000/` (a missing trailing `/` is added).
     pub issuer: String,
@@ -31,6 +31,20 @@ pub struct Settings {
     /// PKCS#8 PEM used as the first signing key when the database has none; `None`
     /// generates one. Lets tests skip RSA key generation per server.
     pub signing_key_pem: Option<String>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("issuer", &self.issuer)
+            .field("data_dir", &self.data_dir)
+            .field("config", &self.config)
+            .field(
+                "signing_key_pem",
+                &self.signing_key_pem.as_ref().map(|_| util::REDACTED),
+            )
+            .finish()
+    }
 }
 
 impl Settings {

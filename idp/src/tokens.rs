@@ -31,6 +31,18 @@ pub struct Issued {
     pub scope: String,
 }
 
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact = |t: &Option<String>| t.as_ref().map(|_| util::REDACTED);
+        f.debug_struct("Issued")
+            .field("access_token", &redact(&self.access_token))
+            .field("id_token", &redact(&self.id_token))
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
 /// Scopes granted for this request: the OpenID Connect scopes asked for, plus the
 /// API scopes asked for that the user holds (RBAC), plus `offline_access` when the
 /// request gets a refresh token. API scopes only matter when an access token is issued.
@@ -224,4 +236,23 @@ pub fn mint_grant(
         id_token,
         scope: scopes.join(" "),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_tokens_print_redacted() {
+        // Tokens are never logged (idp/README.md): Debug redacts them.
+        let issued = Issued {
+            access_token: Some("access-secret-value".into()),
+            id_token: Some("id-secret-value".into()),
+            expires_in: 60,
+            scope: "openid".into(),
+        };
+        let printed = format!("{issued:?}");
+        assert!(!printed.contains("secret-value"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+    }
 }
