@@ -93,12 +93,41 @@ pub struct Config {
     pub transactions: TransactionsConfig,
     /// Signing key settings.
     pub keys: KeysConfig,
+    /// DPoP proofs at the token endpoint (RFC 9449).
+    pub dpop: DpopConfig,
     /// Registered applications.
     pub clients: Vec<ClientConfig>,
     /// Registered APIs (resource servers, chosen with the `audience` parameter).
     pub apis: Vec<ApiConfig>,
     /// Users seeded into the database on every start.
     pub users: Vec<UserConfig>,
+}
+
+/// DPoP at the token endpoint (RFC 9449, see `idp/README.md`, "DPoP"). A client may
+/// always send a proof; `dpop_bound_access_tokens` on a client makes one required.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DpopConfig {
+    /// Require a server-provided nonce in every proof (RFC 9449 §8; default false): a
+    /// proof without the current one gets 400 `use_dpop_nonce` and a `DPoP-Nonce`
+    /// header to retry with.
+    pub require_nonce: bool,
+    /// How far a proof's `iat` may be from the provider's clock, either way, in
+    /// seconds (default 60); its `jti` is remembered this long and twice over.
+    pub proof_window_secs: u64,
+    /// How long a server nonce is offered before a new one replaces it, in seconds
+    /// (default 300); the previous one is still accepted for as long again.
+    pub nonce_lifetime_secs: u64,
+}
+
+impl Default for DpopConfig {
+    fn default() -> Self {
+        Self {
+            require_nonce: false,
+            proof_window_secs: 60,
+            nonce_lifetime_secs: 300,
+        }
+    }
 }
 
 /// Login session settings.
@@ -309,6 +338,10 @@ pub struct ClientConfig {
     /// at the same moment are not taken for a replay, in seconds (Auth0 "Reuse
     /// Interval", `leeway`; default 0).
     pub refresh_token_leeway_secs: u64,
+    /// Require a DPoP proof (RFC 9449) at the token endpoint for this client, so every
+    /// access token it gets is bound to its key (RFC 9449 §5.2,
+    /// `dpop_bound_access_tokens`; default false: a proof is optional).
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl Default for ClientConfig {
@@ -326,6 +359,7 @@ impl Default for ClientConfig {
             refresh_token_lifetime_secs: DEFAULT_REFRESH_TOKEN_LIFETIME_SECS,
             refresh_token_idle_lifetime_secs: DEFAULT_REFRESH_TOKEN_IDLE_LIFETIME_SECS,
             refresh_token_leeway_secs: 0,
+            dpop_bound_access_tokens: false,
         }
     }
 }
@@ -659,6 +693,19 @@ impl Config {
             return Err((
                 rules.key("memory_limit_bytes"),
                 "must be between 1 MiB and 1 GiB",
+            ));
+        }
+        let dpop = root.key("dpop");
+        if self.dpop.proof_window_secs == 0 || self.dpop.proof_window_secs > 3600 {
+            return Err((
+                dpop.key("proof_window_secs"),
+                "must be between 1 and 3600 seconds",
+            ));
+        }
+        if self.dpop.nonce_lifetime_secs == 0 || self.dpop.nonce_lifetime_secs > 86_400 {
+            return Err((
+                dpop.key("nonce_lifetime_secs"),
+                "must be between 1 and 86400 seconds",
             ));
         }
         let transactions = root.key("transactions");

@@ -12,12 +12,18 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::config::Config;
+use crate::dpop::{Nonces, Replay};
 use crate::error::{IdpError, Result};
 use crate::keys::{self, KeyRing};
 use crate::rules::Rules;
 use crate::store::{Profile, Store};
 use crate::throttle::Throttle;
 use crate::util;
+
+/// How many DPoP `jti`s are remembered at most (about 100 bytes each). Only proofs
+/// that came with a valid code or refresh token are remembered, so this bounds
+/// successful token requests per proof window, not what a stranger can send.
+const DPOP_REPLAY_CAPACITY: usize = 65_536;
 
 /// Everything needed to start the identity provider.
 #[derive(Clone)]
@@ -82,6 +88,10 @@ pub struct Inner {
     pub(crate) keys: KeyRing,
     pub(crate) throttle: Throttle,
     pub(crate) rules: Rules,
+    /// DPoP server nonces, when `[dpop] require_nonce` is on.
+    pub(crate) dpop_nonces: Option<Nonces>,
+    /// `jti`s of DPoP proofs already used.
+    pub(crate) dpop_replay: Replay,
     /// One argon2 check holds about 19 MiB; a burst of logins waits here instead of
     /// holding that many times over.
     password_slots: Semaphore,
@@ -168,6 +178,16 @@ impl AppState {
             throttle: Throttle::new(
                 config.throttle.max_failures,
                 Duration::from_secs(config.throttle.window_secs),
+            ),
+            dpop_nonces: config
+                .dpop
+                .require_nonce
+                .then(|| Nonces::new(config.dpop.nonce_lifetime_secs, now)),
+            // A proof is accepted for `iat` within the window either way, so its jti is
+            // remembered for both halves.
+            dpop_replay: Replay::new(
+                config.dpop.proof_window_secs.saturating_mul(2),
+                DPOP_REPLAY_CAPACITY,
             ),
             config,
             store,

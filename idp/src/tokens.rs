@@ -101,6 +101,8 @@ pub struct Grant<'a> {
     pub sid: &'a str,
     /// When the user logged in (`auth_time`), unix seconds.
     pub auth_time: i64,
+    /// The DPoP key the access token is bound to (`cnf.jkt`, RFC 9449 §6.1).
+    pub jkt: Option<&'a str>,
 }
 
 /// Profile and email claims of `user` for the scopes in `scopes`.
@@ -142,6 +144,7 @@ pub fn mint(
         nonce: req.nonce.as_deref(),
         sid: &session.sid,
         auth_time: session.auth_time,
+        jkt: None,
     };
     mint_grant(state, &grant, user, custom, now)
 }
@@ -192,6 +195,11 @@ pub fn mint_grant(
             c.insert("permissions".into(), json!(permissions));
         }
         c.insert("jti".into(), json!(util::random_token()));
+        // Set after the rules' claims, and `cnf` is protected from them anyway: only
+        // the proof decides the binding.
+        if let Some(jkt) = grant.jkt {
+            c.insert("cnf".into(), json!({ "jkt": jkt }));
+        }
         Some(jsonwebtoken::encode(
             &header,
             &Value::Object(c),
