@@ -6,7 +6,7 @@
 //! `.well-known/openid-configuration`, `.well-known/jwks.json`, `authorize`
 //! (tokens in the fragment, codes in the query, either in the fragment or a
 //! `web_message`; login and consent pages, `prompt=none`), `oauth/token` (code and
-//! refresh-token grants), `oauth/revoke`, `userinfo`, `v2/logout` (Auth0) and
+//! refresh-token grants, DPoP-bound when a proof comes with them, RFC 9449), `oauth/revoke`, `userinfo`, `v2/logout` (Auth0) and
 //! `oidc/logout` (end_session_endpoint).
 //!
 //! Start it in-process (as the end-to-end tests do):
