@@ -179,8 +179,9 @@ pub fn verify(
 /// RFC 7638 §3: the SHA-256 thumbprint of a P-256 key, over its required members in
 /// lexicographic order with no whitespace, base64url.
 pub fn thumbprint(x: &str, y: &str) -> String {
+    // Written in RFC 7638's lexicographic order, so the text is the same whether
+    // serde_json sorts members or keeps them as given (`preserve_order`); no spaces.
     let canonical = serde_json::json!({ "crv": "P-256", "kty": "EC", "x": x, "y": y });
-    // serde_json writes object members sorted (no `preserve_order`) and without spaces.
     let digest = Sha256::digest(canonical.to_string().as_bytes());
     URL_SAFE_NO_PAD.encode(digest)
 }

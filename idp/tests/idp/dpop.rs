@@ -269,6 +269,15 @@ async fn hostile_proofs_are_refused_and_leave_the_code_redeemable() {
     header.as_object_mut().unwrap().remove("jwk");
     hostile.push(("no jwk", key.sign(&header, &key.claims())));
     hostile.push(("not a JWT", "not-a-jwt".into()));
+    let mut header = key.header();
+    header["jwk"]["x"] = json!("AA");
+    hostile.push((
+        "a jwk that is no P-256 point",
+        key.sign(&header, &key.claims()),
+    ));
+    let mut header = key.header();
+    header["jwk"]["kty"] = json!("RSA");
+    hostile.push(("an RSA jwk under ES256", key.sign(&header, &key.claims())));
 
     for (what, proof) in &hostile {
         let res = token(&http, &form, Some(proof)).await;
