@@ -195,19 +195,5 @@ mod tests {
         assert!(printed.contains(&key.kid), "{printed}");
         assert!(printed.contains("[redacted]"), "{printed}");
         assert!(!printed.contains("PRIVATE KEY"), "{printed}");
-        let settings = crate::state::Settings::new("http://x/", "/d", crate::Config::default())
-            .with_signing_key_pem(pem.clone());
-        let printed = format!("{settings:?}");
-        assert!(!printed.contains("PRIVATE KEY"), "{printed}");
-        assert!(printed.contains("[redacted]"), "{printed}");
-        let record = crate::store::KeyRecord {
-            kid: key.kid.clone(),
-            pkcs8_pem: pem,
-            created_at: 0,
-            retired_at: None,
-        };
-        let printed = format!("{record:?}");
-        assert!(!printed.contains("PRIVATE KEY"), "{printed}");
-        assert!(printed.contains("[redacted]"), "{printed}");
     }
 }

@@ -328,3 +328,17 @@ pub fn hash_password(password: &str) -> Result<String> {
         .map(|h| h.to_string())
         .map_err(|e| IdpError::Password(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_print_no_signing_key() {
+        let settings = Settings::new("http://x/", "/d", Config::default())
+            .with_signing_key_pem("-----BEGIN PRIVATE KEY-----secret-value");
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("secret-value"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+    }
+}

@@ -1015,6 +1015,43 @@ fn insert_family(tx: &rusqlite::Transaction<'_>, f: &NewFamily) -> Result<()> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_key_record_prints_no_private_key() {
+        let record = KeyRecord {
+            kid: "kid".into(),
+            pkcs8_pem: "-----BEGIN PRIVATE KEY-----secret-value".into(),
+            created_at: 0,
+            retired_at: None,
+        };
+        let printed = format!("{record:?}");
+        assert!(!printed.contains("secret-value"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+    }
+
+    #[test]
+    fn a_user_record_prints_no_password_hash() {
+        let user = UserRecord {
+            user_id: "auth0|alice".into(),
+            username: "alice".into(),
+            password_hash: "$argon2id$secret-value".into(),
+            profile: Profile {
+                name: "Alice".into(),
+                nickname: "alice".into(),
+                email: "a@example.com".into(),
+                email_verified: true,
+                picture: None,
+                app_metadata: serde_json::Value::Null,
+                user_metadata: serde_json::Value::Null,
+                permissions: Default::default(),
+            },
+            logins_count: 0,
+            updated_at: 0,
+        };
+        let printed = format!("{user:?}");
+        assert!(!printed.contains("secret-value"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+    }
+
     const CAPS: PendingCaps = PendingCaps {
         per_ip: 2,
         per_site: 3,
