@@ -93,12 +93,41 @@ pub struct Config {
     pub transactions: TransactionsConfig,
     /// Signing key settings.
     pub keys: KeysConfig,
+    /// DPoP proofs at the token endpoint (RFC 9449).
+    pub dpop: DpopConfig,
     /// Registered applications.
     pub clients: Vec<ClientConfig>,
     /// Registered APIs (resource servers, chosen with the `audience` parameter).
     pub apis: Vec<ApiConfig>,
     /// Users seeded into the database on every start.
     pub users: Vec<UserConfig>,
+}
+
+/// DPoP at the token endpoint (RFC 9449, see `idp/README.md`, "DPoP"). A client may
+/// always send a proof; `dpop_bound_access_tokens` on a client makes one required.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DpopConfig {
+    /// Require a server-provided nonce in every proof (RFC 9449 §8; default false): a
+    /// proof without the current one gets 400 `use_dpop_nonce` and a `DPoP-Nonce`
+    /// header to retry with.
+    pub require_nonce: bool,
+    /// How far a proof's `iat` may be from the provider's clock, either way, in
+    /// seconds (default 60); its `jti` is remembered this long and twice over.
+    pub proof_window_secs: u64,
+    /// How long a server nonce is offered before a new one replaces it, in seconds
+    /// (default 300); the previous one is still accepted for as long again.
+    pub nonce_lifetime_secs: u64,
+}
+
+impl Default for DpopConfig {
+    fn default() -> Self {
+        Self {
+            require_nonce: false,
+            proof_window_secs: 60,
+            nonce_lifetime_secs: 300,
+        }
+    }
 }
 
 /// Login session settings.
@@ -194,13 +223,20 @@ impl Default for ThrottleConfig {
 }
 
 /// Caps on pending logins: every `/authorize` that shows the login or consent page
-/// stores the request until it is finished or 30 minutes pass. Over a cap,
-/// `/authorize` answers 429 with an error page (never a redirect).
+/// stores the request until it is finished or 30 minutes pass. A network over its cap
+/// loses its own oldest pending logins; a full store loses the oldest of the network
+/// holding the most. Nobody is refused (see `idp/README.md`, "Flood caps").
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TransactionsConfig {
-    /// Pending logins one client IP may hold (default 200).
+    /// Pending logins one client address may hold: an IPv4 address, an IPv6 /64
+    /// (default 200).
     pub max_pending_per_ip: u32,
+    /// Pending logins one site may hold: an IPv6 /48, an IPv4 /24 (default 1000).
+    pub max_pending_per_site: u32,
+    /// Pending logins one IPv6 /32 may hold (default 2000; IPv4 has no level above
+    /// the /24).
+    pub max_pending_per_allocation: u32,
     /// Pending logins in all (default 20000).
     pub max_pending_total: u32,
 }
@@ -209,6 +245,8 @@ impl Default for TransactionsConfig {
     fn default() -> Self {
         Self {
             max_pending_per_ip: 200,
+            max_pending_per_site: 1000,
+            max_pending_per_allocation: 2000,
             max_pending_total: 20_000,
         }
     }
@@ -300,6 +338,10 @@ pub struct ClientConfig {
     /// at the same moment are not taken for a replay, in seconds (Auth0 "Reuse
     /// Interval", `leeway`; default 0).
     pub refresh_token_leeway_secs: u64,
+    /// Require a DPoP proof (RFC 9449) at the token endpoint for this client, so every
+    /// access token it gets is bound to its key (RFC 9449 §5.2,
+    /// `dpop_bound_access_tokens`; default false: a proof is optional).
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl Default for ClientConfig {
@@ -317,6 +359,7 @@ impl Default for ClientConfig {
             refresh_token_lifetime_secs: DEFAULT_REFRESH_TOKEN_LIFETIME_SECS,
             refresh_token_idle_lifetime_secs: DEFAULT_REFRESH_TOKEN_IDLE_LIFETIME_SECS,
             refresh_token_leeway_secs: 0,
+            dpop_bound_access_tokens: false,
         }
     }
 }
@@ -652,6 +695,19 @@ impl Config {
                 "must be between 1 MiB and 1 GiB",
             ));
         }
+        let dpop = root.key("dpop");
+        if self.dpop.proof_window_secs == 0 || self.dpop.proof_window_secs > 3600 {
+            return Err((
+                dpop.key("proof_window_secs"),
+                "must be between 1 and 3600 seconds",
+            ));
+        }
+        if self.dpop.nonce_lifetime_secs == 0 || self.dpop.nonce_lifetime_secs > 86_400 {
+            return Err((
+                dpop.key("nonce_lifetime_secs"),
+                "must be between 1 and 86400 seconds",
+            ));
+        }
         let transactions = root.key("transactions");
         if self.transactions.max_pending_per_ip == 0 {
             return Err((transactions.key("max_pending_per_ip"), "must be positive"));
@@ -660,6 +716,18 @@ impl Config {
             return Err((
                 transactions.key("max_pending_total"),
                 "must be at least max_pending_per_ip",
+            ));
+        }
+        if self.transactions.max_pending_per_site < self.transactions.max_pending_per_ip {
+            return Err((
+                transactions.key("max_pending_per_site"),
+                "must be at least max_pending_per_ip",
+            ));
+        }
+        if self.transactions.max_pending_per_allocation < self.transactions.max_pending_per_site {
+            return Err((
+                transactions.key("max_pending_per_allocation"),
+                "must be at least max_pending_per_site",
             ));
         }
         let mut apis = HashSet::new();
@@ -961,6 +1029,34 @@ mod tests {
                 "{bad:?} accepted"
             );
         }
+    }
+
+    #[test]
+    fn network_caps_are_read_and_must_nest() {
+        // idp/README.md (Flood caps): a wider network holds at least what a narrower one may.
+        let text = "[transactions]\nmax_pending_per_ip = 5\nmax_pending_per_site = 20\n\
+                    max_pending_per_allocation = 40\nmax_pending_total = 50\n";
+        let c = Config::from_toml_str(text, "x.toml").unwrap();
+        assert_eq!(c.transactions.max_pending_per_site, 20);
+        assert_eq!(c.transactions.max_pending_per_allocation, 40);
+        let err = Config::from_toml_str(
+            "[transactions]\nmax_pending_per_ip = 10\nmax_pending_per_site = 5\n",
+            "x.toml",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.toml:3: transactions.max_pending_per_site: must be at least max_pending_per_ip"
+        );
+        let err = Config::from_toml_str(
+            "[transactions]\nmax_pending_per_allocation = 999\n",
+            "x.toml",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.toml:2: transactions.max_pending_per_allocation: must be at least max_pending_per_site"
+        );
     }
 
     #[test]

@@ -69,14 +69,6 @@ pub enum IdpError {
     /// token (cross-site, missing or stale token, unreadable form): 403.
     #[error("form post refused")]
     FormRefused,
-    /// The client IP already holds `[transactions] max_pending_per_ip` unfinished
-    /// logins: 429.
-    #[error("too many pending logins from this address")]
-    TooManyPendingFromIp,
-    /// The provider already holds `[transactions] max_pending_total` unfinished
-    /// logins: 429.
-    #[error("too many pending logins")]
-    TooManyPending,
     /// A request refused with an explanation for the user (a bad `client_id` or
     /// `redirect_uri`, an oversized request, ...), never sent back to the app.
     #[error("{heading}: {message}")]
@@ -97,7 +89,6 @@ impl IdpError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::LoginExpired => StatusCode::BAD_REQUEST,
             Self::FormRefused => StatusCode::FORBIDDEN,
-            Self::TooManyPendingFromIp | Self::TooManyPending => StatusCode::TOO_MANY_REQUESTS,
             Self::Refused { status, .. } => *status,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -117,18 +108,6 @@ impl IdpError {
                 "Request refused",
                 "This form was not sent from this sign-in page, or its security token is missing \
                  or stale (are cookies enabled?). Go back to the application and log in again."
-                    .into(),
-            ),
-            Self::TooManyPendingFromIp => (
-                "Too many pending logins",
-                "Too many logins were started from your network and not finished. Finish or \
-                 close the sign-in pages you have open, or wait a few minutes, then try again."
-                    .into(),
-            ),
-            Self::TooManyPending => (
-                "Too many pending logins",
-                "The identity provider has too many unfinished logins right now. Wait a few \
-                 minutes, then try again."
                     .into(),
             ),
             Self::Refused {

@@ -18,7 +18,7 @@ use crate::pages::{self, ConsentItem, ConsentView, LoginView, Page};
 use crate::request::{self, AuthRequest};
 use crate::rules::{self, LoginInput, Outcome, Requester};
 use crate::state::AppState;
-use crate::store::{Pending, PendingCaps, SessionRecord, UserRecord};
+use crate::store::{PendingCaps, PendingNetworks, SessionRecord, UserRecord};
 use crate::tokens;
 use crate::util;
 use crate::web::{self, ClientIp, Current};
@@ -28,7 +28,7 @@ const TRANSACTION_TTL: i64 = 30 * 60;
 
 /// A pending authorization request, stored server-side; the browser only holds
 /// its id (in the URL and the form) and the CSRF cookie it is bound to.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 pub struct Transaction {
     /// The validated request.
     pub request: AuthRequest,
@@ -40,6 +40,18 @@ pub struct Transaction {
     pub ip: String,
     /// User agent when the request arrived (for rules).
     pub user_agent: String,
+}
+
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("request", &self.request)
+            .field("csrf", &util::REDACTED)
+            .field("user_id", &self.user_id)
+            .field("ip", &self.ip)
+            .field("user_agent", &self.user_agent)
+            .finish()
+    }
 }
 
 impl Transaction {
@@ -68,35 +80,47 @@ fn encode_tx(tx: &Transaction) -> Result<String> {
     serde_json::to_string(tx).map_err(|e| IdpError::Corrupt(e.to_string()))
 }
 
-/// Stores a new pending login under a fresh id, within the `[transactions]` caps.
+/// Stores a new pending login under a fresh id, within the `[transactions]` caps of
+/// the networks it comes from (which push out their own oldest when full).
 async fn insert_tx(state: &AppState, tx: &Transaction) -> Result<String> {
     let data = encode_tx(tx)?;
-    // The cap counts per address block, like the login throttle.
-    let ip = crate::throttle::address_block(&tx.ip);
+    // The caps count per nested network, like the login throttle.
+    let from = crate::throttle::networks(&tx.ip);
     let id = util::random_token();
     let key = id.clone();
+    let limits = &state.config.transactions;
     let caps = PendingCaps {
-        per_ip: state.config.transactions.max_pending_per_ip,
-        total: state.config.transactions.max_pending_total,
+        per_ip: limits.max_pending_per_ip,
+        per_site: limits.max_pending_per_site,
+        per_allocation: limits.max_pending_per_allocation,
+        total: limits.max_pending_total,
     };
-    let stored = state
+    let evicted = state
         .blocking(move |state| {
             let now = util::now();
+            let networks = PendingNetworks {
+                block: &from.block,
+                site: &from.site,
+                allocation: &from.allocation,
+            };
             Ok(state.store.insert_transaction(
                 &key,
                 &data,
-                &ip,
+                networks,
                 now + TRANSACTION_TTL,
                 now,
                 caps,
             )?)
         })
         .await?;
-    match stored {
-        Pending::Stored => Ok(id),
-        Pending::IpFull => Err(IdpError::TooManyPendingFromIp),
-        Pending::Full => Err(IdpError::TooManyPending),
+    if evicted > 0 {
+        tracing::warn!(
+            evicted,
+            network = %crate::throttle::networks(&tx.ip).site,
+            "pending-login cap reached: oldest pending logins pushed out"
+        );
     }
+    Ok(id)
 }
 
 async fn update_tx(state: &AppState, id: &str, tx: &Transaction) -> Result<()> {
@@ -107,14 +131,18 @@ async fn update_tx(state: &AppState, id: &str, tx: &Transaction) -> Result<()> {
         .await
 }
 
-async fn delete_tx(state: &AppState, id: &str) {
+/// Takes the pending login out of the store before it is finished: each is finished
+/// once, so a form posted twice (or two posts racing) issues once; the loser gets
+/// [`IdpError::LoginExpired`].
+async fn take_tx(state: &AppState, id: &str) -> Result<()> {
     let id = id.to_owned();
-    let deleted = state
+    let taken = state
         .blocking(move |state| Ok(state.store.delete_transaction(&id)?))
-        .await;
-    // Left behind, it expires: nothing is lost but a little space.
-    if let Err(e) = deleted {
-        tracing::warn!(error = %e, "pending login not deleted");
+        .await?;
+    if taken {
+        Ok(())
+    } else {
+        Err(IdpError::LoginExpired)
     }
 }
 
@@ -403,6 +431,17 @@ pub struct LoginForm {
     password: String,
 }
 
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("tx", &self.tx)
+            .field("csrf", &util::REDACTED)
+            .field("username", &self.username)
+            .field("password", &util::REDACTED)
+            .finish()
+    }
+}
+
 /// The live transaction a form belongs to, if the form came from this browser's
 /// page of this provider.
 async fn check_form(
@@ -472,6 +511,11 @@ pub async fn login_submit(
         ));
     };
     state.throttle.succeeded(attempt);
+    let consent = needs_consent(&state, &tx.request, &user).await? || tx.request.prompt_consent;
+    if !consent {
+        // Before anything is issued: of two posts of this form, one goes on.
+        take_tx(&state, &form.tx).await?;
+    }
 
     let now = util::now();
     // A fresh session id on every login (no session fixation); the old one ends.
@@ -502,13 +546,11 @@ pub async fn login_submit(
         Some(state.config.session.lifetime_secs),
     ));
 
-    let consent = needs_consent(&state, &tx.request, &user).await? || tx.request.prompt_consent;
     let res = if consent {
         tx.user_id = Some(user.user_id.clone());
         update_tx(&state, &form.tx, &tx).await?;
         web::redirect(&state.path(&format!("consent?tx={}", form.tx)), true)
     } else {
-        delete_tx(&state, &form.tx).await;
         complete(&state, &tx.request, &user, &session, &tx.requester(), true).await
     };
     Ok((jar, res).into_response())
@@ -607,6 +649,16 @@ pub struct ConsentForm {
     decision: String,
 }
 
+impl std::fmt::Debug for ConsentForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsentForm")
+            .field("tx", &self.tx)
+            .field("csrf", &util::REDACTED)
+            .field("decision", &self.decision)
+            .finish()
+    }
+}
+
 /// `POST /consent`.
 pub async fn consent_submit(
     State(state): State<AppState>,
@@ -645,7 +697,7 @@ pub async fn consent_submit(
                     )?)
                 })
                 .await?;
-            delete_tx(&state, &form.tx).await;
+            take_tx(&state, &form.tx).await?;
             Ok(complete(
                 &state,
                 req,
@@ -657,7 +709,7 @@ pub async fn consent_submit(
             .await)
         }
         "deny" => {
-            delete_tx(&state, &form.tx).await;
+            take_tx(&state, &form.tx).await?;
             Ok(web::deliver_error(
                 &state,
                 &req.reply,
@@ -671,5 +723,54 @@ pub async fn consent_submit(
             heading: "Invalid request",
             message: "Choose Allow or Deny.".into(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tokens and passwords are never logged (idp/README.md): Debug redacts them.
+    fn assert_redacted(printed: &str) {
+        assert!(!printed.contains("secret-value"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+    }
+
+    #[test]
+    fn a_pending_login_prints_no_csrf_token() {
+        let config = crate::config::Config::demo();
+        let query = "client_id=hashgate-spa&redirect_uri=http%3A%2F%2Flocalhost%3A8080%2Fcallback\
+                     &response_type=token&audience=https%3A%2F%2Fapi.hashgate.local";
+        let tx = Transaction {
+            request: request::parse(&config, Some(query)).unwrap(),
+            csrf: "csrf-secret-value".into(),
+            user_id: None,
+            ip: "192.0.2.1".into(),
+            user_agent: "test".into(),
+        };
+        assert_redacted(&format!("{tx:?}"));
+    }
+
+    #[test]
+    fn the_login_form_prints_no_password_or_csrf_token() {
+        let login = LoginForm {
+            tx: "tx-id".into(),
+            csrf: "csrf-secret-value".into(),
+            username: "alice".into(),
+            password: "password-secret-value".into(),
+        };
+        let printed = format!("{login:?}");
+        assert_redacted(&printed);
+        assert!(printed.contains("alice"), "{printed}");
+    }
+
+    #[test]
+    fn the_consent_form_prints_no_csrf_token() {
+        let consent = ConsentForm {
+            tx: "tx-id".into(),
+            csrf: "csrf-secret-value".into(),
+            decision: "allow".into(),
+        };
+        assert_redacted(&format!("{consent:?}"));
     }
 }

@@ -52,6 +52,10 @@ pub struct CodeGrant {
     pub id_token_claims: Map<String, Value>,
     /// Custom access token claims the rules set at login.
     pub access_token_claims: Map<String, Value>,
+    /// The `dpop_jkt` of the authorization request: the code is redeemed only with a
+    /// DPoP proof by that key (RFC 9449 §10).
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
 }
 
 impl CodeGrant {
@@ -72,6 +76,10 @@ pub struct FamilyGrant {
     /// When the user logged in, unix seconds (`auth_time` of refreshed ID tokens, OIDC
     /// Core §12.2).
     pub auth_time: i64,
+    /// The DPoP key the family is bound to (RFC 9449 §5: refresh tokens of public
+    /// clients): every refresh needs a proof by it.
+    #[serde(default)]
+    pub jkt: Option<String>,
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String> {
@@ -106,6 +114,7 @@ pub async fn issue_code(
         auth_time: session.auth_time,
         id_token_claims: custom.id_token().clone(),
         access_token_claims: custom.access_token().clone(),
+        dpop_jkt: req.dpop_jkt.clone(),
     };
     if grant.code_challenge.is_empty() {
         // request::parse refuses a code request without one; never store a code
@@ -148,9 +157,12 @@ pub fn new_refresh_token(
 }
 
 /// A new family for the exchange of `code`, with its first token's value.
+/// A new refresh-token family for a code exchange, bound to `jkt` when the exchange
+/// came with a DPoP proof (every client here is public, RFC 9449 §5).
 pub fn new_family(
     client: &ClientConfig,
     code: &CodeGrant,
+    jkt: Option<&str>,
     now: i64,
 ) -> Result<(String, NewFamily)> {
     let expires_at = now.saturating_add(secs(client.refresh_token_lifetime_secs));
@@ -159,6 +171,7 @@ pub fn new_family(
         scopes: code.scopes.clone(),
         audience: code.audience.clone(),
         auth_time: code.auth_time,
+        jkt: jkt.map(str::to_owned),
     };
     let family = NewFamily {
         family: util::random_token(),

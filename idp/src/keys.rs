@@ -42,6 +42,17 @@ pub struct SigningKey {
     pub e: String,
 }
 
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("encoding", &crate::util::REDACTED)
+            .field("n", &self.n)
+            .field("e", &self.e)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One entry of the JWKS.
 #[derive(Debug, Serialize)]
 pub struct Jwk {
@@ -169,5 +180,20 @@ impl KeyRing {
                 e: k.e.clone(),
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signing_key_prints_no_private_key() {
+        let pem = generate_signing_key_pem().unwrap();
+        let key = parse_key(&pem).unwrap();
+        let printed = format!("{key:?}");
+        assert!(printed.contains(&key.kid), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+        assert!(!printed.contains("PRIVATE KEY"), "{printed}");
     }
 }

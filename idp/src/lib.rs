@@ -6,7 +6,7 @@
 //! `.well-known/openid-configuration`, `.well-known/jwks.json`, `authorize`
 //! (tokens in the fragment, codes in the query, either in the fragment or a
 //! `web_message`; login and consent pages, `prompt=none`), `oauth/token` (code and
-//! refresh-token grants), `oauth/revoke`, `userinfo`, `v2/logout` (Auth0) and
+//! refresh-token grants, DPoP-bound when a proof comes with them, RFC 9449), `oauth/revoke`, `userinfo`, `v2/logout` (Auth0) and
 //! `oidc/logout` (end_session_endpoint).
 //!
 //! Start it in-process (as the end-to-end tests do):
@@ -36,7 +36,8 @@
 //! # Modules
 //!
 //! Imports run one way, from the leaves up: `util`, `config`, `store`, `throttle`,
-//! `pages` and `rules::engine` import no other module; `request` reads `config`;
+//! `pages` and `rules::engine` import no other module; `dpop` (RFC 9449 proofs) uses
+//! `util` only; `request` reads `config` and `dpop`;
 //! `rules` reads `config`, `request` and `store`; `error` wraps the errors of those;
 //! `keys` uses `error` and `store`; `state` holds all of them; `tokens` and `web` work on
 //! `state`; `grants` (codes and refresh-token families) uses `tokens`; the handlers
@@ -46,6 +47,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod config;
+pub mod dpop;
 pub mod error;
 mod flow;
 mod grants;
@@ -69,7 +71,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{header, HeaderValue, Method, Request, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
@@ -80,7 +82,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use config::{
-    ApiConfig, ClientConfig, Config, ConfigError, RulesConfig, ScopeConfig, UserConfig,
+    ApiConfig, ClientConfig, Config, ConfigError, DpopConfig, RulesConfig, ScopeConfig, UserConfig,
 };
 pub use error::{IdpError, Result};
 pub use keys::generate_signing_key_pem;
@@ -116,7 +118,10 @@ pub fn app(state: AppState) -> Router {
             web_origins.contains(origin)
         }))
         .allow_methods([Method::POST])
-        .allow_headers([header::CONTENT_TYPE])
+        // RFC 9449 §4.1: the proof travels in a `DPoP` header, and §8: a browser app
+        // must read the `DPoP-Nonce` it is told to retry with.
+        .allow_headers([header::CONTENT_TYPE, HeaderName::from_static("dpop")])
+        .expose_headers([HeaderName::from_static("dpop-nonce")])
         .max_age(Duration::from_secs(600));
 
     let routes = Router::new()
@@ -303,6 +308,7 @@ async fn discovery(State(state): State<AppState>) -> Response {
         "grant_types_supported": ["implicit", "authorization_code", "refresh_token"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["none"],
+        "dpop_signing_alg_values_supported": dpop::ALGORITHMS,
         "revocation_endpoint_auth_methods_supported": ["none"],
         "authorization_response_iss_parameter_supported": true,
         "subject_types_supported": ["public"],

@@ -8,6 +8,11 @@
 //! JSON with `Cache-Control: no-store` and `Pragma: no-cache`; errors are RFC 6749 §5.2
 //! objects, never pages, and carry the CORS headers too (the router adds them), so a
 //! browser app can read why. Codes, verifiers and tokens are never logged.
+//!
+//! A `DPoP` header (RFC 9449) binds what the token endpoint issues to the proof's key:
+//! `token_type: DPoP` and `cnf.jkt` in the access token (§5, §6.1), the refresh-token
+//! family of these public clients (§5), and a code requested with `dpop_jkt` is
+//! redeemed only with that key (§10). The proof itself is checked in [`crate::dpop`].
 
 use std::borrow::Cow;
 
@@ -20,6 +25,7 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use crate::config::{ClientConfig, OFFLINE_ACCESS};
+use crate::dpop::{self, Claim, Expected, Proof, ProofError};
 use crate::error::IdpError;
 use crate::grants::{self, CodeGrant, FamilyGrant};
 use crate::request::MAX_PARAM_BYTES;
@@ -60,6 +66,11 @@ impl OAuthError {
 
     fn grant(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
+    }
+
+    /// RFC 9449 §7.1: the proof is missing, malformed or fails a check.
+    fn dpop(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_dpop_proof", description)
     }
 
     fn client(description: impl Into<Cow<'static, str>>) -> Self {
@@ -111,6 +122,31 @@ type Answer<T = Value> = Result<T, OAuthError>;
 
 /// A form-encoded request body, each parameter at most once (RFC 6749 §3.2).
 struct Form(Vec<(String, String)>);
+
+/// Parameters whose values are no secret; every other value (`code`,
+/// `code_verifier`, `refresh_token`, `token`, `client_secret`, ...) is redacted.
+const PUBLIC_PARAMS: &[&str] = &[
+    "grant_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "token_type_hint",
+];
+
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, v)| {
+                let shown = if PUBLIC_PARAMS.contains(&k.as_str()) {
+                    v.as_str()
+                } else {
+                    util::REDACTED
+                };
+                (k, shown)
+            }))
+            .finish()
+    }
+}
 
 impl Form {
     /// The value of `name`, if present and not empty (RFC 6749 §3.2: an empty
@@ -236,10 +272,81 @@ pub async fn token(
         ip,
         user_agent: user_agent(&headers),
     };
-    match token_answer(&state, &headers, body, from).await {
+    let mut res = match token_answer(&state, &headers, body, from).await {
         Ok(body) => no_store(StatusCode::OK, Json(body).into_response()),
         Err(e) => e.into_response(),
+    };
+    // RFC 9449 §8: with nonces required, every answer says which one to use next.
+    if let Some(nonces) = &state.dpop_nonces {
+        if let Ok(v) = HeaderValue::from_str(&nonces.current(state.now())) {
+            res.headers_mut().insert("dpop-nonce", v);
+        }
     }
+    res
+}
+
+/// The request's DPoP proof, checked (RFC 9449 §4.3); `None` when there is none and the
+/// client does not require one.
+fn dpop_proof(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &ClientConfig,
+) -> Answer<Option<Proof>> {
+    let mut values = headers.get_all("dpop").iter();
+    let Some(value) = values.next() else {
+        if client.dpop_bound_access_tokens {
+            return Err(OAuthError::dpop("this client must send a DPoP proof"));
+        }
+        return Ok(None);
+    };
+    // RFC 9449 §4.3 step 1: exactly one.
+    if values.next().is_some() {
+        return Err(OAuthError::dpop("more than one DPoP header"));
+    }
+    let text = value
+        .to_str()
+        .map_err(|_| OAuthError::dpop("the DPoP header is not a JWT"))?;
+    let url = state.endpoint("oauth/token");
+    let expected = Expected {
+        method: "POST",
+        url: &url,
+        now: state.now(),
+        window_secs: i64::try_from(state.config.dpop.proof_window_secs).unwrap_or(i64::MAX),
+    };
+    match dpop::verify(text, expected, state.dpop_nonces.as_ref()) {
+        Ok(proof) => Ok(Some(proof)),
+        Err(ProofError::Invalid(why)) => Err(OAuthError::dpop(why)),
+        Err(ProofError::UseNonce) => Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "use_dpop_nonce",
+            "the DPoP proof must carry the nonce in the DPoP-Nonce header",
+        )),
+    }
+}
+
+/// Remembers the proof's `jti` once the grant it came with proved valid (RFC 9449
+/// §11.1): the same proof is refused from then on.
+fn claim_proof(state: &AppState, proof: Option<&Proof>, now: i64) -> Answer<()> {
+    let Some(proof) = proof else {
+        return Ok(());
+    };
+    match state.dpop_replay.claim(proof, now) {
+        Claim::Fresh => Ok(()),
+        Claim::Replayed => Err(OAuthError::dpop("the DPoP proof was already used")),
+        Claim::Full => {
+            tracing::warn!("the DPoP replay memory is full; token requests with a proof wait");
+            Err(OAuthError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "too many DPoP proofs right now; try again in a moment",
+            ))
+        }
+    }
+}
+
+/// Whether the proof's key is the one `bound` names (no binding: any proof or none).
+fn same_key(bound: Option<&str>, proof: Option<&Proof>) -> bool {
+    bound.is_none_or(|jkt| proof.is_some_and(|p| util::ct_eq(&p.jkt, jkt)))
 }
 
 async fn token_answer(
@@ -268,19 +375,21 @@ async fn token_answer(
             format!("the {needed} grant is not enabled for this client"),
         ));
     }
+    let proof = dpop_proof(state, headers, client)?;
     if needed == "authorization_code" {
         let client_id = client.client_id.clone();
         state
-            .blocking(move |state| Ok(exchange_code(state, &client_id, &form)))
+            .blocking(move |state| Ok(exchange_code(state, &client_id, &form, proof.as_ref())))
             .await
             .map_err(|e| OAuthError::internal(&e))?
     } else {
-        refresh(state, client, &form, from).await
+        refresh(state, client, &form, from, proof).await
     }
 }
 
-/// The token response of RFC 6749 §5.1 (and OIDC Core §3.1.3.3).
-fn token_response(issued: tokens::Issued, refresh_token: Option<String>) -> Value {
+/// The token response of RFC 6749 §5.1 (and OIDC Core §3.1.3.3); `token_type` is
+/// `DPoP` for a key-bound access token (RFC 9449 §5).
+fn token_response(issued: tokens::Issued, refresh_token: Option<String>, dpop: bool) -> Value {
     let mut m = Map::new();
     if let Some(at) = issued.access_token {
         m.insert("access_token".into(), json!(at));
@@ -288,7 +397,10 @@ fn token_response(issued: tokens::Issued, refresh_token: Option<String>) -> Valu
     if let Some(id) = issued.id_token {
         m.insert("id_token".into(), json!(id));
     }
-    m.insert("token_type".into(), json!("Bearer"));
+    m.insert(
+        "token_type".into(),
+        json!(if dpop { "DPoP" } else { "Bearer" }),
+    );
     m.insert("expires_in".into(), json!(issued.expires_in));
     m.insert("scope".into(), json!(issued.scope));
     if let Some(rt) = refresh_token {
@@ -309,7 +421,7 @@ const BAD_CODE: &str = "the authorization code is invalid, expired or was alread
 /// `grant_type=authorization_code`. Blocking (storage, signing). A check that fails
 /// leaves the code redeemable by the client it belongs to; only a successful
 /// exchange uses it up.
-fn exchange_code(state: &AppState, client_id: &str, form: &Form) -> Answer {
+fn exchange_code(state: &AppState, client_id: &str, form: &Form, proof: Option<&Proof>) -> Answer {
     let client = state
         .config
         .client(client_id)
@@ -366,9 +478,17 @@ fn exchange_code(state: &AppState, client_id: &str, form: &Form) -> Answer {
         .user_by_id(&grant.user_id)
         .map_err(internal)?
         .ok_or_else(|| OAuthError::grant(BAD_CODE))?;
+    // RFC 9449 §10: a code requested with dpop_jkt is redeemed with that key only.
+    if !same_key(grant.dpop_jkt.as_deref(), proof) {
+        return Err(OAuthError::grant(
+            "the authorization code is bound to another DPoP key",
+        ));
+    }
+    claim_proof(state, proof, now)?;
+    let jkt = proof.map(|p| p.jkt.as_str());
 
     let family = if grant.offline && client.issues_refresh_tokens() {
-        Some(grants::new_family(client, &grant, now).map_err(|e| OAuthError::internal(&e))?)
+        Some(grants::new_family(client, &grant, jkt, now).map_err(|e| OAuthError::internal(&e))?)
     } else {
         None
     };
@@ -383,6 +503,7 @@ fn exchange_code(state: &AppState, client_id: &str, form: &Form) -> Answer {
             nonce: grant.nonce.as_deref(),
             sid: &grant.sid,
             auth_time: grant.auth_time,
+            jkt,
         },
         &user,
         &grant.custom_claims(),
@@ -402,9 +523,14 @@ fn exchange_code(state: &AppState, client_id: &str, form: &Form) -> Answer {
         client_id = %grant.client_id,
         sub = %user.user_id,
         refresh_token = family.is_some(),
+        dpop = jkt.is_some(),
         "authorization code exchanged"
     );
-    Ok(token_response(issued, family.map(|(value, _)| value)))
+    Ok(token_response(
+        issued,
+        family.map(|(value, _)| value),
+        jkt.is_some(),
+    ))
 }
 
 /// RFC 6749 §4.1.2: a code used twice is refused, and what its first exchange issued
@@ -426,7 +552,13 @@ const BAD_REFRESH: &str = "unknown or invalid refresh token";
 
 /// `grant_type=refresh_token` (RFC 6749 §6) with rotation: the presented token is
 /// spent and a new one returned; a spent token presented again revokes its family.
-async fn refresh(state: &AppState, client: &ClientConfig, form: &Form, from: Requester) -> Answer {
+async fn refresh(
+    state: &AppState,
+    client: &ClientConfig,
+    form: &Form,
+    from: Requester,
+    proof: Option<Proof>,
+) -> Answer {
     let presented = form.require("refresh_token")?;
     let old_hash = util::sha256_b64(presented);
     let lookup = old_hash.clone();
@@ -455,7 +587,14 @@ async fn refresh(state: &AppState, client: &ClientConfig, form: &Form, from: Req
     }
     let grant: FamilyGrant =
         grants::from_json(&record.data).map_err(|e| OAuthError::internal(&e))?;
+    // RFC 9449 §5: a bound family refreshes only with a proof by its key.
+    if !same_key(grant.jkt.as_deref(), proof.as_ref()) {
+        return Err(OAuthError::grant(
+            "the refresh token is bound to a DPoP key: send a proof by that key",
+        ));
+    }
     let scopes = narrowed_scopes(&grant, form.get("scope"))?;
+    claim_proof(state, proof.as_ref(), now)?;
     let user_id = record.user_id.clone();
     let user = state
         .blocking(move |state| Ok(state.store.user_by_id(&user_id)?))
@@ -475,6 +614,7 @@ async fn refresh(state: &AppState, client: &ClientConfig, form: &Form, from: Req
             &record.sid,
             &user,
             &from,
+            proof.as_ref().map(|p| p.jkt.as_str()),
         );
         match state.rules.run(input).await {
             Outcome::Continue(custom) => custom,
@@ -512,6 +652,7 @@ async fn refresh(state: &AppState, client: &ClientConfig, form: &Form, from: Req
                     nonce: None,
                     sid: &record.sid,
                     auth_time: grant.auth_time,
+                    jkt: proof.as_ref().map(|p| p.jkt.as_str()),
                 },
                 &user,
                 &custom,
@@ -519,15 +660,22 @@ async fn refresh(state: &AppState, client: &ClientConfig, form: &Form, from: Req
             )?;
             let (value, row) = grants::new_refresh_token(client, now, record.family_expires_at);
             let rotation = state.store.rotate_refresh_token(&old_hash, &row, leeway)?;
-            Ok(Ok((rotation, issued, value, record, user.user_id)))
+            Ok(Ok((
+                rotation,
+                issued,
+                value,
+                record,
+                user.user_id,
+                proof.is_some(),
+            )))
         })
         .await
         .map_err(|e| OAuthError::internal(&e))??;
-    let (rotation, issued, value, record, sub) = rotated;
+    let (rotation, issued, value, record, sub, dpop) = rotated;
     match rotation {
         Rotation::Rotated => {
             tracing::info!(client_id = %record.client_id, sub = %sub, "refresh token rotated");
-            Ok(token_response(issued, Some(value)))
+            Ok(token_response(issued, Some(value), dpop))
         }
         Rotation::Reused => {
             log_reuse(&record);
@@ -652,6 +800,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_token_request_prints_codes_verifiers_and_refresh_tokens_redacted() {
+        // Codes, PKCE verifiers, refresh tokens and client secrets are never logged.
+        let form = Form(
+            [
+                ("grant_type", "authorization_code"),
+                ("client_id", "hashgate-spa"),
+                ("code", "code-secret-value"),
+                ("code_verifier", "verifier-secret-value"),
+                ("refresh_token", "refresh-secret-value"),
+                ("client_secret", "client-secret-value"),
+                ("token", "revoked-secret-value"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .to_vec(),
+        );
+        let printed = format!("{form:?}");
+        assert!(!printed.contains("secret-value"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+        assert!(printed.contains("hashgate-spa"), "{printed}");
+    }
+
+    #[test]
     fn verifiers_follow_rfc_7636_section_4_1() {
         assert!(verifier_shaped(
             "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
@@ -672,6 +842,7 @@ mod tests {
             ],
             audience: None,
             auth_time: 0,
+            jkt: None,
         };
         assert_eq!(narrowed_scopes(&grant, None).unwrap(), grant.scopes);
         assert_eq!(

@@ -12,6 +12,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
+/// What `Debug` prints for the CSRF token (this module imports no other, so it keeps
+/// its own copy of `util::REDACTED`).
+const REDACTED: &str = "[redacted]";
+
 /// The stylesheet served at `/assets/idp.css`.
 pub const CSS: &str = include_str!("../assets/idp.css");
 /// The script served at `/assets/web_message.js`.
@@ -166,6 +170,18 @@ pub struct ConsentItem {
     pub detail: String,
 }
 
+impl std::fmt::Debug for LoginView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginView")
+            .field("client_name", &self.client_name)
+            .field("app_origin", &self.app_origin)
+            .field("tx", &self.tx)
+            .field("csrf", &REDACTED)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What the consent page shows.
 pub struct ConsentView<'a> {
     /// Stylesheet URL path.
@@ -184,6 +200,18 @@ pub struct ConsentView<'a> {
     pub csrf: &'a str,
     /// The permissions asked for.
     pub items: &'a [ConsentItem],
+}
+
+impl std::fmt::Debug for ConsentView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsentView")
+            .field("client_name", &self.client_name)
+            .field("user_label", &self.user_label)
+            .field("app_origin", &self.app_origin)
+            .field("tx", &self.tx)
+            .field("csrf", &REDACTED)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The consent page.
@@ -272,6 +300,40 @@ pub fn avatar(initial: &str, hue: u32) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_login_view_prints_no_csrf_token() {
+        let login = LoginView {
+            css: "/c",
+            action: "/login",
+            client_name: "App",
+            app_origin: "http://app",
+            tx: "tx",
+            csrf: "csrf-secret-value",
+            username: "alice",
+            error: None,
+        };
+        let printed = format!("{login:?}");
+        assert!(!printed.contains("secret-value"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+    }
+
+    #[test]
+    fn the_consent_view_prints_no_csrf_token() {
+        let consent = ConsentView {
+            css: "/c",
+            action: "/consent",
+            client_name: "App",
+            user_label: "Alice",
+            app_origin: "http://app",
+            tx: "tx",
+            csrf: "csrf-secret-value",
+            items: &[],
+        };
+        let printed = format!("{consent:?}");
+        assert!(!printed.contains("secret-value"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+    }
 
     #[test]
     fn the_login_page_escapes_the_client_name_and_username() {

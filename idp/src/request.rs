@@ -83,6 +83,10 @@ pub struct AuthRequest {
     /// refresh tokens: its code exchange issues one.
     #[serde(default)]
     pub offline: bool,
+    /// `dpop_jkt` of a code request: the code may be redeemed only with a DPoP proof
+    /// by the key of this thumbprint (RFC 9449 §10).
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
 }
 
 /// Why a request was refused.
@@ -410,6 +414,21 @@ pub fn parse(config: &Config, raw: Option<&str>) -> Result<AuthRequest, Rejectio
     };
     let offline =
         code && client.issues_refresh_tokens() && scopes.iter().any(|s| s == OFFLINE_ACCESS);
+    let dpop_jkt = params.one("dpop_jkt").ok().flatten().map(str::to_owned);
+    if let Some(jkt) = dpop_jkt.as_deref() {
+        if !code {
+            return Err(fail(
+                "invalid_request",
+                "dpop_jkt needs response_type=code".into(),
+            ));
+        }
+        if !crate::dpop::is_thumbprint_shaped(jkt) {
+            return Err(fail(
+                "invalid_dpop_proof",
+                "dpop_jkt is not a base64url SHA-256 JWK thumbprint".into(),
+            ));
+        }
+    }
 
     Ok(AuthRequest {
         client_id: client.client_id.clone(),
@@ -428,6 +447,7 @@ pub fn parse(config: &Config, raw: Option<&str>) -> Result<AuthRequest, Rejectio
         code,
         code_challenge,
         offline,
+        dpop_jkt,
     })
 }
 

@@ -12,6 +12,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::config::Config;
+use crate::dpop::{Nonces, Replay};
 use crate::error::{IdpError, Result};
 use crate::keys::{self, KeyRing};
 use crate::rules::Rules;
@@ -19,8 +20,13 @@ use crate::store::{Profile, Store};
 use crate::throttle::Throttle;
 use crate::util;
 
+/// How many DPoP `jti`s are remembered at most (about 100 bytes each). Only proofs
+/// that came with a valid code or refresh token are remembered, so this bounds
+/// successful token requests per proof window, not what a stranger can send.
+const DPOP_REPLAY_CAPACITY: usize = 65_536;
+
 /// Everything needed to start the identity provider.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     /// Issuer URL, e.g. `http://localhost:3000/` (a missing trailing `/` is added).
     pub issuer: String,
@@ -31,6 +37,20 @@ pub struct Settings {
     /// PKCS#8 PEM used as the first signing key when the database has none; `None`
     /// generates one. Lets tests skip RSA key generation per server.
     pub signing_key_pem: Option<String>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("issuer", &self.issuer)
+            .field("data_dir", &self.data_dir)
+            .field("config", &self.config)
+            .field(
+                "signing_key_pem",
+                &self.signing_key_pem.as_ref().map(|_| util::REDACTED),
+            )
+            .finish()
+    }
 }
 
 impl Settings {
@@ -68,6 +88,10 @@ pub struct Inner {
     pub(crate) keys: KeyRing,
     pub(crate) throttle: Throttle,
     pub(crate) rules: Rules,
+    /// DPoP server nonces, when `[dpop] require_nonce` is on.
+    pub(crate) dpop_nonces: Option<Nonces>,
+    /// `jti`s of DPoP proofs already used.
+    pub(crate) dpop_replay: Replay,
     /// One argon2 check holds about 19 MiB; a burst of logins waits here instead of
     /// holding that many times over.
     password_slots: Semaphore,
@@ -154,6 +178,16 @@ impl AppState {
             throttle: Throttle::new(
                 config.throttle.max_failures,
                 Duration::from_secs(config.throttle.window_secs),
+            ),
+            dpop_nonces: config
+                .dpop
+                .require_nonce
+                .then(|| Nonces::new(config.dpop.nonce_lifetime_secs, now)),
+            // A proof is accepted for `iat` within the window either way, so its jti is
+            // remembered for both halves.
+            dpop_replay: Replay::new(
+                config.dpop.proof_window_secs.saturating_mul(2),
+                DPOP_REPLAY_CAPACITY,
             ),
             config,
             store,
@@ -293,4 +327,18 @@ pub fn hash_password(password: &str) -> Result<String> {
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| IdpError::Password(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_print_no_signing_key() {
+        let settings = Settings::new("http://x/", "/d", Config::default())
+            .with_signing_key_pem("-----BEGIN PRIVATE KEY-----secret-value");
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("secret-value"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+    }
 }

@@ -71,6 +71,8 @@ CREATE TABLE IF NOT EXISTS transactions (
     id         TEXT PRIMARY KEY,
     data       TEXT NOT NULL,
     ip         TEXT NOT NULL DEFAULT '',
+    site       TEXT NOT NULL DEFAULT '',
+    alloc      TEXT NOT NULL DEFAULT '',
     expires_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS auth_codes (
@@ -106,6 +108,8 @@ const INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
 CREATE INDEX IF NOT EXISTS transactions_by_expiry ON transactions (expires_at);
 CREATE INDEX IF NOT EXISTS transactions_by_ip ON transactions (ip, expires_at);
+CREATE INDEX IF NOT EXISTS transactions_by_site ON transactions (site, expires_at);
+CREATE INDEX IF NOT EXISTS transactions_by_alloc ON transactions (alloc, expires_at);
 CREATE INDEX IF NOT EXISTS auth_codes_by_expiry ON auth_codes (expires_at);
 CREATE INDEX IF NOT EXISTS auth_codes_by_sid ON auth_codes (sid, created_at);
 CREATE INDEX IF NOT EXISTS refresh_families_by_expiry ON refresh_families (expires_at);
@@ -210,24 +214,30 @@ pub enum Rotation {
     Gone,
 }
 
-/// Caps on pending authorization requests (`[transactions]` in the config).
+/// Caps on pending authorization requests (`[transactions]` in the config), one per
+/// level of [`PendingNetworks`] and one in all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PendingCaps {
-    /// Live pending requests one client IP may hold.
+    /// Live pending requests one address block (IPv4 address, IPv6 /64) may hold.
     pub per_ip: u32,
+    /// Live pending requests one site (IPv6 /48, IPv4 /24) may hold.
+    pub per_site: u32,
+    /// Live pending requests one allocation (IPv6 /32, IPv4 /24) may hold.
+    pub per_allocation: u32,
     /// Live pending requests in all.
     pub total: u32,
 }
 
-/// Whether a pending authorization request was stored.
+/// The nested networks a pending request is counted under, finest first (the caller
+/// derives them from the client address).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pending {
-    /// Stored.
-    Stored,
-    /// Refused: this client IP holds its cap.
-    IpFull,
-    /// Refused: the store holds the total cap.
-    Full,
+pub struct PendingNetworks<'a> {
+    /// The address block (IPv4 address, IPv6 /64).
+    pub block: &'a str,
+    /// The site (IPv6 /48, IPv4 /24).
+    pub site: &'a str,
+    /// The allocation (IPv6 /32, IPv4 /24).
+    pub allocation: &'a str,
 }
 
 /// Profile data of a user, stored as JSON.
@@ -304,6 +314,17 @@ pub struct KeyRecord {
     pub retired_at: Option<i64>,
 }
 
+impl std::fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("kid", &self.kid)
+            .field("pkcs8_pem", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish()
+    }
+}
+
 /// The database.
 pub struct Store {
     conn: Mutex<Connection>,
@@ -320,14 +341,19 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")?;
         conn.execute_batch(SCHEMA)?;
-        let has_ip: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM pragma_table_info('transactions') WHERE name = 'ip'",
-            [],
-            |r| r.get(0),
-        )?;
-        if has_ip == 0 {
-            // Pending logins of an older version stay valid; they count for no IP.
-            conn.execute_batch("ALTER TABLE transactions ADD COLUMN ip TEXT NOT NULL DEFAULT ''")?;
+        for column in ["ip", "site", "alloc"] {
+            let present: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('transactions') WHERE name = ?1",
+                [column],
+                |r| r.get(0),
+            )?;
+            if present == 0 {
+                // Pending logins of an older version stay valid; they count for no
+                // network (the empty one).
+                conn.execute_batch(&format!(
+                    "ALTER TABLE transactions ADD COLUMN {column} TEXT NOT NULL DEFAULT ''"
+                ))?;
+            }
         }
         conn.execute_batch(INDEXES)?;
         Ok(Self {
@@ -560,27 +586,31 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a new pending authorization request for client `ip`, unless that IP or
-    /// everyone together already holds as many live ones as `caps` allow. Counting
-    /// stops at the cap, through the indexes, so a full table costs no more to refuse.
+    /// Stores a new pending authorization request, never refusing it: when one of
+    /// the networks it comes from already holds its cap, that network's oldest live
+    /// requests make room; when the store holds `caps.total`, the oldest of the
+    /// allocation holding the most go. A flood thus only ever pushes out the flooding
+    /// network's own pending logins, and a newcomer from elsewhere always gets in.
+    /// Counting and choosing run through the indexes. Returns how many live requests
+    /// were pushed out.
     pub fn insert_transaction(
         &self,
         id: &str,
         data: &str,
-        ip: &str,
+        from: PendingNetworks<'_>,
         expires_at: i64,
         now: i64,
         caps: PendingCaps,
-    ) -> Result<Pending> {
+    ) -> Result<usize> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let from_ip: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM transactions WHERE ip = ?1 AND expires_at > ?2 LIMIT ?3)",
-            params![ip, now, caps.per_ip],
-            |r| r.get(0),
-        )?;
-        if from_ip >= i64::from(caps.per_ip) {
-            return Ok(Pending::IpFull);
+        let mut evicted = 0;
+        for (column, key, cap) in [
+            ("alloc", from.allocation, caps.per_allocation),
+            ("site", from.site, caps.per_site),
+            ("ip", from.block, caps.per_ip),
+        ] {
+            evicted += make_room(&tx, column, key, cap.min(caps.total), now)?;
         }
         let all: i64 = tx.query_row(
             "SELECT COUNT(*) FROM (SELECT 1 FROM transactions WHERE expires_at > ?1 LIMIT ?2)",
@@ -588,14 +618,26 @@ impl Store {
             |r| r.get(0),
         )?;
         if all >= i64::from(caps.total) {
-            return Ok(Pending::Full);
+            let heaviest: Option<String> = tx
+                .query_row(
+                    "SELECT alloc FROM transactions WHERE expires_at > ?1
+                     GROUP BY alloc ORDER BY COUNT(*) DESC LIMIT 1",
+                    [now],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(heaviest) = heaviest {
+                let over = all - i64::from(caps.total) + 1;
+                evicted += evict_oldest(&tx, "alloc", &heaviest, over, now)?;
+            }
         }
         tx.execute(
-            "INSERT INTO transactions (id, data, ip, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            params![id, data, ip, expires_at],
+            "INSERT INTO transactions (id, data, ip, site, alloc, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, data, from.block, from.site, from.allocation, expires_at],
         )?;
         tx.commit()?;
-        Ok(Pending::Stored)
+        Ok(evicted)
     }
 
     /// Replaces the data of a pending authorization request (its expiry stays).
@@ -650,11 +692,14 @@ impl Store {
             .optional()?)
     }
 
-    /// Removes a pending authorization request (each is used once).
-    pub fn delete_transaction(&self, id: &str) -> Result<()> {
-        self.conn()
+    /// Removes a pending authorization request (each is used once); `true` when this
+    /// call removed it, so of two concurrent posts of one login form exactly one
+    /// finishes it.
+    pub fn delete_transaction(&self, id: &str) -> Result<bool> {
+        let removed = self
+            .conn()
             .execute("DELETE FROM transactions WHERE id = ?1", [id])?;
-        Ok(())
+        Ok(removed == 1)
     }
 
     /// The live session with this public id (`sid`).
@@ -907,6 +952,46 @@ impl Store {
 
 /// Stores a family and its first token; beyond [`MAX_FAMILIES_PER_USER_AND_CLIENT`]
 /// families of that user and client, the oldest are revoked.
+/// Deletes the oldest live pending requests of network `key` (in `column`) until it
+/// holds fewer than `cap`, making room for one more.
+fn make_room(
+    tx: &rusqlite::Transaction<'_>,
+    column: &str,
+    key: &str,
+    cap: u32,
+    now: i64,
+) -> Result<usize> {
+    let held: i64 = tx.query_row(
+        &format!("SELECT COUNT(*) FROM transactions WHERE {column} = ?1 AND expires_at > ?2"),
+        params![key, now],
+        |r| r.get(0),
+    )?;
+    let over = held - i64::from(cap) + 1;
+    if over <= 0 {
+        return Ok(0);
+    }
+    evict_oldest(tx, column, key, over, now)
+}
+
+/// Deletes the `n` oldest live pending requests of network `key` (in `column`).
+/// Every request lives equally long, so the earliest expiry is the oldest.
+fn evict_oldest(
+    tx: &rusqlite::Transaction<'_>,
+    column: &str,
+    key: &str,
+    n: i64,
+    now: i64,
+) -> Result<usize> {
+    Ok(tx.execute(
+        &format!(
+            "DELETE FROM transactions WHERE rowid IN (
+                SELECT rowid FROM transactions WHERE {column} = ?1 AND expires_at > ?2
+                ORDER BY expires_at, rowid LIMIT ?3)"
+        ),
+        params![key, now, n],
+    )?)
+}
+
 fn insert_family(tx: &rusqlite::Transaction<'_>, f: &NewFamily) -> Result<()> {
     tx.execute(
         "INSERT INTO refresh_families (family, client_id, user_id, sid, data, created_at, expires_at)
@@ -930,25 +1015,136 @@ fn insert_family(tx: &rusqlite::Transaction<'_>, f: &NewFamily) -> Result<()> {
 mod tests {
     use super::*;
 
-    const CAPS: PendingCaps = PendingCaps {
-        per_ip: 2,
-        total: 3,
-    };
+    #[test]
+    fn a_key_record_prints_no_private_key() {
+        let record = KeyRecord {
+            kid: "kid".into(),
+            pkcs8_pem: "-----BEGIN PRIVATE KEY-----secret-value".into(),
+            created_at: 0,
+            retired_at: None,
+        };
+        let printed = format!("{record:?}");
+        assert!(!printed.contains("secret-value"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+    }
 
     #[test]
-    fn pending_requests_are_capped_per_ip_and_in_total() {
+    fn a_user_record_prints_no_password_hash() {
+        let user = UserRecord {
+            user_id: "auth0|alice".into(),
+            username: "alice".into(),
+            password_hash: "$argon2id$secret-value".into(),
+            profile: Profile {
+                name: "Alice".into(),
+                nickname: "alice".into(),
+                email: "a@example.com".into(),
+                email_verified: true,
+                picture: None,
+                app_metadata: serde_json::Value::Null,
+                user_metadata: serde_json::Value::Null,
+                permissions: Default::default(),
+            },
+            logins_count: 0,
+            updated_at: 0,
+        };
+        let printed = format!("{user:?}");
+        assert!(!printed.contains("secret-value"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+    }
+
+    const CAPS: PendingCaps = PendingCaps {
+        per_ip: 2,
+        per_site: 3,
+        per_allocation: 4,
+        total: 6,
+    };
+
+    fn from(
+        block: &'static str,
+        site: &'static str,
+        allocation: &'static str,
+    ) -> PendingNetworks<'static> {
+        PendingNetworks {
+            block,
+            site,
+            allocation,
+        }
+    }
+
+    fn live(store: &Store, ids: &[&str]) -> Vec<String> {
+        ids.iter()
+            .filter(|id| store.transaction(id, 10).unwrap().is_some())
+            .map(|id| (*id).to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_network_over_its_cap_loses_its_own_oldest_pending_requests() {
+        // idp/README.md (Flood caps): caps per nested network push out that network's
+        // oldest, never refuse the newcomer.
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let put = |id: &str, ip: &str| store.insert_transaction(id, "{}", ip, 100, 10, CAPS);
-        assert_eq!(put("a", "10.0.0.1").unwrap(), Pending::Stored);
-        assert_eq!(put("b", "10.0.0.1").unwrap(), Pending::Stored);
-        assert_eq!(put("c", "10.0.0.1").unwrap(), Pending::IpFull);
-        assert_eq!(put("d", "10.0.0.2").unwrap(), Pending::Stored);
-        assert_eq!(put("e", "10.0.0.3").unwrap(), Pending::Full);
-        assert_eq!(store.pending_transactions(10).unwrap(), 3);
+        let put = |id: &str, net| {
+            store
+                .insert_transaction(id, "{}", net, 100, 10, CAPS)
+                .unwrap()
+        };
+        assert_eq!(put("a1", from("a", "s", "x")), 0);
+        assert_eq!(put("a2", from("a", "s", "x")), 0);
+        // The block holds 2: its oldest goes.
+        assert_eq!(put("a3", from("a", "s", "x")), 1);
+        assert_eq!(live(&store, &["a1", "a2", "a3"]), ["a2", "a3"]);
+        // The site holds 3: the oldest of the site goes, whichever block it is in.
+        assert_eq!(put("b1", from("b", "s", "x")), 0);
+        assert_eq!(put("b2", from("b", "s", "x")), 1);
+        assert_eq!(live(&store, &["a2", "a3", "b1", "b2"]), ["a3", "b1", "b2"]);
+        // The allocation holds 4.
+        assert_eq!(put("c1", from("c", "t", "x")), 0);
+        assert_eq!(put("c2", from("c", "t", "x")), 1);
+        assert_eq!(store.pending_transactions(10).unwrap(), 4);
         // Expired requests neither count nor stay.
-        assert_eq!(store.prune_expired(100).unwrap(), 3);
-        assert_eq!(put("f", "10.0.0.1").unwrap(), Pending::Stored);
+        assert_eq!(store.prune_expired(100).unwrap(), 4);
+    }
+
+    #[test]
+    fn a_full_store_pushes_out_the_heaviest_allocation_and_takes_the_newcomer() {
+        // idp/README.md (Flood caps): the total holds, and the network holding the most
+        // pays for it, not the unrelated newcomer.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let put = |id: &str, net| {
+            store
+                .insert_transaction(id, "{}", net, 100, 10, CAPS)
+                .unwrap()
+        };
+        for (id, block, site) in [
+            ("h1", "h1", "h"),
+            ("h2", "h2", "h"),
+            ("h3", "h3", "i"),
+            ("h4", "h4", "i"),
+        ] {
+            assert_eq!(put(id, from(block, site, "heavy")), 0);
+        }
+        assert_eq!(put("l1", from("l1", "l", "light")), 0);
+        assert_eq!(put("m1", from("m1", "m", "middle")), 0);
+        assert_eq!(store.pending_transactions(10).unwrap(), 6);
+        assert_eq!(put("n1", from("n1", "n", "new")), 1);
+        assert_eq!(store.pending_transactions(10).unwrap(), 6);
+        assert_eq!(
+            live(&store, &["h1", "h2", "h3", "h4", "l1", "m1", "n1"]),
+            ["h2", "h3", "h4", "l1", "m1", "n1"]
+        );
+    }
+
+    #[test]
+    fn a_pending_request_is_removed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .insert_transaction("t", "{}", from("a", "s", "x"), 100, 10, CAPS)
+            .unwrap();
+        assert!(store.delete_transaction("t").unwrap());
+        assert!(!store.delete_transaction("t").unwrap());
     }
 
     fn family(n: usize, user: &str, now: i64) -> NewFamily {
@@ -1143,13 +1339,23 @@ mod tests {
         );
         let caps = PendingCaps {
             per_ip: 1,
+            per_site: 1,
+            per_allocation: 1,
             total: 5,
         };
         assert_eq!(
             store
-                .insert_transaction("new", "{}", "10.0.0.1", 100, 10, caps)
+                .insert_transaction(
+                    "new",
+                    "{}",
+                    from("10.0.0.1", "10.0.0.0/24", "10.0.0.0/24"),
+                    100,
+                    10,
+                    caps
+                )
                 .unwrap(),
-            Pending::Stored
+            0
         );
+        assert!(store.transaction("old", 10).unwrap().is_some());
     }
 }

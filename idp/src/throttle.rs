@@ -11,6 +11,11 @@
 //!   an unreleased attempt in the window. An IP with none still gets its try, so the
 //!   right password from a clean address logs in: knowing a username is not enough to
 //!   keep its owner out (see `idp/README.md`, "Throttling").
+//! - **Per username and site**: after `max_failures` for one username from one site
+//!   (IPv6 /48, IPv4 /24, see [`Networks`]), that site may not try that username, even
+//!   from a clean address. Without it, every fresh /64 of a /48 (65 536 of them) would
+//!   get one more try at a username under attack. Other sites keep their clean-address
+//!   try, so the owner still signs in from home.
 //!
 //! "IP" means [`address_block`]: an IPv4 address, or the /64 network of an IPv6 one.
 
@@ -35,6 +40,48 @@ pub fn address_block(ip: &str) -> String {
     }
 }
 
+/// The networks a client address belongs to, finest first, as the per-network limits
+/// (the pending-login caps, the per-username-and-network login count) see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Networks {
+    /// [`address_block`]: the IPv4 address, or the IPv6 /64.
+    pub block: String,
+    /// The IPv6 /48 (RFC 6177: what one site is usually given) or the IPv4 /24.
+    pub site: String,
+    /// The IPv6 /32 (a usual registry allocation to one provider), or for IPv4 the
+    /// /24 again: an IPv4 site is already a scarce, shared address block.
+    pub allocation: String,
+}
+
+/// The networks of `ip` (see [`Networks`]); anything that is not an address
+/// (`unknown`) is its own network at every level.
+pub fn networks(ip: &str) -> Networks {
+    match ip.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+        Ok(IpAddr::V6(v6)) => {
+            let [a, b, c, ..] = v6.segments();
+            Networks {
+                block: address_block(ip),
+                site: format!("{}/48", Ipv6Addr::new(a, b, c, 0, 0, 0, 0, 0)),
+                allocation: format!("{}/32", Ipv6Addr::new(a, b, 0, 0, 0, 0, 0, 0)),
+            }
+        }
+        Ok(IpAddr::V4(v4)) => {
+            let [a, b, c, _] = v4.octets();
+            let site = format!("{a}.{b}.{c}.0/24");
+            Networks {
+                block: v4.to_string(),
+                allocation: site.clone(),
+                site,
+            }
+        }
+        Err(_) => Networks {
+            block: ip.to_owned(),
+            site: ip.to_owned(),
+            allocation: ip.to_owned(),
+        },
+    }
+}
+
 /// Beyond this many tracked keys, stale entries are dropped to bound memory.
 const MAX_KEYS: usize = 10_000;
 
@@ -49,6 +96,7 @@ pub struct Throttle {
 enum Key {
     Ip(String),
     User(String),
+    UserSite(String, String),
 }
 
 /// A counted attempt. Drop it (the password was wrong, or the check never finished)
@@ -58,6 +106,7 @@ enum Key {
 pub struct Attempt {
     ip: Key,
     user: Key,
+    user_site: Key,
     at: Instant,
 }
 
@@ -91,14 +140,21 @@ impl Throttle {
     /// refuse it. Usernames are compared case-insensitively.
     pub fn begin(&self, username: &str, ip: &str) -> Option<Attempt> {
         let now = Instant::now();
-        let (ip, user) = (
-            Key::Ip(address_block(ip)),
-            Key::User(username.to_lowercase()),
+        let networks = networks(ip);
+        let name = username.to_lowercase();
+        let (ip, user, user_site) = (
+            Key::Ip(networks.block),
+            Key::User(name.clone()),
+            Key::UserSite(name, networks.site),
         );
         let mut map = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
         let from_ip = self.live(&mut map, &ip, now).map_or(0, |q| q.len());
         let for_user = self.live(&mut map, &user, now).map_or(0, |q| q.len());
-        if from_ip >= self.max_failures || (for_user >= self.max_failures && from_ip > 0) {
+        let from_site = self.live(&mut map, &user_site, now).map_or(0, |q| q.len());
+        if from_ip >= self.max_failures
+            || (for_user >= self.max_failures && from_ip > 0)
+            || from_site >= self.max_failures
+        {
             return None;
         }
         if map.len() > MAX_KEYS {
@@ -107,14 +163,21 @@ impl Throttle {
                     .is_some_and(|t| now.duration_since(*t) < self.window)
             });
         }
-        for key in [&ip, &user] {
+        for key in [&ip, &user, &user_site] {
             map.entry(key.clone()).or_default().push_back(now);
         }
-        Some(Attempt { ip, user, at: now })
+        Some(Attempt {
+            ip,
+            user,
+            user_site,
+            at: now,
+        })
     }
 
-    /// The password was right: the attempt no longer counts against the IP, and the
-    /// username's failures are forgotten.
+    /// The password was right: the attempt no longer counts against the IP, the
+    /// username's failures are forgotten, and so are its failures from this site.
+    /// Other sites' failures for the username stay: the owner signing in from home
+    /// does not hand an attacking site a fresh set of tries.
     pub fn succeeded(&self, attempt: Attempt) {
         let mut map = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(q) = map.get_mut(&attempt.ip) {
@@ -123,6 +186,7 @@ impl Throttle {
             }
         }
         map.remove(&attempt.user);
+        map.remove(&attempt.user_site);
     }
 }
 
@@ -151,6 +215,45 @@ mod tests {
     }
 
     #[test]
+    fn fresh_64s_of_one_48_get_no_more_tries_at_a_username_than_one_address() {
+        // idp/README.md (Throttling): failures count per username and /48 (IPv6) or /24
+        // (IPv4), so a clean /64 of an attacking /48 gets no try at the username.
+        let t = Throttle::new(3, Duration::from_secs(60));
+        let allowed = (0..100)
+            .filter(|net| {
+                t.begin("alice", &format!("2001:db8:9:{net:x}::1"))
+                    .is_some()
+            })
+            .count();
+        assert_eq!(allowed, 3);
+        let allowed = (1..=100)
+            .filter(|host| t.begin("bob", &format!("192.0.2.{host}")).is_some())
+            .count();
+        assert_eq!(allowed, 3, "an IPv4 /24 is one site");
+        // Another site still gets its clean-address try, and the right password there
+        // does not reopen the attacking site.
+        let ok = t.begin("alice", "2001:db8:10::1").unwrap();
+        t.succeeded(ok);
+        assert!(t.begin("alice", "2001:db8:9:ffff::1").is_none());
+        // Other usernames from the attacking site are untouched by alice's count.
+        assert!(t.begin("carol", "2001:db8:9:ffff::1").is_some());
+    }
+
+    #[test]
+    fn networks_nest_from_block_to_site_to_allocation() {
+        let n = networks("2001:db8:1:2:aaaa::1");
+        assert_eq!(n.block, "2001:db8:1:2::/64");
+        assert_eq!(n.site, "2001:db8:1::/48");
+        assert_eq!(n.allocation, "2001:db8::/32");
+        let n = networks("::ffff:203.0.113.9");
+        assert_eq!(
+            (n.block.as_str(), n.site.as_str(), n.allocation.as_str()),
+            ("203.0.113.9", "203.0.113.0/24", "203.0.113.0/24")
+        );
+        assert_eq!(networks("unknown").site, "unknown");
+    }
+
+    #[test]
     fn an_ip_is_refused_after_the_limit_for_any_username() {
         let t = Throttle::new(3, Duration::from_secs(60));
         for name in ["a", "b", "c"] {
@@ -163,16 +266,16 @@ mod tests {
     #[test]
     fn a_locked_username_is_refused_to_failing_ips_but_tried_from_a_clean_one() {
         let t = Throttle::new(3, Duration::from_secs(60));
-        for ip in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
+        for ip in ["10.0.1.1", "10.0.2.1", "10.0.3.1"] {
             let _failed = t.begin("alice", ip).unwrap();
         }
         // Every attacking address has a failure: all are refused for alice.
-        assert!(t.begin("ALICE", "10.0.0.1").is_none());
+        assert!(t.begin("ALICE", "10.0.1.1").is_none());
         // A clean address gets its try, and the right password clears alice.
         let ok = t.begin("alice", "192.0.2.7").unwrap();
         assert!(t.begin("alice", "192.0.2.7").is_none(), "one try at a time");
         t.succeeded(ok);
-        assert!(t.begin("alice", "10.0.0.1").is_some());
+        assert!(t.begin("alice", "10.0.1.1").is_some());
     }
 
     #[test]

@@ -31,6 +31,18 @@ pub struct Issued {
     pub scope: String,
 }
 
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact = |t: &Option<String>| t.as_ref().map(|_| util::REDACTED);
+        f.debug_struct("Issued")
+            .field("access_token", &redact(&self.access_token))
+            .field("id_token", &redact(&self.id_token))
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
 /// Scopes granted for this request: the OpenID Connect scopes asked for, plus the
 /// API scopes asked for that the user holds (RBAC), plus `offline_access` when the
 /// request gets a refresh token. API scopes only matter when an access token is issued.
@@ -89,6 +101,8 @@ pub struct Grant<'a> {
     pub sid: &'a str,
     /// When the user logged in (`auth_time`), unix seconds.
     pub auth_time: i64,
+    /// The DPoP key the access token is bound to (`cnf.jkt`, RFC 9449 §6.1).
+    pub jkt: Option<&'a str>,
 }
 
 /// Profile and email claims of `user` for the scopes in `scopes`.
@@ -130,6 +144,7 @@ pub fn mint(
         nonce: req.nonce.as_deref(),
         sid: &session.sid,
         auth_time: session.auth_time,
+        jkt: None,
     };
     mint_grant(state, &grant, user, custom, now)
 }
@@ -180,6 +195,11 @@ pub fn mint_grant(
             c.insert("permissions".into(), json!(permissions));
         }
         c.insert("jti".into(), json!(util::random_token()));
+        // Set after the rules' claims, and `cnf` is protected from them anyway: only
+        // the proof decides the binding.
+        if let Some(jkt) = grant.jkt {
+            c.insert("cnf".into(), json!({ "jkt": jkt }));
+        }
         Some(jsonwebtoken::encode(
             &header,
             &Value::Object(c),
@@ -224,4 +244,23 @@ pub fn mint_grant(
         id_token,
         scope: scopes.join(" "),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_tokens_print_redacted() {
+        // Tokens are never logged (idp/README.md): Debug redacts them.
+        let issued = Issued {
+            access_token: Some("access-secret-value".into()),
+            id_token: Some("id-secret-value".into()),
+            expires_in: 60,
+            scope: "openid".into(),
+        };
+        let printed = format!("{issued:?}");
+        assert!(!printed.contains("secret-value"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+    }
 }

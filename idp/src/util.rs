@@ -6,6 +6,10 @@ use base64::Engine as _;
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 
+/// What `Debug` prints in place of a secret (tokens, codes, verifiers, passwords, keys):
+/// logs and panic messages never carry one.
+pub const REDACTED: &str = "[redacted]";
+
 /// Current unix time in seconds.
 pub fn now() -> i64 {
     std::time::SystemTime::now()

@@ -111,6 +111,16 @@ pub struct Current {
     pub user: UserRecord,
 }
 
+impl std::fmt::Debug for Current {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Current")
+            .field("token_hash", &util::REDACTED)
+            .field("session", &self.session)
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
 /// The live session the browser's cookie points at, if any.
 pub async fn current_session(state: &AppState, jar: &CookieJar) -> Result<Option<Current>> {
     let Some(value) = cookie_token(jar, &state.session_cookie) else {
@@ -273,6 +283,39 @@ pub fn redirect(location: &str, post: bool) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_current_session_prints_no_cookie_hash_or_password_hash() {
+        let current = Current {
+            token_hash: "cookie-hash-secret-value".into(),
+            session: SessionRecord {
+                sid: "sid".into(),
+                user_id: "auth0|alice".into(),
+                auth_time: 0,
+                expires_at: 1,
+            },
+            user: UserRecord {
+                user_id: "auth0|alice".into(),
+                username: "alice".into(),
+                password_hash: "argon2-secret-value".into(),
+                profile: crate::store::Profile {
+                    name: "Alice".into(),
+                    nickname: "alice".into(),
+                    email: "a@example.com".into(),
+                    email_verified: true,
+                    picture: None,
+                    app_metadata: serde_json::Value::Null,
+                    user_metadata: serde_json::Value::Null,
+                    permissions: Default::default(),
+                },
+                logins_count: 0,
+                updated_at: 0,
+            },
+        };
+        let printed = format!("{current:?}");
+        assert!(!printed.contains("secret-value"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+    }
 
     fn forwarded(values: &[&str]) -> HeaderMap {
         let mut h = HeaderMap::new();

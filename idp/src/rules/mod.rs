@@ -206,6 +206,10 @@ pub struct LoginInput {
     /// `context.protocol` / `event.transaction.protocol`: [`IMPLICIT_PROTOCOL`],
     /// [`CODE_PROTOCOL`] or [`REFRESH_PROTOCOL`].
     pub protocol: &'static str,
+    /// The DPoP key thumbprint the tokens will be bound to, as far as it is known when
+    /// rules run (`context.dpop.jkt`, `event.transaction.dpop.jkt`): a code request's
+    /// `dpop_jkt`, a refresh's proof key. Read-only: the binding is the provider's.
+    pub dpop_jkt: Option<String>,
 }
 
 /// The grant a login or refresh is about.
@@ -251,11 +255,15 @@ impl LoginInput {
             sid: &session.sid,
             protocol,
         };
-        Self::build(config, hostname, &about, query, user, from)
+        let mut input = Self::build(config, hostname, &about, query, user, from);
+        input.dpop_jkt = req.dpop_jkt.clone();
+        input
     }
 
     /// What rules see about a refresh-token exchange: the family's client, scopes and
-    /// session, no `/authorize` query, `protocol` [`REFRESH_PROTOCOL`].
+    /// session, no `/authorize` query, `protocol` [`REFRESH_PROTOCOL`], and the key of
+    /// the refresh's DPoP proof, if any.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn refresh(
         config: &Config,
         hostname: &str,
@@ -264,6 +272,7 @@ impl LoginInput {
         sid: &str,
         user: &UserRecord,
         from: &Requester,
+        dpop_jkt: Option<&str>,
     ) -> Self {
         let about = About {
             client_id,
@@ -271,7 +280,9 @@ impl LoginInput {
             sid,
             protocol: REFRESH_PROTOCOL,
         };
-        Self::build(config, hostname, &about, Map::new(), user, from)
+        let mut input = Self::build(config, hostname, &about, Map::new(), user, from);
+        input.dpop_jkt = dpop_jkt.map(str::to_owned);
+        input
     }
 
     fn build(
@@ -317,6 +328,7 @@ impl LoginInput {
             session_id: about.sid.to_owned(),
             logins_count,
             protocol: about.protocol,
+            dpop_jkt: None,
         }
     }
 
@@ -327,6 +339,13 @@ impl LoginInput {
             }
             _ => json!([]),
         }
+    }
+
+    /// `{ "jkt": … }` when the tokens will be DPoP-bound, else `null`.
+    fn dpop(&self) -> Value {
+        self.dpop_jkt
+            .as_ref()
+            .map_or(Value::Null, |jkt| json!({ "jkt": jkt }))
     }
 
     /// The Auth0 rule `context` object.
@@ -351,6 +370,7 @@ impl LoginInput {
             "stats": { "loginsCount": self.logins_count },
             "sessionID": self.session_id,
             "authorization": { "roles": Self::roles(&self.user) },
+            "dpop": self.dpop(),
         })
     }
 
@@ -363,6 +383,7 @@ impl LoginInput {
             "transaction": {
                 "protocol": self.protocol,
                 "requested_scopes": self.scopes,
+                "dpop": self.dpop(),
             },
             "request": {
                 "ip": self.ip,

@@ -91,6 +91,7 @@ impl Idp {
             jar: HashMap::new(),
             set_cookies: Vec::new(),
             peer: None,
+            forwarded_for: None,
         }
     }
 
@@ -222,6 +223,8 @@ pub struct Browser {
     /// The address the requests come from, as the server's connection info says
     /// (`None`: no connection info, as with plain `oneshot`).
     pub peer: Option<SocketAddr>,
+    /// `X-Forwarded-For` sent with every request (see [`Browser::via_proxy`]).
+    pub forwarded_for: Option<String>,
 }
 
 /// Marks `req` as arriving from `peer`, as `serve` does for a real connection.
@@ -239,6 +242,14 @@ impl Browser {
         self
     }
 
+    /// The same browser behind the proxy at `proxy`, which reports it as `client` in
+    /// `X-Forwarded-For` (the provider believes it when `proxy` is a trusted proxy).
+    pub fn via_proxy(mut self, proxy: &str, client: &str) -> Self {
+        self = self.at_ip(proxy);
+        self.forwarded_for = Some(client.to_owned());
+        self
+    }
+
     fn cookie_header(&self) -> String {
         self.jar
             .iter()
@@ -247,7 +258,11 @@ impl Browser {
             .join("; ")
     }
 
-    async fn run(&mut self, req: Request<Body>) -> Resp {
+    async fn run(&mut self, mut req: Request<Body>) -> Resp {
+        if let Some(client) = &self.forwarded_for {
+            req.headers_mut()
+                .insert("x-forwarded-for", client.parse().unwrap());
+        }
         let res = send(&self.app, from_peer(req, self.peer)).await;
         for v in res.headers.get_all(header::SET_COOKIE) {
             let v = v.to_str().unwrap().to_owned();

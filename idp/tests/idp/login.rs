@@ -349,6 +349,40 @@ async fn a_forged_or_used_transaction_id_shows_an_expired_page() {
     assert_eq!(again.status, StatusCode::BAD_REQUEST, "{tx} used twice");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_login_form_posted_twice_at_once_issues_tokens_once() {
+    // idp/README.md (Flood caps): a pending login is finished once, even when two posts of
+    // its form race each other past the password check.
+    let idp = Idp::new();
+    // Consent remembered, so the login post itself issues the tokens.
+    idp.alice_signed_in().await;
+    let mut b = idp.browser();
+    let page = b.login_page(&spa_params(&[])).await;
+    let (first, second) = (
+        b.login_request(&page, "alice", "alice-password"),
+        b.login_request(&page, "alice", "alice-password"),
+    );
+    let (app1, app2) = (idp.app.clone(), idp.app.clone());
+    let (r1, r2) = tokio::join!(
+        tokio::spawn(async move { send(&app1, first).await }),
+        tokio::spawn(async move { send(&app2, second).await }),
+    );
+    let mut statuses = [r1.unwrap(), r2.unwrap()].map(|r| {
+        if r.status == StatusCode::SEE_OTHER {
+            assert!(
+                r.fragment().contains_key("access_token"),
+                "{:?}",
+                r.location()
+            );
+        } else {
+            assert!(r.body.contains("This login has expired"), "{}", r.body);
+        }
+        r.status
+    });
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::BAD_REQUEST]);
+}
+
 #[tokio::test]
 async fn consent_is_remembered_so_the_next_authorization_is_immediate() {
     let idp = Idp::new();

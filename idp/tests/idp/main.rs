@@ -6,6 +6,7 @@
 mod authorize;
 mod code_flow;
 mod common;
+mod dpop;
 mod flood;
 mod login;
 mod refresh;

@@ -120,17 +120,59 @@ async fn the_right_password_from_a_clean_address_passes_a_username_under_attack(
         "the failing address stays out"
     );
 
-    // A second attacking address gets one guess at the locked username, no more.
-    let mut other = idp.browser().at_ip("198.51.100.8");
+    // A second attacking address elsewhere gets one guess at the locked username, no
+    // more; a clean address in the first attacker's /24 gets none.
+    let mut other = idp.browser().at_ip("192.0.2.8");
     let page = other.login_page(&spa_params(&[])).await;
     let res = other.submit_login(&page, "alice", "guess").await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     let res = other.submit_login(&page, "alice", "another-guess").await;
     assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(res.body.contains(THROTTLED));
+    let mut same_site = idp.browser().at_ip("198.51.100.8");
+    let page = same_site.login_page(&spa_params(&[])).await;
+    let res = same_site.submit_login(&page, "alice", "guess").await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
 
     // Alice, from her own address, logs in.
     let mut alice = idp.browser().at_ip("203.0.113.5");
+    let f = alice
+        .log_in(&spa_params(&[]), "alice", "alice-password")
+        .await
+        .fragment();
+    assert!(f.contains_key("access_token"), "{f:?}");
+}
+
+#[tokio::test]
+async fn wrong_passwords_from_a_hundred_64s_of_one_48_are_mostly_refused_and_the_owner_still_signs_in(
+) {
+    // idp/README.md (Throttling): failures for a username count per /48, so fresh /64s of
+    // an attacking /48 do not each get a clean-address guess; the right password from an
+    // unrelated clean address still signs in.
+    let idp = Idp::new();
+    let max = max_failures(&idp);
+    let (mut wrong, mut refused) = (0, 0);
+    for net in 0..100u32 {
+        let mut b = idp.browser().at_ip(&format!("2001:db8:66:{net:x}::1"));
+        let page = b.login_page(&spa_params(&[])).await;
+        let res = b.submit_login(&page, "alice", "guess").await;
+        match res.status {
+            StatusCode::UNAUTHORIZED => wrong += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert!(res.body.contains(THROTTLED), "{}", res.body);
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {}", res.body),
+        }
+    }
+    assert!(
+        wrong <= max,
+        "{wrong} guesses were checked, the limit is {max}"
+    );
+    assert_eq!(refused, 100 - wrong);
+    assert_eq!(idp.state.password_checks(), u64::try_from(wrong).unwrap());
+
+    let mut alice = idp.browser().at_ip("2001:db8:4242::7");
     let f = alice
         .log_in(&spa_params(&[]), "alice", "alice-password")
         .await
