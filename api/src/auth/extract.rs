@@ -5,7 +5,6 @@
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 
-use super::bearer::bearer_token;
 use super::claims::{Claims, RequireScope, Scope};
 use super::verify::TokenVerifier;
 use crate::error::AppError;
@@ -22,8 +21,7 @@ where
         if let Some(claims) = parts.extensions.get::<Claims>() {
             return Ok(claims.clone());
         }
-        let token = bearer_token(parts)?;
-        let claims = TokenVerifier::from_ref(state).verify(&token).await?;
+        let claims = TokenVerifier::from_ref(state).authenticate(parts).await?;
         parts.extensions.insert(claims.clone());
         Ok(claims)
     }

@@ -14,6 +14,11 @@
 //!    tokens, whose `aud` is the client id, are refused); `exp` and `nbf` with leeway;
 //!    `sub` present.
 //!
+//! 6. Binding (RFC 9449 §7): with `Authorization: DPoP`, the token must carry `cnf.jkt` and
+//!    the request a proof ([`super::dpop`]) signed by that key; with `Authorization: Bearer`,
+//!    a token bound to a key is refused (§7.2), and so is every token under
+//!    [`DpopPolicy::require`].
+//!
 //! A token that passed every check is remembered (by its SHA-256, never the token itself)
 //! with the key that verified it, so a client calling again does not pay for another RSA
 //! verification. A remembered token is honoured only while it has not expired and the
@@ -31,10 +36,13 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
-use super::bearer::BearerToken;
+use axum::http::request::Parts;
+
+use super::bearer::{access_token, dpop_proof, BearerToken};
 use super::claims::Claims;
+use super::dpop::{request_htu, DpopChecker, DpopPolicy};
 use super::keys::{JwksPolicy, KeyStore};
-use crate::error::AppError;
+use crate::error::{AppError, Scheme};
 
 /// At most this many validated tokens are remembered; past it, expired ones are dropped, and
 /// if that is not enough the memory is cleared (bounded memory under a flood of tokens).
@@ -69,6 +77,8 @@ pub struct TokenVerifier {
     /// Tokens that passed every check, by the token's SHA-256. Behind a read-write lock, so
     /// concurrent requests look up in parallel.
     verified: Arc<RwLock<HashMap<[u8; 32], Remembered>>>,
+    /// DPoP proofs: the policy, the replay store and the server nonce.
+    dpop: Arc<DpopChecker>,
     #[cfg(test)]
     after_key_chosen: Option<Interleave>,
 }
@@ -104,12 +114,69 @@ impl TokenVerifier {
             issuer: issuer.into(),
             validation: Arc::new(validation),
             verified: Arc::new(RwLock::new(HashMap::new())),
+            dpop: Arc::new(DpopChecker::new(DpopPolicy::default())),
             #[cfg(test)]
             after_key_chosen: None,
         }
     }
 
-    /// Validates `token` and returns its claims, or the RFC 6750 error that fits.
+    /// The same verifier with DPoP treated as `policy` says (default: [`DpopPolicy::default`]).
+    pub fn with_dpop(mut self, policy: DpopPolicy) -> Self {
+        self.dpop = Arc::new(DpopChecker::new(policy));
+        self
+    }
+
+    /// The DPoP policy and server nonce.
+    pub fn dpop(&self) -> &DpopChecker {
+        &self.dpop
+    }
+
+    /// Authenticates a request: its access token (`Bearer`, or `DPoP` with its proof), checked
+    /// as this module says; returns the token's claims or the error that fits.
+    pub async fn authenticate(&self, parts: &Parts) -> Result<Claims, AppError> {
+        let (scheme, token) = access_token(parts)?;
+        let policy = self.dpop.policy();
+        match scheme {
+            Scheme::Bearer => {
+                if policy.require {
+                    return Err(AppError::invalid_token(
+                        "this api accepts only dpop-bound access tokens, with a dpop proof",
+                    ));
+                }
+                let claims = self.verify(&token).await?;
+                if claims.jkt.is_some() {
+                    // RFC 9449 §7.2: a bound token without its proof is not a bearer token.
+                    return Err(AppError::invalid_token(
+                        "the token is bound to a dpop key; send it with the dpop scheme and a proof",
+                    ));
+                }
+                Ok(claims)
+            }
+            Scheme::Dpop => {
+                let proof = dpop_proof(parts)?;
+                let claims = self.verify(&token).await?;
+                let Some(bound) = claims.jkt.as_deref() else {
+                    return Err(AppError::invalid_token(
+                        "the token is not bound to a dpop key; send it as a bearer token",
+                    ));
+                };
+                let htu = request_htu(parts, policy.public_url.as_ref())?;
+                let jkt = self
+                    .dpop
+                    .check(proof, parts.method.as_str(), &htu, token.secret())?;
+                if jkt != bound {
+                    // RFC 9449 §7.1: the proof's key must be the one the token is bound to.
+                    return Err(AppError::invalid_token(
+                        "the dpop proof is signed by another key than the token is bound to",
+                    ));
+                }
+                Ok(claims)
+            }
+        }
+    }
+
+    /// Validates `token` and returns its claims, or the RFC 6750 error that fits. This is the
+    /// token alone: its binding to a DPoP key is [`TokenVerifier::authenticate`]'s.
     pub async fn verify(&self, token: &BearerToken) -> Result<Claims, AppError> {
         let digest: [u8; 32] = Sha256::digest(token.secret().as_bytes()).into();
         let now = unix_now();
