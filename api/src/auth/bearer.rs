@@ -91,9 +91,8 @@ pub fn access_token(parts: &Parts) -> Result<(Scheme, BearerToken), AppError> {
             "the authorization header is too large",
         ));
     }
-    let value = header
-        .to_str()
-        .map_err(|_| AppError::invalid_request("the authorization header is not ascii"))?;
+    let value = visible_ascii(header.as_bytes())
+        .ok_or_else(|| AppError::invalid_request("the authorization header is not ascii"))?;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     let scheme = if scheme.eq_ignore_ascii_case("bearer") {
         Scheme::Bearer
@@ -126,13 +125,30 @@ pub fn dpop_proof(parts: &Parts) -> Result<&str, AppError> {
         .map_err(|_| AppError::invalid_dpop_proof("the dpop proof is not ascii"))
 }
 
+/// The header as text if every byte is visible ASCII, a space or a tab: what
+/// `HeaderValue::to_str` accepts. Every request with a token reads a long header, so the bytes
+/// are checked without an early exit, which the compiler turns into wide comparisons.
+fn visible_ascii(bytes: &[u8]) -> Option<&str> {
+    let visible = bytes.iter().fold(true, |ok, &b| {
+        ok & ((b' '..=b'~').contains(&b) | (b == b'\t'))
+    });
+    visible.then(|| std::str::from_utf8(bytes).ok()).flatten()
+}
+
 /// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+/// Checked without an early exit, as [`visible_ascii`] is, for the same reason.
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.bytes().fold(true, |ok, b| {
+            ok & (b.is_ascii_alphanumeric()
+                | (b == b'-')
+                | (b == b'.')
+                | (b == b'_')
+                | (b == b'~')
+                | (b == b'+')
+                | (b == b'/'))
+        })
 }
 
 #[cfg(test)]

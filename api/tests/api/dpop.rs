@@ -493,3 +493,24 @@ async fn a_public_url_that_is_not_an_absolute_http_url_does_not_start() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_handler_with_two_extractors_checks_the_proof_once() {
+    // RFC 9449 §11.1: the proof is single-use, and one request uses it once, however many
+    // extractors (Claims, RequireScope) read the claims.
+    use axum::routing::get;
+    use hashgate_api::{Claims, ReadMessages, RequireScope};
+    async fn both(claims: Claims, scoped: RequireScope<ReadMessages>) -> String {
+        format!("{} {}", claims.sub, scoped.sub)
+    }
+    let provider = FakeProvider::start(&[&KEY_A]).await;
+    let dir = TempDir::new();
+    let state = hashgate_api::AppState::new(settings(&provider.issuer, dir.path())).unwrap();
+    let router = hashgate_api::app_with(state, axum::Router::new().route("/api/both", get(both)));
+    let key = DpopKey::generate();
+    let token = provider.bound_token(&KEY_A, "alice", "read:messages", &key.thumbprint());
+    let proof = key.proof("GET", &htu("/api/both"), &token);
+    let answer = send(&router, dpop_request("GET", "/api/both", &token, &[&proof])).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.raw, "alice alice");
+}
