@@ -222,8 +222,9 @@ impl DpopChecker {
 }
 
 /// The URL a request was sent to, as `htu` must name it (RFC 9449 §4.3 step 9): the
-/// configured public URL plus the path when a proxy is in front, else the request's scheme
-/// (`http`: this server speaks no TLS itself), its `Host` and its path. Normalized like
+/// configured public URL plus the path when a proxy is in front, else `http` (this server
+/// speaks no TLS itself, whatever scheme a request line names), the request's `Host` and its
+/// path. Normalized like
 /// [`normalized_htu`]; a request without a usable `Host` has no URL to compare.
 pub fn request_htu(parts: &Parts, public_url: Option<&Url>) -> Result<String, AppError> {
     let path = parts.uri.path();
@@ -242,8 +243,7 @@ pub fn request_htu(parts: &Parts, public_url: Option<&Url>) -> Result<String, Ap
                 .ok_or_else(|| {
                     AppError::invalid_dpop_proof("the request names no host to check htu against")
                 })?;
-            let scheme = parts.uri.scheme_str().unwrap_or("http");
-            format!("{scheme}://{host}{path}")
+            format!("http://{host}{path}")
         }
     };
     normalized_htu(&url)
@@ -415,6 +415,17 @@ mod tests {
         assert_eq!(
             request_htu(&parts("127.0.0.1:3001"), Some(&public)).unwrap(),
             "https://api.example/base/api/private"
+        );
+        // A request line naming https does not make a plain-http connection https.
+        let absolute = Request::get("https://127.0.0.1:3001/api/private")
+            .header(HOST, "127.0.0.1:3001")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        assert_eq!(
+            request_htu(&absolute, None).unwrap(),
+            "http://127.0.0.1:3001/api/private"
         );
         for hostile in ["evil.example/x?", "a b", "", "user@host"] {
             assert!(request_htu(&parts(hostile), None).is_err(), "{hostile}");
