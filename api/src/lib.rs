@@ -1,7 +1,8 @@
 //! hashgate-api: a demo resource server that decides from the access token alone.
 //!
 //! It validates `Authorization: Bearer` JWTs issued by any OpenID Connect provider
-//! (found by discovery, keys from its JWKS), answers as RFC 6750 says, and keeps each
+//! (found by discovery, keys from its JWKS), and DPoP-bound ones sent as `Authorization: DPoP`
+//! with their proof (RFC 9449), answers as RFC 6750 and RFC 9449 §7 say, and keeps each
 //! caller's messages in SQLite. Run it with `cargo run -p hashgate-api -- --help`.
 //!
 //! Library first, so tests and other crates start it in-process:
@@ -23,7 +24,8 @@
 //! fetched and what requests get while the provider is down.
 //!
 //! Modules import one way, each only from those listed before it: `messages`, `error`,
-//! `settings`, `auth` (inside: `bearer`, `claims`, `keys`, then `verify`, then `extract`),
+//! `settings`, `auth` (inside: `bearer`, `claims`, `dpop`, `keys`, then `verify`, then
+//! `extract`),
 //! `state`, `routes`; this root only re-exports them and serves.
 
 #![warn(missing_docs)]

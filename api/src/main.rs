@@ -66,6 +66,16 @@ struct Cli {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     jwks_max_age: u64,
+    /// Refuse plain bearer tokens: only DPoP-bound access tokens with a DPoP proof pass.
+    #[arg(long, env = "API_REQUIRE_DPOP")]
+    require_dpop: bool,
+    /// Require a server nonce (`DPoP-Nonce`) in every DPoP proof.
+    #[arg(long, env = "API_DPOP_NONCE")]
+    dpop_nonce: bool,
+    /// The URL clients reach the API at, behind a reverse proxy (https://api.example.com):
+    /// DPoP proofs must name it. Default: the request's own scheme and Host.
+    #[arg(long, env = "API_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
 }
 
 #[tokio::main]
@@ -82,6 +92,9 @@ async fn main() -> ExitCode {
     settings.allowed_origins = cli.allowed_origins;
     settings.jwks_min_refresh_interval = Duration::from_secs(cli.jwks_min_refresh_secs);
     settings.jwks_max_age = Duration::from_secs(cli.jwks_max_age);
+    settings.require_dpop = cli.require_dpop;
+    settings.dpop_nonce = cli.dpop_nonce;
+    settings.public_url = cli.public_url;
 
     let address = SocketAddr::new(cli.host, cli.port);
     let listener = match tokio::net::TcpListener::bind(address).await {
@@ -98,6 +111,9 @@ async fn main() -> ExitCode {
         origins = ?settings.allowed_origins,
         data_dir = %settings.data_dir.display(),
         jwks_max_age_secs = cli.jwks_max_age,
+        require_dpop = settings.require_dpop,
+        dpop_nonce = settings.dpop_nonce,
+        public_url = ?settings.public_url,
         "hashgate-api listening"
     );
     match hashgate_api::serve_with_shutdown(listener, settings, shutdown_signal()).await {

@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, FromRequest, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::response::IntoResponse;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use serde_json::{json, Map, Value};
@@ -13,8 +14,10 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::auth::scopes::{ReadMessages, WriteMessages};
-use crate::auth::{refuse_token_in_form_body, Claims, RequireScope};
-use crate::error::{AppError, Result};
+use crate::auth::{
+    refuse_token_in_form_body, scheme_of, Claims, RequireScope, TokenVerifier, DPOP,
+};
+use crate::error::{set_challenges, AppError, Challenge, Result, Scheme, DPOP_NONCE};
 use crate::messages::{validate_text, Message};
 use crate::state::AppState;
 
@@ -36,9 +39,10 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(state.allowed_origins.iter().cloned()))
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        // The browser app reads the missing scope from the RFC 6750 challenge of a 403.
-        .expose_headers([header::WWW_AUTHENTICATE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, DPOP])
+        // The browser app reads the missing scope from the RFC 6750 challenge of a 403, and
+        // the server nonce from `DPoP-Nonce` (RFC 9449 §9).
+        .expose_headers([header::WWW_AUTHENTICATE, DPOP_NONCE])
         .max_age(PREFLIGHT_MAX_AGE);
     // Only method and path: the query may hold a (refused) token, and headers hold real ones.
     let trace = TraceLayer::new_for_http()
@@ -55,24 +59,69 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(refuse_token_in_form_body))
+        // The verifier, not the whole state: it is cloned for every request, and is one pointer.
+        .layer(middleware::from_fn_with_state(
+            state.verifier.clone(),
+            address_challenges,
+        ))
         .layer(cors)
         .layer(trace)
         .with_state(state)
 }
 
+/// Middleware: puts an error's `WWW-Authenticate` parameters on the challenge of the scheme
+/// the request used (RFC 9449 §7.1), drops the `Bearer` challenge when bearer tokens are
+/// refused, and hands DPoP clients the current server nonce (RFC 9449 §9) on every answer.
+async fn address_challenges(
+    State(verifier): State<TokenVerifier>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let scheme = scheme_of(request.headers());
+    let mut response = next.run(request).await;
+    let dpop = verifier.dpop();
+    let require_dpop = dpop.policy().require;
+    if scheme == Scheme::Dpop || require_dpop {
+        if let Some(challenge) = response.extensions().get::<Challenge>() {
+            let challenges = challenge.render(scheme, require_dpop);
+            set_challenges(response.headers_mut(), &challenges);
+        }
+    }
+    if scheme == Scheme::Dpop && !response.headers().contains_key(DPOP_NONCE) {
+        if let Some(nonce) = dpop.current_nonce() {
+            if let Ok(value) = HeaderValue::from_str(&nonce) {
+                response.headers_mut().insert(DPOP_NONCE, value);
+            }
+        }
+    }
+    response
+}
+
 /// `GET /api/public`: no token needed.
-async fn public() -> Json<Value> {
-    Json(json!({
-        "message": "Hello from a public endpoint! You don't need to be authenticated to see this."
-    }))
+async fn public() -> Response {
+    Json(Greeting {
+        message: "Hello from a public endpoint! You don't need to be authenticated to see this.",
+        sub: None,
+    })
+    .into_response()
 }
 
 /// `GET /api/private`: any valid access token.
-async fn private(claims: Claims) -> Json<Value> {
-    Json(json!({
-        "message": "Hello from a private endpoint! You need to be authenticated to see this.",
-        "sub": claims.sub,
-    }))
+async fn private(claims: Claims) -> Response {
+    Json(Greeting {
+        message: "Hello from a private endpoint! You need to be authenticated to see this.",
+        sub: Some(&claims.sub),
+    })
+    .into_response()
+}
+
+/// The body of the greeting endpoints, serialized straight from borrowed text (no JSON tree
+/// of owned strings to build and drop on every request).
+#[derive(serde::Serialize)]
+struct Greeting<'a> {
+    message: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<&'a str>,
 }
 
 /// `GET /api/private-scoped`: a token with `read:messages`.

@@ -45,6 +45,17 @@ pub struct Settings {
     pub leeway: Duration,
     /// Timeout of each discovery/JWKS request. Default 10 s.
     pub http_timeout: Duration,
+    /// Refuse plain bearer tokens: only DPoP-bound tokens with a proof pass (RFC 9449,
+    /// `--require-dpop`). Default: off.
+    pub require_dpop: bool,
+    /// Require a server nonce in DPoP proofs (RFC 9449 §9, `--dpop-nonce`). Default: off.
+    pub dpop_nonce: bool,
+    /// The URL clients reach the API at, when a reverse proxy is in front
+    /// (`https://api.example.com`, optionally with a path prefix; `--public-url`): DPoP proofs
+    /// must name it (`htu`). Default: none, the request's own scheme and `Host` are used.
+    pub public_url: Option<String>,
+    /// How far a DPoP proof's `iat` may be from now, either way. Default 60 s.
+    pub dpop_proof_window: Duration,
 }
 
 impl Settings {
@@ -64,6 +75,10 @@ impl Settings {
             jwks_min_refresh_interval: Duration::from_secs(30),
             leeway: Duration::from_secs(60),
             http_timeout: Duration::from_secs(10),
+            require_dpop: false,
+            dpop_nonce: false,
+            public_url: None,
+            dpop_proof_window: crate::auth::DEFAULT_PROOF_WINDOW,
         }
     }
 }

@@ -6,7 +6,7 @@ use axum::extract::FromRef;
 use axum::http::HeaderValue;
 use hashgate_protocol::discovery::is_trusted_url;
 
-use crate::auth::{JwksPolicy, TokenVerifier};
+use crate::auth::{DpopPolicy, JwksPolicy, TokenVerifier};
 use crate::error::StartError;
 use crate::messages::MessageStore;
 use crate::settings::Settings;
@@ -77,13 +77,25 @@ impl AppState {
             max_age_floor: settings.jwks_max_age_floor,
             min_refresh_interval: settings.jwks_min_refresh_interval,
         };
+        let public_url = settings
+            .public_url
+            .as_deref()
+            .map(parse_public_url)
+            .transpose()?;
+        let dpop = DpopPolicy {
+            require: settings.require_dpop,
+            nonce: settings.dpop_nonce,
+            public_url,
+            proof_window: settings.dpop_proof_window,
+        };
         let verifier = TokenVerifier::new(
             &settings.issuer,
             &settings.audience,
             http,
             jwks,
             settings.leeway,
-        );
+        )
+        .with_dpop(dpop);
         let messages = MessageStore::open(&settings.data_dir)?;
         Ok(Self {
             verifier,
@@ -92,6 +104,22 @@ impl AppState {
             settings: Arc::new(settings),
         })
     }
+}
+
+/// The public URL is an absolute http(s) URL with a host and neither query nor fragment:
+/// DPoP proofs name it plus the request path (RFC 9449 §4.3 step 9).
+fn parse_public_url(public_url: &str) -> Result<url::Url, StartError> {
+    let invalid = || StartError::PublicUrl(public_url.to_owned());
+    let url = url::Url::parse(public_url.trim()).map_err(|_| invalid())?;
+    if !matches!(url.scheme(), "http" | "https")
+        || !url.has_host()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(invalid());
+    }
+    Ok(url)
 }
 
 /// An origin is `scheme://host[:port]`; a single trailing `/` is forgiven.

@@ -39,6 +39,7 @@ pub mod base64url;
 pub mod claims;
 pub mod config;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 pub mod fragment;
 pub mod json;

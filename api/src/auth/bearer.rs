@@ -1,13 +1,18 @@
-//! Finding the bearer token in a request (RFC 6750 §2), and refusing it anywhere else.
+//! Finding the access token in a request (RFC 6750 §2, RFC 9449 §7.1), and refusing it
+//! anywhere else.
 //!
-//! Only the `Authorization: Bearer <token>` header is accepted. A token in the query
+//! Only the `Authorization: Bearer <token>` and `Authorization: DPoP <token>` headers are
+//! accepted (the latter with one `DPoP` proof header). A token in the query
 //! (`?access_token=`) or in a form body is refused with `invalid_request`, even when the
 //! header is also present (RFC 6750 §3.1: "uses more than one method").
 
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use crate::error::AppError;
+use crate::error::{AppError, Scheme};
+
+/// The `DPoP` request header (RFC 9449 §4.1).
+pub const DPOP: axum::http::HeaderName = axum::http::HeaderName::from_static("dpop");
 
 /// Longest `Authorization` header we read; a longer one is refused before any parsing.
 pub const MAX_AUTHORIZATION_LEN: usize = 8 * 1024;
@@ -34,8 +39,32 @@ pub fn names_access_token(urlencoded: &[u8]) -> bool {
     url::form_urlencoded::parse(urlencoded).any(|(key, _)| key == "access_token")
 }
 
-/// The bearer token of a request, or the RFC 6750 error that fits.
+/// The bearer token of a request, or the RFC 6750 error that fits. A `DPoP` authorization
+/// counts as no bearer credentials here; [`access_token`] reads both schemes.
 pub fn bearer_token(parts: &Parts) -> Result<BearerToken, AppError> {
+    match access_token(parts)? {
+        (Scheme::Bearer, token) => Ok(token),
+        (Scheme::Dpop, _) => Err(AppError::MissingToken),
+    }
+}
+
+/// The scheme of the `Authorization` header, read without checking anything else: how to
+/// address the answer's challenges.
+pub fn scheme_of(headers: &axum::http::HeaderMap) -> Scheme {
+    let dpop = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.as_bytes().get(..5))
+        .is_some_and(|s| s.eq_ignore_ascii_case(b"dpop "));
+    if dpop {
+        Scheme::Dpop
+    } else {
+        Scheme::Bearer
+    }
+}
+
+/// The access token of a request with its scheme (`Bearer`, or `DPoP`, RFC 9449 §7.1), or
+/// the RFC 6750 error that fits.
+pub fn access_token(parts: &Parts) -> Result<(Scheme, BearerToken), AppError> {
     let mut values = parts.headers.get_all(AUTHORIZATION).iter();
     let header = values.next();
     if values.next().is_some() {
@@ -62,14 +91,17 @@ pub fn bearer_token(parts: &Parts) -> Result<BearerToken, AppError> {
             "the authorization header is too large",
         ));
     }
-    let value = header
-        .to_str()
-        .map_err(|_| AppError::invalid_request("the authorization header is not ascii"))?;
+    let value = visible_ascii(header.as_bytes())
+        .ok_or_else(|| AppError::invalid_request("the authorization header is not ascii"))?;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
         // RFC 6750 §3.1: credentials of another scheme mean no bearer credentials at all.
         return Err(AppError::MissingToken);
-    }
+    };
     let token = rest.trim_start_matches(' ');
     if token.is_empty() {
         return Err(AppError::invalid_request("the bearer token is empty"));
@@ -77,16 +109,46 @@ pub fn bearer_token(parts: &Parts) -> Result<BearerToken, AppError> {
     if !is_b64token(token) {
         return Err(AppError::invalid_request("the bearer token is malformed"));
     }
-    Ok(BearerToken(token.to_owned()))
+    Ok((scheme, BearerToken(token.to_owned())))
+}
+
+/// The one `DPoP` proof header of a request (RFC 9449 §4.3 step 1).
+pub fn dpop_proof(parts: &Parts) -> Result<&str, AppError> {
+    let mut values = parts.headers.get_all(DPOP).iter();
+    let (Some(proof), None) = (values.next(), values.next()) else {
+        return Err(AppError::invalid_dpop_proof(
+            "send exactly one dpop proof header with a dpop access token",
+        ));
+    };
+    proof
+        .to_str()
+        .map_err(|_| AppError::invalid_dpop_proof("the dpop proof is not ascii"))
+}
+
+/// The header as text if every byte is visible ASCII, a space or a tab: what
+/// `HeaderValue::to_str` accepts. Every request with a token reads a long header, so the bytes
+/// are checked without an early exit, which the compiler turns into wide comparisons.
+fn visible_ascii(bytes: &[u8]) -> Option<&str> {
+    let visible = bytes.iter().fold(true, |ok, &b| {
+        ok & ((b' '..=b'~').contains(&b) | (b == b'\t'))
+    });
+    visible.then(|| std::str::from_utf8(bytes).ok()).flatten()
 }
 
 /// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+/// Checked without an early exit, as [`visible_ascii`] is, for the same reason.
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.bytes().fold(true, |ok, b| {
+            ok & (b.is_ascii_alphanumeric()
+                | (b == b'-')
+                | (b == b'.')
+                | (b == b'_')
+                | (b == b'~')
+                | (b == b'+')
+                | (b == b'/'))
+        })
 }
 
 #[cfg(test)]

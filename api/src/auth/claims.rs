@@ -27,6 +27,9 @@ pub struct Claims {
     pub client_id: Option<String>,
     /// Expiry (`exp`), seconds since the Unix epoch.
     pub expires_at: u64,
+    /// The thumbprint of the key the token is bound to (`cnf.jkt`, RFC 9449 §6.1), if it is
+    /// DPoP-bound: then it was presented with a proof signed by that key.
+    pub jkt: Option<String>,
     /// Every claim of the payload, for anything the fields above do not cover.
     pub all: Arc<Map<String, Value>>,
 }
@@ -59,6 +62,19 @@ impl Claims {
                 scopes.extend(list.iter().filter_map(Value::as_str).map(str::to_owned));
             }
         }
+        // RFC 7800 §3.1: `cnf` is an object. A token bound in a way this API cannot check
+        // (mTLS `x5t#S256`, RFC 8705) is refused rather than accepted as a plain bearer token.
+        let jkt = match all.get("cnf") {
+            None => None,
+            Some(cnf) => match cnf.get("jkt").and_then(Value::as_str) {
+                Some(jkt) if !jkt.is_empty() => Some(jkt.to_owned()),
+                _ => {
+                    return Err(AppError::invalid_token(
+                        "the token is bound to a key in a way this api cannot check (cnf)",
+                    ))
+                }
+            },
+        };
         let client_id = ["azp", "client_id"]
             .iter()
             .find_map(|name| all.get(*name).and_then(Value::as_str))
@@ -68,6 +84,7 @@ impl Claims {
             scopes: Arc::new(scopes),
             client_id,
             expires_at,
+            jkt,
             all: Arc::new(all),
         })
     }
@@ -217,6 +234,29 @@ mod tests {
         for sub in [json!(""), json!(42), Value::Null] {
             let result = claims(json!({ "iss": "https://issuer.example/", "sub": sub, "exp": 1 }));
             assert!(matches!(result, Err(AppError::InvalidToken(_))), "{sub}");
+        }
+    }
+
+    #[test]
+    fn a_token_bound_in_a_way_this_api_cannot_check_is_refused() {
+        // RFC 7800 §3.1 / RFC 9449 §6.1: cnf.jkt binds to a DPoP key; any other binding (or a
+        // malformed one) cannot be honoured, so the token is not taken as a bearer token.
+        let bound = claims(json!({
+            "iss": "https://issuer.example/", "sub": "u", "exp": 1, "cnf": { "jkt": "abc" }
+        }))
+        .unwrap();
+        assert_eq!(bound.jkt.as_deref(), Some("abc"));
+        for cnf in [
+            json!({ "x5t#S256": "abc" }),
+            json!({ "jkt": 7 }),
+            json!({ "jkt": "" }),
+            json!("abc"),
+            Value::Null,
+        ] {
+            let result = claims(
+                json!({ "iss": "https://issuer.example/", "sub": "u", "exp": 1, "cnf": cnf }),
+            );
+            assert!(matches!(result, Err(AppError::InvalidToken(_))), "{cnf}");
         }
     }
 

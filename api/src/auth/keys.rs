@@ -151,6 +151,16 @@ impl KeySet {
             .ok_or(KeySelectError::NoKeys)
     }
 
+    /// The serial of the key `kid` chooses, if it chooses one.
+    fn chosen_serial(&self, kid: Option<&str>) -> Option<u64> {
+        let chosen = select_key(&self.jwks, kid).ok()?;
+        self.jwks
+            .iter()
+            .position(|jwk| std::ptr::eq(jwk, chosen))
+            .and_then(|index| self.prepared.get(index))
+            .map(|key| key.serial)
+    }
+
     /// Past the max age: the next request refetches.
     fn is_stale(&self, now: Instant) -> bool {
         reached(now, self.fetched_at, self.max_age)
@@ -375,8 +385,22 @@ impl KeyStore {
     /// Whether keys younger than their max age (refetched first if needed) still choose the
     /// key `serial` for `kid`: what a validated token needs to stay valid.
     pub async fn still_chooses(&self, kid: Option<&str>, serial: u64) -> Result<bool, AppError> {
+        // Every request with a remembered token comes here: while the keys are fresh, answer
+        // under the read lock, without taking a reference to the key set or the key.
+        {
+            let cache = self.read();
+            let now = Instant::now();
+            if !cache.is_due(now, &self.inner.policy) {
+                let keys = cache
+                    .keys
+                    .as_deref()
+                    .filter(|set| !set.is_expired(now))
+                    .ok_or(AppError::KeysUnavailable)?;
+                return Ok(keys.chosen_serial(kid) == Some(serial));
+            }
+        }
         let (keys, _, _) = self.fresh().await?;
-        Ok(keys.select(kid).is_ok_and(|key| key.serial == serial))
+        Ok(keys.chosen_serial(kid) == Some(serial))
     }
 
     /// Keys younger than their max age, the generation they were read at, and whether this

@@ -1,11 +1,13 @@
 //! Access-token authentication for axum: keep this module whole when you fork.
 //!
 //! What it guarantees: a handler that takes [`Claims`] (or [`RequireScope`]) runs only for a
-//! request whose `Authorization: Bearer` token is an RS256 JWT signed by a key from the
+//! request whose `Authorization: Bearer` (or `DPoP`, with its proof) token is an RS256 JWT signed by a key from the
 //! configured issuer's JWKS, with `iss` equal to the issuer, `aud` containing the API
 //! identifier, and `exp`/`nbf` within 60 s of leeway. That JWKS is at most its max age old
 //! ([`JwksPolicy`]; twice that while the provider cannot be reached), so a key the issuer
-//! removes stops validating within the max age, with every token it signed. Every refusal
+//! removes stops validating within the max age, with every token it signed. A token bound to a
+//! key (`cnf.jkt`) passes only as `Authorization: DPoP` with a proof signed by that key
+//! (RFC 9449; see [`DpopPolicy`] for nonces, proxies and refusing plain bearer tokens). Every refusal
 //! is an RFC 6750 answer (see [`crate::AppError`]); the token is never echoed or logged.
 //!
 //! # Protecting your own route in one line
@@ -41,19 +43,23 @@
 //! Or check inside the handler, when the scope depends on the request:
 //! `claims.require("write:reports")?;` (see [`Claims::require`]).
 
-// Imports run one way: `bearer`, `claims` and `keys` need only `crate::error`; `verify` uses
-// those three; `extract` (the axum extractors) uses `verify`; this module only re-exports
+// Imports run one way: `bearer`, `claims`, `dpop` and `keys` need only `crate::error`;
+// `verify` uses those four; `extract` (the axum extractors) uses `verify`; this module only re-exports
 // and adds the form-body middleware.
 mod bearer;
 // `macro_use`: the `scopes` below name `scope!` directly, not through the crate root.
 #[macro_use]
 mod claims;
+mod dpop;
 mod extract;
 mod keys;
 mod verify;
 
-pub use bearer::{bearer_token, BearerToken, MAX_AUTHORIZATION_LEN};
+pub use bearer::{access_token, bearer_token, scheme_of, BearerToken, DPOP, MAX_AUTHORIZATION_LEN};
 pub use claims::{Claims, RequireScope, Scope};
+pub use dpop::{
+    normalized_htu, request_htu, DpopChecker, DpopPolicy, DEFAULT_PROOF_WINDOW, MAX_PROOF_LEN,
+};
 pub use keys::JwksPolicy;
 pub use verify::TokenVerifier;
 

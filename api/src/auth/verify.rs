@@ -14,14 +14,26 @@
 //!    tokens, whose `aud` is the client id, are refused); `exp` and `nbf` with leeway;
 //!    `sub` present.
 //!
+//! 6. Binding (RFC 9449 §7): with `Authorization: DPoP`, the token must carry `cnf.jkt` and
+//!    the request a proof ([`super::dpop`]) signed by that key; with `Authorization: Bearer`,
+//!    a token bound to a key is refused (§7.2), and so is every token under
+//!    [`DpopPolicy::require`].
+//!
 //! A token that passed every check is remembered (by its SHA-256, never the token itself)
 //! with the key that verified it, so a client calling again does not pay for another RSA
 //! verification. A remembered token is honoured only while it has not expired and the
 //! current keys (refetched first when past their max age, see [`super::keys`]) still choose
 //! that same key for it: a key the issuer stops publishing takes every token it validated
 //! with it, as without the memory.
+//!
+//! The remembered path is the hot one (a client calls with the same token until it expires), so
+//! it is kept lean: one shared allocation behind the verifier (one reference count touched per
+//! clone, and axum clones the state for every request), the memory keyed by the digest itself
+//! (no second hash), a remembered token shared rather than copied, and the key check made
+//! under the key cache's read lock without taking a reference to the key.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,10 +43,13 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
-use super::bearer::BearerToken;
+use axum::http::request::Parts;
+
+use super::bearer::{access_token, dpop_proof, BearerToken};
 use super::claims::Claims;
+use super::dpop::{request_htu, DpopChecker, DpopPolicy};
 use super::keys::{JwksPolicy, KeyStore};
-use crate::error::AppError;
+use crate::error::{AppError, Scheme};
 
 /// At most this many validated tokens are remembered; past it, expired ones are dropped, and
 /// if that is not enough the memory is cleared (bounded memory under a flood of tokens).
@@ -42,12 +57,35 @@ const MAX_REMEMBERED: usize = 10_000;
 
 /// A validated token: its claims, and the key that verified it (`kid` as the token named it,
 /// and the serial of the key the issuer's keys chose for it at that time).
-#[derive(Clone)]
 struct Remembered {
-    claims: Claims,
+    claims: Arc<Claims>,
     kid: Option<String>,
     key_serial: u64,
 }
+
+/// Hashes a token's SHA-256 digest by its first eight bytes. They are already uniformly
+/// spread, and whoever chooses a token cannot choose its digest, so the flooding protection of
+/// the default hasher (SipHash) would buy nothing here and cost a second hash per request.
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(first) = bytes.first_chunk::<8>() {
+            self.0 = u64::from_ne_bytes(*first);
+        }
+    }
+
+    // The length prefix of `[u8; 32]` is the same for every key: nothing to mix in.
+    fn write_usize(&mut self, _: usize) {}
+}
+
+/// Validated tokens by the SHA-256 of the token.
+type Memory = HashMap<[u8; 32], Arc<Remembered>, BuildHasherDefault<DigestHasher>>;
 
 /// The only signature algorithm this API verifies.
 const ALLOWED_ALGS: &[&str] = &["RS256"];
@@ -60,23 +98,30 @@ const RS256_ONLY: &str = "the token must be signed with rs256";
 #[cfg(test)]
 type Interleave = Arc<dyn Fn(&KeyStore) + Send + Sync>;
 
-/// Validates access tokens for one issuer and audience; cheap to clone.
+/// Validates access tokens for one issuer and audience; cheap to clone (one shared pointer).
 #[derive(Clone)]
 pub struct TokenVerifier {
-    keys: KeyStore,
-    issuer: Arc<str>,
-    validation: Arc<Validation>,
-    /// Tokens that passed every check, by the token's SHA-256. Behind a read-write lock, so
-    /// concurrent requests look up in parallel.
-    verified: Arc<RwLock<HashMap<[u8; 32], Remembered>>>,
+    inner: Arc<Shared>,
     #[cfg(test)]
     after_key_chosen: Option<Interleave>,
+}
+
+/// What every clone of a [`TokenVerifier`] shares.
+struct Shared {
+    keys: KeyStore,
+    issuer: String,
+    validation: Validation,
+    /// Tokens that passed every check, by the token's SHA-256. Behind a read-write lock, so
+    /// concurrent requests look up in parallel.
+    verified: RwLock<Memory>,
+    /// DPoP proofs: the policy, the replay store and the server nonce.
+    dpop: DpopChecker,
 }
 
 impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenVerifier")
-            .field("issuer", &self.issuer)
+            .field("issuer", &self.inner.issuer)
             .finish_non_exhaustive()
     }
 }
@@ -100,26 +145,110 @@ impl TokenVerifier {
         validation.validate_aud = true;
         validation.leeway = leeway.as_secs();
         Self {
-            keys: KeyStore::new(issuer, http, jwks),
-            issuer: issuer.into(),
-            validation: Arc::new(validation),
-            verified: Arc::new(RwLock::new(HashMap::new())),
+            inner: Arc::new(Shared {
+                keys: KeyStore::new(issuer, http, jwks),
+                issuer: issuer.into(),
+                validation,
+                verified: RwLock::default(),
+                dpop: DpopChecker::new(DpopPolicy::default()),
+            }),
             #[cfg(test)]
             after_key_chosen: None,
         }
     }
 
-    /// Validates `token` and returns its claims, or the RFC 6750 error that fits.
+    /// The same verifier with DPoP treated as `policy` says (default: [`DpopPolicy::default`]).
+    pub fn with_dpop(mut self, policy: DpopPolicy) -> Self {
+        let dpop = DpopChecker::new(policy);
+        match Arc::get_mut(&mut self.inner) {
+            Some(shared) => shared.dpop = dpop,
+            // Already shared with a clone: this one gets its own state (and an empty memory).
+            None => {
+                self.inner = Arc::new(Shared {
+                    keys: self.inner.keys.clone(),
+                    issuer: self.inner.issuer.clone(),
+                    validation: self.inner.validation.clone(),
+                    verified: RwLock::default(),
+                    dpop,
+                })
+            }
+        }
+        self
+    }
+
+    /// The DPoP policy and server nonce.
+    pub fn dpop(&self) -> &DpopChecker {
+        &self.inner.dpop
+    }
+
+    /// Authenticates a request: its access token (`Bearer`, or `DPoP` with its proof), checked
+    /// as this module says; returns the token's claims or the error that fits.
+    pub async fn authenticate(&self, parts: &Parts) -> Result<Claims, AppError> {
+        self.authenticate_shared(parts)
+            .await
+            .map(Arc::unwrap_or_clone)
+    }
+
+    /// [`TokenVerifier::authenticate`], answering the claims as the memory shares them.
+    pub(crate) async fn authenticate_shared(&self, parts: &Parts) -> Result<Arc<Claims>, AppError> {
+        let (scheme, token) = access_token(parts)?;
+        let dpop = &self.inner.dpop;
+        let policy = dpop.policy();
+        match scheme {
+            Scheme::Bearer => {
+                if policy.require {
+                    return Err(AppError::invalid_token(
+                        "this api accepts only dpop-bound access tokens, with a dpop proof",
+                    ));
+                }
+                let claims = self.verify_shared(&token).await?;
+                if claims.jkt.is_some() {
+                    // RFC 9449 §7.2: a bound token without its proof is not a bearer token.
+                    return Err(AppError::invalid_token(
+                        "the token is bound to a dpop key; send it with the dpop scheme and a proof",
+                    ));
+                }
+                Ok(claims)
+            }
+            Scheme::Dpop => {
+                let proof = dpop_proof(parts)?;
+                let claims = self.verify_shared(&token).await?;
+                let Some(bound) = claims.jkt.as_deref() else {
+                    return Err(AppError::invalid_token(
+                        "the token is not bound to a dpop key; send it as a bearer token",
+                    ));
+                };
+                let htu = request_htu(parts, policy.public_url.as_ref())?;
+                let jkt = dpop.check(proof, parts.method.as_str(), &htu, token.secret())?;
+                if jkt != bound {
+                    // RFC 9449 §7.1: the proof's key must be the one the token is bound to.
+                    return Err(AppError::invalid_token(
+                        "the dpop proof is signed by another key than the token is bound to",
+                    ));
+                }
+                Ok(claims)
+            }
+        }
+    }
+
+    /// Validates `token` and returns its claims, or the RFC 6750 error that fits. This is the
+    /// token alone: its binding to a DPoP key is [`TokenVerifier::authenticate`]'s.
     pub async fn verify(&self, token: &BearerToken) -> Result<Claims, AppError> {
+        self.verify_shared(token).await.map(Arc::unwrap_or_clone)
+    }
+
+    /// [`TokenVerifier::verify`], answering the claims as the memory shares them.
+    async fn verify_shared(&self, token: &BearerToken) -> Result<Arc<Claims>, AppError> {
+        let shared = &*self.inner;
         let digest: [u8; 32] = Sha256::digest(token.secret().as_bytes()).into();
         let now = unix_now();
         if let Some(known) = self.recall(&digest, now) {
-            if self
+            if shared
                 .keys
                 .still_chooses(known.kid.as_deref(), known.key_serial)
                 .await?
             {
-                return Ok(known.claims);
+                return Ok(Arc::clone(&known.claims));
             }
             // Its key is gone or replaced: the full check decides again.
             self.forget(&digest);
@@ -127,19 +256,22 @@ impl TokenVerifier {
         let kid = acceptable_kid(token.secret())?;
         // The key and its serial come together, so the memory files the token under the key
         // that verified it even if the keys are refetched meanwhile.
-        let key = self.keys.key(kid.as_deref()).await?;
+        let key = shared.keys.key(kid.as_deref()).await?;
         #[cfg(test)]
         if let Some(interleave) = &self.after_key_chosen {
-            interleave(&self.keys);
+            interleave(&shared.keys);
         }
-        let data =
-            jsonwebtoken::decode::<Map<String, Value>>(token.secret(), &key.key, &self.validation)
-                .map_err(|e| AppError::invalid_token(describe(e.kind())))?;
-        let claims = Claims::from_payload(data.claims, &self.issuer)?;
+        let data = jsonwebtoken::decode::<Map<String, Value>>(
+            token.secret(),
+            &key.key,
+            &shared.validation,
+        )
+        .map_err(|e| AppError::invalid_token(describe(e.kind())))?;
+        let claims = Arc::new(Claims::from_payload(data.claims, &shared.issuer)?);
         self.remember(
             digest,
             Remembered {
-                claims: claims.clone(),
+                claims: Arc::clone(&claims),
                 kid,
                 key_serial: key.serial,
             },
@@ -149,8 +281,9 @@ impl TokenVerifier {
     }
 
     /// An already validated token, while it has not expired (same leeway).
-    fn recall(&self, digest: &[u8; 32], now: u64) -> Option<Remembered> {
+    fn recall(&self, digest: &[u8; 32], now: u64) -> Option<Arc<Remembered>> {
         let known = self
+            .inner
             .verified
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -159,7 +292,7 @@ impl TokenVerifier {
         if known
             .claims
             .expires_at
-            .saturating_add(self.validation.leeway)
+            .saturating_add(self.inner.validation.leeway)
             >= now
         {
             return Some(known);
@@ -169,15 +302,17 @@ impl TokenVerifier {
     }
 
     fn forget(&self, digest: &[u8; 32]) {
-        self.verified
+        self.inner
+            .verified
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(digest);
     }
 
     fn remember(&self, digest: [u8; 32], token: Remembered, now: u64) {
-        let leeway = self.validation.leeway;
+        let leeway = self.inner.validation.leeway;
         let mut verified = self
+            .inner
             .verified
             .write()
             .unwrap_or_else(PoisonError::into_inner);
@@ -187,7 +322,7 @@ impl TokenVerifier {
                 verified.clear();
             }
         }
-        verified.insert(digest, token);
+        verified.insert(digest, Arc::new(token));
     }
 }
 
@@ -403,7 +538,7 @@ mod race_tests {
         let (a, b) = (Signer::new("a"), Signer::new("b"));
         let token = a.bearer("alice");
         let mut verifier = verifier();
-        verifier.keys.install_for_test(vec![a.jwk()]);
+        verifier.inner.keys.install_for_test(vec![a.jwk()]);
         let only_b = b.jwk();
         verifier.after_key_chosen = Some(Arc::new(move |keys: &KeyStore| {
             keys.install_for_test(vec![only_b.clone()]);
@@ -427,12 +562,13 @@ mod race_tests {
         let (a, b) = (Signer::new("a"), Signer::new("b"));
         let token = a.bearer("alice");
         let verifier = verifier();
-        verifier.keys.install_for_test(vec![a.jwk()]);
+        verifier.inner.keys.install_for_test(vec![a.jwk()]);
         assert!(verifier.verify(&token).await.is_ok());
-        verifier.keys.install_for_test(vec![b.jwk(), a.jwk()]);
+        verifier.inner.keys.install_for_test(vec![b.jwk(), a.jwk()]);
         let digest: [u8; 32] = Sha256::digest(token.secret().as_bytes()).into();
         let known = verifier.recall(&digest, unix_now()).unwrap();
         assert!(verifier
+            .inner
             .keys
             .still_chooses(known.kid.as_deref(), known.key_serial)
             .await

@@ -221,7 +221,7 @@ async fn a_listed_origin_may_call_the_api_with_authorization_and_json() {
                 .header("access-control-request-method", "POST")
                 .header(
                     "access-control-request-headers",
-                    "authorization,content-type",
+                    "authorization,content-type,dpop",
                 )
                 .body(Body::empty())
                 .unwrap(),
@@ -237,6 +237,8 @@ async fn a_listed_origin_may_call_the_api_with_authorization_and_json() {
         .unwrap()
         .to_ascii_lowercase();
     assert!(allowed_headers.contains("authorization") && allowed_headers.contains("content-type"));
+    // RFC 9449 §4.1: a DPoP client sends its proof in the `DPoP` header.
+    assert!(allowed_headers.split(',').any(|h| h.trim() == "dpop"));
     let methods = preflight.header("access-control-allow-methods").unwrap();
     assert!(methods.contains("GET") && methods.contains("POST") && !methods.contains("DELETE"));
     assert!(preflight
@@ -257,10 +259,13 @@ async fn a_listed_origin_may_call_the_api_with_authorization_and_json() {
         actual.header("access-control-allow-origin"),
         Some(ALLOWED_ORIGIN)
     );
-    // The page reads the missing scope of a 403 from the RFC 6750 challenge.
-    assert_eq!(
-        actual.header("access-control-expose-headers"),
-        Some("www-authenticate")
+    // The page reads the missing scope of a 403 from the RFC 6750 challenge, and the server
+    // nonce from `DPoP-Nonce` (RFC 9449 §9).
+    let exposed = actual.header("access-control-expose-headers").unwrap();
+    let exposed: Vec<_> = exposed.split(',').map(str::trim).collect();
+    assert!(
+        exposed.contains(&"www-authenticate") && exposed.contains(&"dpop-nonce"),
+        "{exposed:?}"
     );
 
     // Errors are readable by the page too, so it can show the 401/403.

@@ -2,11 +2,12 @@
 //! fake OpenID provider on 127.0.0.1 that serves discovery and a JWKS over real HTTP.
 //!
 //! One test binary, so the shared support is compiled once and anything in it no test uses
-//! is reported as dead. `cargo test -p hashgate-api --test api [keys|tokens|endpoints]`.
+//! is reported as dead. `cargo test -p hashgate-api --test api [keys|tokens|endpoints|dpop]`.
 
 // Tests may unwrap: a panic there is a failing test, which is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod dpop;
 mod endpoints;
 mod freshness;
 mod keys;

@@ -1,5 +1,5 @@
-//! Test support: RSA keys, token minting, a fake OpenID provider on 127.0.0.1:0, and a
-//! harness that drives the API's router with `oneshot`.
+//! Test support: RSA keys, token minting, DPoP client keys and proofs, a fake OpenID provider
+//! on 127.0.0.1:0, and a harness that drives the API's router with `oneshot`.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -30,6 +30,91 @@ pub const AUDIENCE: &str = "https://api.hashgate.local";
 pub const CLIENT_ID: &str = "hashgate-spa";
 /// An origin the API allows.
 pub const ALLOWED_ORIGIN: &str = "http://localhost:8080";
+/// The `Host` the `oneshot` DPoP requests are sent to.
+pub const API_HOST: &str = "127.0.0.1:3001";
+
+/// A DPoP client key (ES256, P-256), as a browser's WebCrypto would hold it.
+pub struct DpopKey {
+    signing: p256::ecdsa::SigningKey,
+}
+
+impl DpopKey {
+    pub fn generate() -> Self {
+        Self {
+            signing: p256::ecdsa::SigningKey::random(&mut rand::thread_rng()),
+        }
+    }
+
+    /// The public key as the proof's `jwk` (RFC 9449 §4.2).
+    pub fn jwk(&self) -> Value {
+        let point = self.signing.verifying_key().to_encoded_point(false);
+        json!({
+            "kty": "EC",
+            "crv": "P-256",
+            "x": URL_SAFE_NO_PAD.encode(point.x().unwrap()),
+            "y": URL_SAFE_NO_PAD.encode(point.y().unwrap()),
+        })
+    }
+
+    /// The public key with its private scalar `d`: what a proof must never carry.
+    pub fn private_jwk(&self) -> Value {
+        let mut jwk = self.jwk();
+        jwk["d"] = json!(URL_SAFE_NO_PAD.encode(self.signing.to_bytes()));
+        jwk
+    }
+
+    /// RFC 7638 thumbprint: base64url(SHA-256) of the required members in order.
+    pub fn thumbprint(&self) -> String {
+        use sha2::Digest as _;
+        let jwk = self.jwk();
+        let input = format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+            jwk["x"].as_str().unwrap(),
+            jwk["y"].as_str().unwrap()
+        );
+        URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(input.as_bytes()))
+    }
+
+    /// Signs `header` and `claims` exactly as given, with ES256 (r || s, RFC 7518 §3.4).
+    pub fn sign(&self, header: &Value, claims: &Value) -> String {
+        use p256::ecdsa::signature::Signer as _;
+        let input = format!("{}.{}", b64_json(header), b64_json(claims));
+        let signature: p256::ecdsa::Signature = self.signing.sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    }
+
+    /// The header of a good proof.
+    pub fn header(&self) -> Value {
+        json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk() })
+    }
+
+    /// The claims of a good proof for `method` `htu`, presenting `token`.
+    pub fn claims(method: &str, htu: &str, token: &str) -> Value {
+        json!({
+            "jti": URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>()),
+            "htm": method,
+            "htu": htu,
+            "iat": now(),
+            "ath": ath(token),
+        })
+    }
+
+    /// A good proof for `method` `htu`, presenting `token`.
+    pub fn proof(&self, method: &str, htu: &str, token: &str) -> String {
+        self.sign(&self.header(), &Self::claims(method, htu, token))
+    }
+}
+
+/// `ath`: base64url(SHA-256(access token)) (RFC 9449 §4.2).
+pub fn ath(token: &str) -> String {
+    use sha2::Digest as _;
+    URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// The URL of `path` on the `oneshot` API ([`API_HOST`]).
+pub fn htu(path: &str) -> String {
+    format!("http://{API_HOST}{path}")
+}
 
 /// An RSA signing key with its `kid`.
 pub struct TestKey {
@@ -200,6 +285,13 @@ impl FakeProvider {
     /// A valid access token for `sub` granting `scope`, signed with `key`.
     pub fn token(&self, key: &TestKey, sub: &str, scope: &str) -> String {
         key.mint(&access_claims(&self.issuer, sub, scope))
+    }
+
+    /// A valid access token bound to the DPoP key with thumbprint `jkt` (RFC 9449 §6.1).
+    pub fn bound_token(&self, key: &TestKey, sub: &str, scope: &str, jkt: &str) -> String {
+        let mut claims = access_claims(&self.issuer, sub, scope);
+        claims["cnf"] = json!({ "jkt": jkt });
+        key.mint(&claims)
     }
 }
 
@@ -389,6 +481,17 @@ impl TestApi {
         self.provider.token(&KEY_A, sub, scope)
     }
 
+    /// A valid token for `sub` with `scope` bound to `key`, signed with KEY_A.
+    pub fn bound_token(&self, sub: &str, scope: &str, key: &DpopKey) -> String {
+        self.provider
+            .bound_token(&KEY_A, sub, scope, &key.thumbprint())
+    }
+
+    /// `GET path` on [`API_HOST`] with `Authorization: DPoP token` and `DPoP: proof`.
+    pub async fn get_dpop(&self, path: &str, token: &str, proof: &str) -> Answer {
+        self.send(dpop_request("GET", path, token, &[proof])).await
+    }
+
     pub async fn send(&self, request: Request<Body>) -> Answer {
         send(&self.router, request).await
     }
@@ -426,6 +529,20 @@ impl TestApi {
         }
         statuses
     }
+}
+
+/// `method path` on [`API_HOST`] with `Authorization: DPoP token` and one `DPoP` header per
+/// proof.
+pub fn dpop_request(method: &str, path: &str, token: &str, proofs: &[&str]) -> Request<Body> {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", API_HOST)
+        .header("authorization", format!("DPoP {token}"));
+    for proof in proofs {
+        request = request.header("dpop", *proof);
+    }
+    request.body(Body::empty()).unwrap()
 }
 
 pub fn get_with(path: &str, authorization: &str) -> Request<Body> {
