@@ -12,7 +12,8 @@
 
 use crate::base64url;
 use crate::error::{truncate, JwtError, ValidationError};
-use crate::json::{Fields, FromJson, Json, JsonError};
+use crate::json::{Fields, JsonError};
+use crate::json_object;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
@@ -64,56 +65,43 @@ fn decode(segment: &str, which: &'static str) -> Result<Vec<u8>, JwtError> {
     base64url::decode(segment).ok_or(JwtError::InvalidBase64 { segment: which })
 }
 
-/// The JOSE header fields this app looks at. The key-carrying parameters are recorded only
-/// as present or absent: their values are never used.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct JwtHeader {
-    /// The signature algorithm (`RS256`, …).
-    pub alg: String,
-    /// Which key of the provider's JWKS signed the token.
-    #[serde(default)]
-    pub kid: Option<String>,
-    /// The media type (`JWT`), informational.
-    #[serde(default)]
-    pub typ: Option<String>,
-    /// A URL to fetch keys from: never trusted.
-    #[serde(default, deserialize_with = "presence")]
-    pub jku: Option<IgnoredAny>,
-    /// A URL to fetch a certificate from: never trusted.
-    #[serde(default, deserialize_with = "presence")]
-    pub x5u: Option<IgnoredAny>,
-    /// An embedded key: never trusted.
-    #[serde(default, deserialize_with = "presence")]
-    pub jwk: Option<IgnoredAny>,
-    /// An embedded certificate chain: never trusted.
-    #[serde(default, deserialize_with = "presence")]
-    pub x5c: Option<IgnoredAny>,
-    /// Critical extensions this app does not implement.
-    #[serde(default, deserialize_with = "presence")]
-    pub crit: Option<IgnoredAny>,
-}
-
-impl FromJson for JwtHeader {
-    fn from_json(value: &Json) -> Result<Self, JsonError> {
-        let f = Fields::of(value)?;
-        // Presence alone is refused, whatever the value (`null` included).
-        let present = |name| f.has(name).then_some(IgnoredAny);
-        Ok(JwtHeader {
-            alg: f.string("alg")?,
-            kid: f.opt_string("kid")?,
-            typ: f.opt_string("typ")?,
-            jku: present("jku"),
-            x5u: present("x5u"),
-            jwk: present("jwk"),
-            x5c: present("x5c"),
-            crit: present("crit"),
-        })
+json_object! {
+    /// The JOSE header fields this app looks at. The key-carrying parameters are recorded only
+    /// as present or absent: their values are never used.
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct JwtHeader: FromJson {
+        /// The signature algorithm (`RS256`, …).
+        pub alg: String = "alg",
+        /// Which key of the provider's JWKS signed the token.
+        pub kid: Option<String> = "kid",
+        /// The media type (`JWT`), informational.
+        pub typ: Option<String> = "typ",
+        /// A URL to fetch keys from: never trusted.
+        #[serde(default, deserialize_with = "presence")]
+        pub jku: Option<IgnoredAny> = "jku" with present,
+        /// A URL to fetch a certificate from: never trusted.
+        #[serde(default, deserialize_with = "presence")]
+        pub x5u: Option<IgnoredAny> = "x5u" with present,
+        /// An embedded key: never trusted.
+        #[serde(default, deserialize_with = "presence")]
+        pub jwk: Option<IgnoredAny> = "jwk" with present,
+        /// An embedded certificate chain: never trusted.
+        #[serde(default, deserialize_with = "presence")]
+        pub x5c: Option<IgnoredAny> = "x5c" with present,
+        /// Critical extensions this app does not implement.
+        #[serde(default, deserialize_with = "presence")]
+        pub crit: Option<IgnoredAny> = "crit" with present,
     }
 }
 
 /// `Some` whenever the member exists, even as `null`: presence alone is refused.
 fn presence<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IgnoredAny>, D::Error> {
     IgnoredAny::deserialize(d).map(Some)
+}
+
+/// The [`FromJson`] reading of [`presence`]: the member is there, whatever its value.
+fn present(fields: &Fields<'_>, name: &str) -> Result<Option<IgnoredAny>, JsonError> {
+    Ok(fields.has(name).then_some(IgnoredAny))
 }
 
 /// Checks the JOSE header against the rules of this product: `alg` must not be `none` (any

@@ -34,6 +34,10 @@
 // Tests may unwrap: a panic there is a failing test, which is the point.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+// `json_object!` names serde by this crate's name in its `#[serde(...)]` strings, where
+// `$crate` cannot go; this makes that name work inside the crate too.
+extern crate self as hashgate_protocol;
+
 pub mod authorize;
 pub mod base64url;
 pub mod claims;

@@ -2,9 +2,11 @@
 //!
 //! `Debug` prints `[redacted]`, there is no `Display`, the value is read through
 //! `.secret()`, and equality is constant-time. Serde sees the plain string
-//! (`#[serde(transparent)]`), so the types can be stored and restored.
+//! (`#[serde(transparent)]`) and so do [`FromJson`] and [`ToJson`], so the types can be stored
+//! and restored.
 
 use crate::base64url;
+use crate::json::{self, FromJson, Json, JsonError, ToJson};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -56,6 +58,18 @@ macro_rules! secret_string {
         }
 
         impl Eq for $name {}
+
+        impl FromJson for $name {
+            fn from_json(value: &Json) -> Result<Self, JsonError> {
+                json::string(value).map(Self)
+            }
+        }
+
+        impl ToJson for $name {
+            fn to_json(&self) -> Json {
+                self.secret().into()
+            }
+        }
     };
 }
 
