@@ -19,6 +19,7 @@
 //! Every reader ignores unknown members and treats `null` as absent for optional ones, like
 //! the serde derives of the same types.
 
+use serde::Deserialize as _;
 use std::fmt;
 
 /// One JSON value. Objects keep their members in document order.
@@ -368,10 +369,22 @@ pub fn array<T>(
         .collect()
 }
 
-/// An absent member becomes `T::default()` (an empty list, …); a present one must be a `T`.
-/// A reader for [`json_object!`](crate::json_object)'s `with` (pair it with `#[serde(default)]`).
+/// An absent or `null` member becomes `T::default()` (an empty list, 0, …); a present one
+/// must be a `T`. A reader for [`json_object!`](crate::json_object)'s `with`; serde reads the
+/// same with [`null_as_default`]:
+/// `#[serde(default, deserialize_with = "hashgate_protocol::json::null_as_default")]`.
 pub fn or_default<T: FromJson + Default>(fields: &Fields<'_>, name: &str) -> Result<T, JsonError> {
     Ok(fields.opt(name, T::from_json)?.unwrap_or_default())
+}
+
+/// serde's reading of [`or_default`]: a `null` member is `T::default()` (and with
+/// `#[serde(default)]`, so is an absent one).
+pub fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 impl FromJson for String {
@@ -546,8 +559,9 @@ pub use serde as __serde;
 /// `Option` of one optional (`null` counts as absent), unknown members are ignored. A member
 /// read another way names its reader after `with` (a function
 /// `fn(&Fields<'_>, &str) -> Result<T, JsonError>`, such as [`or_default`]) and gives serde the
-/// same rule in its own `#[serde(...)]` attribute on that member; the crate's parity test holds
-/// the two readings to the same verdicts.
+/// same rule in its own `#[serde(...)]` attribute on that member (for [`or_default`]:
+/// `#[serde(default, deserialize_with = "hashgate_protocol::json::null_as_default")]`); the
+/// crate's parity test holds the two readings to the same verdicts.
 ///
 /// The expansion names serde through this crate (`hashgate_protocol::json::__serde`), so a
 /// crate using the macro needs no serde dependency of its own, but must depend on this crate
@@ -774,5 +788,147 @@ mod tests {
             }),
             "{text}"
         );
+    }
+
+    crate::json_object! {
+        /// An element of [`Basket`]: a required renamed member and an optional one.
+        #[derive(Debug, Clone, PartialEq)]
+        struct Item: FromJson + ToJson {
+            /// Required, and named differently in JSON.
+            name: String = "itemName",
+            /// Optional, and narrower than JSON's integers.
+            count: Option<u32> = "count",
+        }
+    }
+
+    crate::json_object! {
+        /// A declared type holding declared types, and a member read `with` its own reader.
+        #[derive(Debug, Clone, PartialEq)]
+        struct Basket: FromJson + ToJson {
+            /// Required list of declared elements.
+            items: Vec<Item> = "items",
+            /// Empty when absent or `null`.
+            #[serde(default, deserialize_with = "hashgate_protocol::json::null_as_default")]
+            tags: Vec<String> = "tags" with or_default,
+            /// Optional.
+            note: Option<String> = "note",
+        }
+    }
+
+    fn read(text: &str) -> Result<Basket, String> {
+        Basket::from_json(&parse(text)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_declared_type_reads_its_json_names_and_says_which_member_is_wrong() {
+        // docs/contract.md §1: a broken document is reported with the member at fault, through
+        // any depth of declared types.
+        let basket =
+            read(r#"{"items":[{"itemName":"a","count":2},{"itemName":"b","name":"x"}],"extra":1}"#)
+                .unwrap();
+        assert_eq!(
+            basket.items,
+            vec![
+                Item {
+                    name: "a".into(),
+                    count: Some(2)
+                },
+                Item {
+                    name: "b".into(),
+                    count: None
+                },
+            ]
+        );
+        assert_eq!((basket.tags, basket.note), (vec![], None));
+        for (text, error) in [
+            (
+                r#"{"items":[{"itemName":"a"},{"itemName":5}]}"#,
+                r#""items[1].itemName" must be a string"#,
+            ),
+            (
+                r#"{"items":[{"name":"a"}]}"#,
+                r#""items[0].itemName" is missing"#,
+            ),
+            (
+                r#"{"items":[{"itemName":"a","count":-1}]}"#,
+                r#""items[0].count" must be a non-negative integer"#,
+            ),
+            (
+                r#"{"items":[{"itemName":"a","count":4294967296}]}"#,
+                r#""items[0].count" must be an integer below 4294967296"#,
+            ),
+            (r#"{"items":null}"#, r#""items" is missing"#),
+            (
+                r#"{"items":[],"tags":[1]}"#,
+                r#""tags[0]" must be a string"#,
+            ),
+            (r#"{"items":[],"note":false}"#, r#""note" must be a string"#),
+            ("[]", "the document must be an object"),
+        ] {
+            assert_eq!(read(text), Err(error.to_owned()), "{text}");
+        }
+        assert_eq!(
+            read(r#"{"items":[],"tags":null,"note":null}"#)
+                .unwrap()
+                .tags,
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            read(r#"{"items":[],"tags":["t"]}"#).unwrap().tags,
+            vec!["t".to_owned()]
+        );
+    }
+
+    #[test]
+    fn a_declared_type_reads_like_its_serde_derive() {
+        // The servers read the same types with serde: both readings come from one declaration
+        // and must accept the same documents the same way.
+        for text in [
+            r#"{"items":[{"itemName":"a","count":2},{"itemName":"b","count":null}],"note":"n"}"#,
+            r#"{"items":[],"tags":null}"#,
+            r#"{"items":[],"tags":["x","y"],"unknown":{"a":[1]}}"#,
+            r#"{"items":[{"itemName":"a"}],"tags":"x"}"#,
+            r#"{"items":[{"name":"a"}]}"#,
+            r#"{"items":[{"itemName":"a","count":-1}]}"#,
+            r#"{"items":[{"itemName":"a","count":4294967296}]}"#,
+            r#"{"items":null}"#,
+            r#"{"tags":[]}"#,
+            r#"{"items":[],"note":5}"#,
+            "null",
+        ] {
+            let ours = Basket::from_json(&parse(text)).ok();
+            let serde = serde_json::from_str::<Basket>(text).ok();
+            assert_eq!(ours, serde, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_declared_type_writes_what_its_serde_derive_writes() {
+        // What the SPA stores is read back by either reading: absent optional members are left
+        // out, as serde writes them, and everything else survives the round trip.
+        let basket = Basket {
+            items: vec![
+                Item {
+                    name: "a \" \\ é".into(),
+                    count: Some(7),
+                },
+                Item {
+                    name: "b".into(),
+                    count: None,
+                },
+            ],
+            tags: vec!["t".into()],
+            note: None,
+        };
+        let text = basket.to_json().to_text();
+        assert_eq!(
+            text,
+            r#"{"items":[{"itemName":"a \" \\ é","count":7},{"itemName":"b"}],"tags":["t"]}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            serde_json::to_value(&basket).unwrap()
+        );
+        assert_eq!(Basket::from_json(&parse(&text)), Ok(basket));
     }
 }

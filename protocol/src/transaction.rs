@@ -31,7 +31,7 @@ json_object! {
     #[derive(Debug, Clone, Default, PartialEq, Eq)]
     pub struct TransactionStore: FromJson + ToJson {
         /// Pending transactions, oldest first (none when the member is absent).
-        #[serde(default)]
+        #[serde(default, deserialize_with = "hashgate_protocol::json::null_as_default")]
         pub entries: Vec<Transaction> = "entries" with json::or_default,
     }
 }
