@@ -547,4 +547,20 @@ mod tests {
         c.nonce = None;
         assert_eq!(verifier.verify(&c, NOW), Err(ValidationError::MissingNonce));
     }
+
+    #[test]
+    fn id_token_claims_and_the_verifier_print_the_nonce_redacted() {
+        // Rule: the nonce binding a token to this login is never logged (OIDC Core 3.2.2.11).
+        let mut c = claims();
+        c.nonce = Some(Nonce::new("NONCE-s3cr3t".into()));
+        crate::secret::assert_redacted(&format!("{c:?}"), &["NONCE-s3cr3t"]);
+        let read = IdTokenClaims::from_json(&crate::json::parse(
+            r#"{"iss":"i","aud":"spa","exp":2,"iat":1,"nonce":"NONCE-s3cr3t"}"#,
+        ))
+        .unwrap();
+        crate::secret::assert_redacted(&format!("{read:?}"), &["NONCE-s3cr3t"]);
+        let nonce = Nonce::new("NONCE-s3cr3t".into());
+        let verifier = IdTokenVerifier::new(ISS, CLIENT, &nonce);
+        crate::secret::assert_redacted(&format!("{verifier:?}"), &["NONCE-s3cr3t"]);
+    }
 }

@@ -14,14 +14,17 @@ use crate::base64url;
 use crate::error::{truncate, JwtError, ValidationError};
 use crate::json::{Fields, JsonError};
 use crate::json_object;
+use crate::secret::Redacted;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
+use std::fmt;
 
 /// Largest token accepted, in bytes.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 
-/// The decoded parts of a compact JWS. Nothing in it is verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The decoded parts of a compact JWS. Nothing in it is verified. Together they are the token,
+/// so `Debug` prints every part as `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct JwtParts {
     /// The JOSE header's JSON; parse it into [`JwtHeader`].
     pub header_json: Vec<u8>,
@@ -33,6 +36,17 @@ pub struct JwtParts {
     pub signing_input: String,
     /// The raw signature bytes (for RS256, as long as the key's modulus).
     pub signature: Vec<u8>,
+}
+
+impl fmt::Debug for JwtParts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtParts")
+            .field("header_json", &Redacted)
+            .field("payload_json", &Redacted)
+            .field("signing_input", &Redacted)
+            .field("signature", &Redacted)
+            .finish()
+    }
 }
 
 /// Splits a compact JWS into its decoded parts: exactly three non-empty, strict base64url
@@ -315,5 +329,24 @@ mod tests {
         );
         assert!(dangerous::decode_segment_unverified("a=").is_err());
         assert!(dangerous::decode_segment_unverified("").is_err());
+    }
+
+    #[test]
+    fn jwt_parts_print_redacted() {
+        // Rule: tokens are never logged; the parts of a token are the token.
+        let token = format!(
+            "{}.{}.{}",
+            b64(br#"{"alg":"RS256"}"#),
+            b64(br#"{"nonce":"NONCE-s3cr3t"}"#),
+            b64(b"SIG-s3cr3t")
+        );
+        let parts = split(&token).unwrap();
+        let (signing_input, _) = token.rsplit_once('.').unwrap();
+        let payload_bytes = format!("{:?}", parts.payload_json);
+        let signature_bytes = format!("{:?}", parts.signature);
+        crate::secret::assert_redacted(
+            &format!("{parts:?}"),
+            &[signing_input, &payload_bytes, &signature_bytes, "s3cr3t"],
+        );
     }
 }

@@ -8,8 +8,10 @@
 //! regex or crypto crate.
 //!
 //! # What it guarantees
-//! - Secrets ([`AccessToken`], [`IdToken`], [`State`], [`Nonce`]) print as `[redacted]`
-//!   and compare in constant time.
+//! - Secrets ([`AccessToken`], [`IdToken`], [`RefreshToken`], [`AuthorizationCode`],
+//!   [`CodeVerifier`], [`State`], [`Nonce`]) print as `[redacted]` and compare in constant
+//!   time; every type that holds one prints it redacted too (the responses, [`Transaction`],
+//!   [`TokenEndpointResponse`], [`IdTokenClaims`], [`JwtParts`], [`SplitQuery`]).
 //! - Untrusted input (fragment, tokens, JWKS, discovery, config, return-to) is bounded in
 //!   size and never makes it panic; every failure is a typed error with a sentence a user
 //!   can read.

@@ -21,6 +21,25 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
+/// What a hand-written `Debug` prints in place of a secret (`[redacted]`), as the secret
+/// newtypes do.
+pub(crate) struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Test support: `printed` (a `Debug` output) shows none of `secrets`, and says `[redacted]`.
+#[cfg(test)]
+pub(crate) fn assert_redacted(printed: &str, secrets: &[&str]) {
+    for secret in secrets {
+        assert!(!printed.contains(secret), "{secret:?} leaks in {printed}");
+    }
+    assert!(printed.contains("[redacted]"), "{printed}");
+}
+
 macro_rules! secret_string {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -180,6 +199,53 @@ mod tests {
         assert!(!printed.contains("s3cr3t"));
         assert!(!printed.contains("eyJ"));
         assert_eq!(format!("{token:?}"), "[redacted]");
+    }
+
+    // Rule: tokens, codes and verifiers are never logged; one test per secret type.
+    const SECRET: &str = "s3cr3t-value";
+
+    #[test]
+    fn an_access_token_prints_redacted() {
+        assert_redacted(&format!("{:?}", AccessToken::new(SECRET.into())), &[SECRET]);
+    }
+
+    #[test]
+    fn an_id_token_prints_redacted() {
+        assert_redacted(&format!("{:?}", IdToken::new(SECRET.into())), &[SECRET]);
+    }
+
+    #[test]
+    fn a_state_prints_redacted() {
+        assert_redacted(&format!("{:?}", State::new(SECRET.into())), &[SECRET]);
+    }
+
+    #[test]
+    fn a_nonce_prints_redacted() {
+        assert_redacted(&format!("{:?}", Nonce::new(SECRET.into())), &[SECRET]);
+    }
+
+    #[test]
+    fn a_refresh_token_prints_redacted() {
+        assert_redacted(
+            &format!("{:?}", RefreshToken::new(SECRET.into())),
+            &[SECRET],
+        );
+    }
+
+    #[test]
+    fn an_authorization_code_prints_redacted() {
+        assert_redacted(
+            &format!("{:?}", AuthorizationCode::new(SECRET.into())),
+            &[SECRET],
+        );
+    }
+
+    #[test]
+    fn a_code_verifier_prints_redacted() {
+        assert_redacted(
+            &format!("{:?}", CodeVerifier::new(SECRET.into())),
+            &[SECRET],
+        );
     }
 
     #[test]

@@ -179,4 +179,18 @@ mod tests {
         assert_eq!(e.error, "invalid_grant");
         assert_eq!(e.error_description.as_deref(), Some("spent"));
     }
+
+    #[test]
+    fn a_token_endpoint_answer_prints_its_tokens_redacted() {
+        // Rule: tokens are never logged, whichever side read the answer.
+        use crate::json::FromJson;
+        let text = r#"{"access_token":"AT-s3cr3t","token_type":"Bearer","id_token":"ID-s3cr3t","refresh_token":"RT-s3cr3t"}"#;
+        let ours = TokenEndpointResponse::from_json(&crate::json::parse(text)).unwrap();
+        let serde: TokenEndpointResponse = serde_json::from_str(text).unwrap();
+        let secrets = ["AT-s3cr3t", "ID-s3cr3t", "RT-s3cr3t"];
+        for printed in [format!("{ours:?}"), format!("{serde:?}")] {
+            crate::secret::assert_redacted(&printed, &secrets);
+        }
+        crate::secret::assert_redacted(&format!("{:?}", ours.into_token_response()), &secrets);
+    }
 }

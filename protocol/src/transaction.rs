@@ -210,4 +210,20 @@ mod tests {
         let empty: TransactionStore = serde_json::from_str("{}").unwrap();
         assert!(empty.entries.is_empty());
     }
+
+    #[test]
+    fn a_transaction_and_the_store_print_state_nonce_and_verifier_redacted() {
+        // Rule: the values that bind a response to this browser are never logged.
+        let mut store = TransactionStore::default();
+        store.insert(Transaction {
+            state: State::new("ST-s3cr3t".into()),
+            nonce: Nonce::new("NONCE-s3cr3t".into()),
+            return_to: "/profile".into(),
+            created_at: 1,
+            code_verifier: Some(CodeVerifier::new("CV-s3cr3t".into())),
+        });
+        let secrets = ["ST-s3cr3t", "NONCE-s3cr3t", "CV-s3cr3t"];
+        crate::secret::assert_redacted(&format!("{:?}", store.entries[0]), &secrets);
+        crate::secret::assert_redacted(&format!("{store:?}"), &secrets);
+    }
 }
