@@ -45,6 +45,7 @@ pub mod base64url;
 pub mod claims;
 pub mod config;
 pub mod discovery;
+pub mod dpop_client;
 pub mod error;
 pub mod fragment;
 pub mod json;
