@@ -6,7 +6,7 @@
 
 use crate::base64url;
 use crate::error::ValidationError;
-use crate::json::{self, FromJson, Json, JsonError, ToJson};
+use crate::json::{FromJson, Json, JsonError, ToJson};
 use crate::json_object;
 use crate::secret::{ct_eq, Nonce};
 use serde::de::{self, SeqAccess, Visitor};
@@ -104,7 +104,7 @@ impl FromJson for Audience {
     fn from_json(value: &Json) -> Result<Self, JsonError> {
         match value {
             Json::String(one) => Ok(Audience(vec![one.clone()])),
-            Json::Array(_) => json::array(value, json::string).map(Audience),
+            Json::Array(_) => Vec::<String>::from_json(value).map(Audience),
             _ => Err(JsonError::expected("a string or an array of strings")),
         }
     }

@@ -294,42 +294,42 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| JsonError::missing(name))
     }
 
+    // The typed helpers below read through `ReadMember`, as `json_object!` types do, so a
+    // hand-written reader and a declared one share one copy of each reader in the download.
+
     /// A required string member.
     pub fn string(&self, name: &str) -> Result<String, JsonError> {
-        self.req(name, string)
+        String::read_member(self, name)
     }
 
     /// An optional string member.
     pub fn opt_string(&self, name: &str) -> Result<Option<String>, JsonError> {
-        self.opt(name, string)
+        Option::<String>::read_member(self, name)
     }
 
     /// A required integer member.
     pub fn int(&self, name: &str) -> Result<i64, JsonError> {
-        self.req(name, int)
+        i64::read_member(self, name)
     }
 
     /// An optional integer member.
     pub fn opt_int(&self, name: &str) -> Result<Option<i64>, JsonError> {
-        self.opt(name, int)
+        Option::<i64>::read_member(self, name)
     }
 
     /// An optional non-negative integer member.
     pub fn opt_uint(&self, name: &str) -> Result<Option<u64>, JsonError> {
-        self.opt(name, uint)
+        Option::<u64>::read_member(self, name)
     }
 
     /// An optional boolean member.
     pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, JsonError> {
-        self.opt(name, |v| match v {
-            Json::Bool(b) => Ok(*b),
-            _ => Err(JsonError::expected("true or false")),
-        })
+        Option::<bool>::read_member(self, name)
     }
 
     /// An optional array of strings.
     pub fn opt_strings(&self, name: &str) -> Result<Option<Vec<String>>, JsonError> {
-        self.opt(name, |v| array(v, string))
+        Option::<Vec<String>>::read_member(self, name)
     }
 }
 

@@ -2,11 +2,11 @@
 //!
 //! `Debug` prints `[redacted]`, there is no `Display`, the value is read through
 //! `.secret()`, and equality is constant-time. Serde sees the plain string
-//! (`#[serde(transparent)]`) and so do [`FromJson`] and [`ToJson`], so the types can be stored
-//! and restored.
+//! (`#[serde(transparent)]`) and so do the members of [`json_object!`](crate::json_object)
+//! types, so the types can be stored and restored.
 
 use crate::base64url;
-use crate::json::{self, FromJson, Json, JsonError, ToJson};
+use crate::json::{Fields, Json, JsonError, ReadMember, WriteMember};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -78,15 +78,36 @@ macro_rules! secret_string {
 
         impl Eq for $name {}
 
-        impl FromJson for $name {
-            fn from_json(value: &Json) -> Result<Self, JsonError> {
-                json::string(value).map(Self)
+        // Read and written as members through `String`'s own readers and writers, not as
+        // `FromJson`/`ToJson` types of their own: one copy of that code in the download serves
+        // every secret.
+        impl ReadMember for $name {
+            fn read_member(fields: &Fields<'_>, name: &str) -> Result<Self, JsonError> {
+                String::read_member(fields, name).map(Self)
             }
         }
 
-        impl ToJson for $name {
-            fn to_json(&self) -> Json {
-                self.secret().into()
+        impl ReadMember for Option<$name> {
+            fn read_member(fields: &Fields<'_>, name: &str) -> Result<Self, JsonError> {
+                Option::<String>::read_member(fields, name).map(|v| v.map($name))
+            }
+        }
+
+        impl WriteMember for $name {
+            fn write_member(&self, name: &str, members: &mut Vec<(String, Json)>) {
+                self.0.write_member(name, members);
+            }
+        }
+
+        impl WriteMember for Option<$name> {
+            fn write_member(&self, name: &str, members: &mut Vec<(String, Json)>) {
+                if let Some(value) = self {
+                    value.write_member(name, members);
+                }
+            }
+
+            fn is_absent(&self) -> bool {
+                self.is_none()
             }
         }
     };
