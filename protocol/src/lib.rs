@@ -11,7 +11,7 @@
 //! - Secrets ([`AccessToken`], [`IdToken`], [`RefreshToken`], [`AuthorizationCode`],
 //!   [`CodeVerifier`], [`State`], [`Nonce`]) print as `[redacted]` and compare in constant
 //!   time; every type that holds one prints it redacted too (the responses, [`Transaction`],
-//!   [`TokenEndpointResponse`], [`IdTokenClaims`], [`JwtParts`], [`SplitQuery`]).
+//!   [`TokenEndpointResponse`], [`JwtParts`], [`SplitQuery`]).
 //! - Untrusted input (fragment, tokens, JWKS, discovery, config, return-to) is bounded in
 //!   size and never makes it panic; every failure is a typed error with a sentence a user
 //!   can read.
