@@ -370,11 +370,16 @@ pub fn array<T>(
     let Json::Array(items) = value else {
         return Err(JsonError::expected("an array"));
     };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| read(item).map_err(|e| e.inside(&format!("[{i}]"))))
-        .collect()
+    // A plain loop rather than collecting `Result`s: one copy per element type in the
+    // download, and the iterator adapters made each copy larger.
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match read(item) {
+            Ok(value) => out.push(value),
+            Err(e) => return Err(e.inside(&format!("[{i}]"))),
+        }
+    }
+    Ok(out)
 }
 
 /// An absent or `null` member becomes `T::default()` (an empty list, 0, …); a present one

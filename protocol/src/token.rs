@@ -87,14 +87,18 @@ impl TokenEndpointResponse {
     /// token endpoint has none: the code it redeemed was already matched to its login).
     /// An empty string counts as absent.
     pub fn into_token_response(self) -> TokenResponse {
+        // One check for the three tokens, on their text: one copy in the download.
+        let present = |t: Option<String>| t.filter(|t| !t.is_empty());
         TokenResponse {
-            access_token: self.access_token.filter(|t| !t.secret().is_empty()),
-            id_token: self.id_token.filter(|t| !t.secret().is_empty()),
+            access_token: present(self.access_token.map(AccessToken::into_secret))
+                .map(AccessToken::new),
+            id_token: present(self.id_token.map(IdToken::into_secret)).map(IdToken::new),
             token_type: self.token_type,
             expires_in: self.expires_in,
             scope: self.scope,
             state: None::<State>,
-            refresh_token: self.refresh_token.filter(|t| !t.secret().is_empty()),
+            refresh_token: present(self.refresh_token.map(RefreshToken::into_secret))
+                .map(RefreshToken::new),
         }
     }
 }
