@@ -566,10 +566,13 @@ pub use serde as __serde;
 ///   to its JSON name, absent optional members left out when written: what the servers use;
 /// - [`FromJson`], reading through [`Fields`] with errors that name the member
 ///   (`"keys[1].kty" must be a string`): what the SPA uses, without serde in its download;
-/// - with `: FromJson + ToJson`, [`ToJson`] writing the same members serde writes.
+/// - with `: FromJson + ToJson`, [`ToJson`] writing the same members serde writes
+///   (`pub struct Name: FromJson { … }` declares a type that is only read).
 ///
-/// A member's type says how it is read ([`ReadMember`]): a [`FromJson`] type is required, an
-/// `Option` of one optional (`null` counts as absent), unknown members are ignored. A member
+/// A member's type says how it is read ([`ReadMember`]) and written ([`WriteMember`]): a
+/// [`FromJson`] type (`String`, `i64`, `u64`, `u32`, `bool`, `Vec<T>`, [`Json`], another
+/// declared type) or a secret of [`crate::secret`] is required, an `Option` of one optional
+/// (`null` counts as absent), unknown members are ignored. A member
 /// read another way names its reader after `with` (a function
 /// `fn(&Fields<'_>, &str) -> Result<T, JsonError>`, such as [`or_default`]) and gives serde the
 /// same rule in its own `#[serde(...)]` attribute on that member (for [`or_default`]:
