@@ -302,4 +302,28 @@ mod tests {
                 .starts_with("https://t.eu.auth0.com/v2/logout?")
         );
     }
+
+    #[test]
+    fn an_authorize_request_prints_state_and_nonce_redacted() {
+        // Rule: the values that bind a response to this browser are never logged.
+        let (state, nonce) = (
+            State::new("ST-s3cr3t".into()),
+            Nonce::new("NONCE-s3cr3t".into()),
+        );
+        let request = AuthorizeRequest {
+            authorization_endpoint: "https://id.example/authorize",
+            response_type: ResponseType::Code,
+            client_id: "spa",
+            redirect_uri: "http://localhost:8080/callback",
+            scope: "openid",
+            audience: None,
+            state: &state,
+            nonce: &nonce,
+            prompt: None,
+            login_hint: None,
+            response_mode: None,
+            code_challenge: Some("challenge"),
+        };
+        crate::secret::assert_redacted(&format!("{request:?}"), &["ST-s3cr3t", "NONCE-s3cr3t"]);
+    }
 }

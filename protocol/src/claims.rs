@@ -6,7 +6,8 @@
 
 use crate::base64url;
 use crate::error::ValidationError;
-use crate::json::{self, Fields, FromJson, Json, JsonError};
+use crate::json::{FromJson, Json, JsonError, ToJson};
+use crate::json_object;
 use crate::secret::{ct_eq, Nonce};
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -65,75 +66,59 @@ impl<'de> Deserialize<'de> for Audience {
     }
 }
 
-/// The claims of an ID token this app reads. Missing `iss`, `aud`, `exp` or `iat` is a
-/// deserialization error (they are required by OIDC Core 2); other claims are ignored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IdTokenClaims {
-    /// Issuer.
-    pub iss: String,
-    /// Subject: the user's stable id at the provider.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
-    /// Audience(s).
-    pub aud: Audience,
-    /// Expiry, unix seconds.
-    pub exp: i64,
-    /// Issued at, unix seconds.
-    pub iat: i64,
-    /// The nonce this app sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nonce: Option<String>,
-    /// Left half of the access token's hash.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at_hash: Option<String>,
-    /// Authorized party.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azp: Option<String>,
-    /// When the user authenticated, unix seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_time: Option<i64>,
-    /// Full name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Casual name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nickname: Option<String>,
-    /// Email address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    /// Profile picture URL (show it only as an `<img>` source).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub picture: Option<String>,
+json_object! {
+    /// The claims of an ID token this app reads. Missing `iss`, `aud`, `exp` or `iat` is a
+    /// reading error (they are required by OIDC Core 2); other claims are ignored.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct IdTokenClaims: FromJson + ToJson {
+        /// Issuer.
+        pub iss: String = "iss",
+        /// Subject: the user's stable id at the provider.
+        pub sub: Option<String> = "sub",
+        /// Audience(s).
+        pub aud: Audience = "aud",
+        /// Expiry, unix seconds.
+        pub exp: i64 = "exp",
+        /// Issued at, unix seconds.
+        pub iat: i64 = "iat",
+        /// The nonce this app sent. Plain text here: the claims are read only after the login's
+        /// transaction is spent, and the app shows them decoded; the secret is the pending
+        /// transaction's [`Nonce`].
+        pub nonce: Option<String> = "nonce",
+        /// Left half of the access token's hash.
+        pub at_hash: Option<String> = "at_hash",
+        /// Authorized party.
+        pub azp: Option<String> = "azp",
+        /// When the user authenticated, unix seconds.
+        pub auth_time: Option<i64> = "auth_time",
+        /// Full name.
+        pub name: Option<String> = "name",
+        /// Casual name.
+        pub nickname: Option<String> = "nickname",
+        /// Email address.
+        pub email: Option<String> = "email",
+        /// Profile picture URL (show it only as an `<img>` source).
+        pub picture: Option<String> = "picture",
+    }
 }
 
 impl FromJson for Audience {
     fn from_json(value: &Json) -> Result<Self, JsonError> {
         match value {
             Json::String(one) => Ok(Audience(vec![one.clone()])),
-            Json::Array(_) => json::array(value, json::string).map(Audience),
+            Json::Array(_) => Vec::<String>::from_json(value).map(Audience),
             _ => Err(JsonError::expected("a string or an array of strings")),
         }
     }
 }
 
-impl FromJson for IdTokenClaims {
-    fn from_json(value: &Json) -> Result<Self, JsonError> {
-        let f = Fields::of(value)?;
-        Ok(IdTokenClaims {
-            iss: f.string("iss")?,
-            sub: f.opt_string("sub")?,
-            aud: f.req("aud", Audience::from_json)?,
-            exp: f.int("exp")?,
-            iat: f.int("iat")?,
-            nonce: f.opt_string("nonce")?,
-            at_hash: f.opt_string("at_hash")?,
-            azp: f.opt_string("azp")?,
-            auth_time: f.opt_int("auth_time")?,
-            name: f.opt_string("name")?,
-            nickname: f.opt_string("nickname")?,
-            email: f.opt_string("email")?,
-            picture: f.opt_string("picture")?,
-        })
+impl ToJson for Audience {
+    /// Like the serde writing: one audience as a string, several as an array.
+    fn to_json(&self) -> Json {
+        match self.0.as_slice() {
+            [one] => one.to_json(),
+            many => many.to_json(),
+        }
     }
 }
 
@@ -563,5 +548,13 @@ mod tests {
         verifier.nonce_required = true;
         c.nonce = None;
         assert_eq!(verifier.verify(&c, NOW), Err(ValidationError::MissingNonce));
+    }
+
+    #[test]
+    fn an_id_token_verifier_prints_the_nonce_redacted() {
+        // Rule: the nonce of a pending login is never logged (OIDC Core 3.2.2.11).
+        let nonce = Nonce::new("NONCE-s3cr3t".into());
+        let verifier = IdTokenVerifier::new(ISS, CLIENT, &nonce);
+        crate::secret::assert_redacted(&format!("{verifier:?}"), &["NONCE-s3cr3t"]);
     }
 }

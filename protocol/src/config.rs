@@ -1,61 +1,43 @@
 //! `auth_config.json`: the raw file as the SPA reads it, and its validated form
 //! (`docs/contract.md §1`).
 //!
-//! The SPA parses the JSON (browser `JSON.parse`, then [`FromJson`]) into
+//! The SPA parses the JSON (browser `JSON.parse`, then [`FromJson`](crate::FromJson)) into
 //! [`RawAuthConfig`], then calls [`RawAuthConfig::validate`]; every error names the field.
 
 use crate::error::ConfigError;
-use crate::json::{Fields, FromJson, Json, JsonError};
+use crate::json_object;
 use crate::scope;
 use crate::url::parse_http_url;
-use serde::{Deserialize, Serialize};
 
-/// `auth_config.json` exactly as written: every field optional, camelCase, unknown fields
-/// ignored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RawAuthConfig {
-    /// The provider's issuer URL, exactly as in its discovery document.
-    pub issuer: Option<String>,
-    /// Auth0 style host name: `tenant.eu.auth0.com` means issuer `https://tenant.eu.auth0.com/`.
-    pub domain: Option<String>,
-    /// The SPA's client id (required).
-    pub client_id: Option<String>,
-    /// The API identifier, sent as Auth0's `audience` parameter.
-    pub audience: Option<String>,
-    /// Space-separated scopes; `openid` is always added.
-    pub scope: Option<String>,
-    /// `id_token token` (default), `id_token`, or `code` (authorization code flow with PKCE).
-    pub response_type: Option<String>,
-    /// Path of the callback route; redirect_uri = the app's origin + this path.
-    pub redirect_path: Option<String>,
-    /// Base URL of the API the pages call.
-    pub api_origin: Option<String>,
-    /// `memory` (default), `session` or `local`.
-    pub cache_location: Option<String>,
-    /// Send the ID token as `id_token_hint` at logout (default `false`).
-    pub logout_id_token_hint: Option<bool>,
-    /// Renew with a refresh token instead of the hidden iframe (default `false`; needs
-    /// `responseType: "code"`).
-    pub use_refresh_tokens: Option<bool>,
-}
-
-impl FromJson for RawAuthConfig {
-    fn from_json(value: &Json) -> Result<Self, JsonError> {
-        let f = Fields::of(value)?;
-        Ok(RawAuthConfig {
-            issuer: f.opt_string("issuer")?,
-            domain: f.opt_string("domain")?,
-            client_id: f.opt_string("clientId")?,
-            audience: f.opt_string("audience")?,
-            scope: f.opt_string("scope")?,
-            response_type: f.opt_string("responseType")?,
-            redirect_path: f.opt_string("redirectPath")?,
-            api_origin: f.opt_string("apiOrigin")?,
-            cache_location: f.opt_string("cacheLocation")?,
-            logout_id_token_hint: f.opt_bool("logoutIdTokenHint")?,
-            use_refresh_tokens: f.opt_bool("useRefreshTokens")?,
-        })
+json_object! {
+    /// `auth_config.json` exactly as written: every field optional, camelCase, unknown fields
+    /// ignored.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct RawAuthConfig: FromJson + ToJson {
+        /// The provider's issuer URL, exactly as in its discovery document.
+        pub issuer: Option<String> = "issuer",
+        /// Auth0 style host name: `tenant.eu.auth0.com` means issuer
+        /// `https://tenant.eu.auth0.com/`.
+        pub domain: Option<String> = "domain",
+        /// The SPA's client id (required).
+        pub client_id: Option<String> = "clientId",
+        /// The API identifier, sent as Auth0's `audience` parameter.
+        pub audience: Option<String> = "audience",
+        /// Space-separated scopes; `openid` is always added.
+        pub scope: Option<String> = "scope",
+        /// `id_token token` (default), `id_token`, or `code` (authorization code flow with PKCE).
+        pub response_type: Option<String> = "responseType",
+        /// Path of the callback route; redirect_uri = the app's origin + this path.
+        pub redirect_path: Option<String> = "redirectPath",
+        /// Base URL of the API the pages call.
+        pub api_origin: Option<String> = "apiOrigin",
+        /// `memory` (default), `session` or `local`.
+        pub cache_location: Option<String> = "cacheLocation",
+        /// Send the ID token as `id_token_hint` at logout (default `false`).
+        pub logout_id_token_hint: Option<bool> = "logoutIdTokenHint",
+        /// Renew with a refresh token instead of the hidden iframe (default `false`; needs
+        /// `responseType: "code"`).
+        pub use_refresh_tokens: Option<bool> = "useRefreshTokens",
     }
 }
 

@@ -2,64 +2,40 @@
 //! (`{issuer}.well-known/openid-configuration`) and the checks that make it trustworthy.
 
 use crate::error::{truncate, DiscoveryError, ValidationError};
-use crate::json::{Fields, FromJson, Json, JsonError};
+use crate::json_object;
 use crate::url::parse_http_url;
-use serde::{Deserialize, Serialize};
 
-/// The fields of an OpenID Provider Metadata document this app uses
-/// (OIDC Discovery 1.0 section 3). Unknown fields are ignored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProviderMetadata {
-    /// The provider's issuer identifier; must equal the configured issuer exactly.
-    pub issuer: String,
-    /// Where the browser is sent to sign in.
-    pub authorization_endpoint: String,
-    /// Where the provider publishes its signing keys.
-    pub jwks_uri: String,
-    /// Where the user's claims can be fetched with an access token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub userinfo_endpoint: Option<String>,
-    /// OIDC RP-Initiated Logout endpoint, when the provider has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_session_endpoint: Option<String>,
-    /// Supported `response_mode` values (`fragment`, `web_message`, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_modes_supported: Option<Vec<String>>,
-    /// Algorithms the provider may sign ID tokens with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_token_signing_alg_values_supported: Option<Vec<String>>,
-    /// Where an authorization code (or a refresh token) is exchanged for tokens (RFC 6749 §3.2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_endpoint: Option<String>,
-    /// Where a refresh token is revoked at logout (RFC 7009, RFC 8414 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revocation_endpoint: Option<String>,
-    /// PKCE methods the provider supports (RFC 8414 §2); absent means "not said".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_challenge_methods_supported: Option<Vec<String>>,
-    /// Whether authorization responses carry `iss` (RFC 9207 §3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization_response_iss_parameter_supported: Option<bool>,
-}
-
-impl FromJson for ProviderMetadata {
-    fn from_json(value: &Json) -> Result<Self, JsonError> {
-        let f = Fields::of(value)?;
-        Ok(ProviderMetadata {
-            issuer: f.string("issuer")?,
-            authorization_endpoint: f.string("authorization_endpoint")?,
-            jwks_uri: f.string("jwks_uri")?,
-            userinfo_endpoint: f.opt_string("userinfo_endpoint")?,
-            end_session_endpoint: f.opt_string("end_session_endpoint")?,
-            response_modes_supported: f.opt_strings("response_modes_supported")?,
-            id_token_signing_alg_values_supported: f
-                .opt_strings("id_token_signing_alg_values_supported")?,
-            token_endpoint: f.opt_string("token_endpoint")?,
-            revocation_endpoint: f.opt_string("revocation_endpoint")?,
-            code_challenge_methods_supported: f.opt_strings("code_challenge_methods_supported")?,
-            authorization_response_iss_parameter_supported: f
-                .opt_bool("authorization_response_iss_parameter_supported")?,
-        })
+json_object! {
+    /// The fields of an OpenID Provider Metadata document this app uses
+    /// (OIDC Discovery 1.0 section 3). Unknown fields are ignored.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ProviderMetadata: FromJson + ToJson {
+        /// The provider's issuer identifier; must equal the configured issuer exactly.
+        pub issuer: String = "issuer",
+        /// Where the browser is sent to sign in.
+        pub authorization_endpoint: String = "authorization_endpoint",
+        /// Where the provider publishes its signing keys.
+        pub jwks_uri: String = "jwks_uri",
+        /// Where the user's claims can be fetched with an access token.
+        pub userinfo_endpoint: Option<String> = "userinfo_endpoint",
+        /// OIDC RP-Initiated Logout endpoint, when the provider has one.
+        pub end_session_endpoint: Option<String> = "end_session_endpoint",
+        /// Supported `response_mode` values (`fragment`, `web_message`, …).
+        pub response_modes_supported: Option<Vec<String>> = "response_modes_supported",
+        /// Algorithms the provider may sign ID tokens with.
+        pub id_token_signing_alg_values_supported: Option<Vec<String>> =
+            "id_token_signing_alg_values_supported",
+        /// Where an authorization code (or a refresh token) is exchanged for tokens
+        /// (RFC 6749 §3.2).
+        pub token_endpoint: Option<String> = "token_endpoint",
+        /// Where a refresh token is revoked at logout (RFC 7009, RFC 8414 §2).
+        pub revocation_endpoint: Option<String> = "revocation_endpoint",
+        /// PKCE methods the provider supports (RFC 8414 §2); absent means "not said".
+        pub code_challenge_methods_supported: Option<Vec<String>> =
+            "code_challenge_methods_supported",
+        /// Whether authorization responses carry `iss` (RFC 9207 §3).
+        pub authorization_response_iss_parameter_supported: Option<bool> =
+            "authorization_response_iss_parameter_supported",
     }
 }
 

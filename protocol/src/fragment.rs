@@ -6,7 +6,8 @@
 
 use crate::config::ResponseType;
 use crate::error::{truncate, FragmentError, ValidationError};
-use crate::secret::{AccessToken, AuthorizationCode, IdToken, RefreshToken, State};
+use crate::secret::{AccessToken, AuthorizationCode, IdToken, Redacted, RefreshToken, State};
+use std::fmt;
 
 /// Largest fragment accepted, in bytes. Real responses (two tokens and a few short
 /// parameters) stay well under it.
@@ -241,13 +242,23 @@ const RESPONSE_PARAMETERS: &[&str] = &[
     "error_uri",
 ];
 
-/// A query string split into an authorization response and the rest.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A query string split into an authorization response and the rest. The response carries a
+/// code or tokens, so `Debug` prints it as `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SplitQuery {
     /// The authorization-response parameters, as they were written (`a=1&b=2`, no `?`).
     pub response: String,
     /// Every other parameter, as written (empty when there is none).
     pub rest: String,
+}
+
+impl fmt::Debug for SplitQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SplitQuery")
+            .field("response", &Redacted)
+            .field("rest", &self.rest)
+            .finish()
+    }
 }
 
 /// Takes the authorization response out of a query string (`?…`, the `?` optional): when the
@@ -653,5 +664,51 @@ mod tests {
             "#my_state=1&xid_token=2"
         ));
         assert!(!looks_like_authorization_response(""));
+    }
+
+    // Rule: tokens, codes and verifiers are never logged: each response type prints them as
+    // `[redacted]`.
+    #[test]
+    fn a_token_response_prints_its_tokens_and_state_redacted() {
+        let response = parse_fragment(
+            "#access_token=AT-s3cr3t&id_token=ID-s3cr3t&token_type=Bearer&state=ST-s3cr3t",
+        )
+        .unwrap();
+        let AuthorizationResponse::Success(tokens) = &response else {
+            panic!("expected tokens, got {response:?}");
+        };
+        for printed in [format!("{response:?}"), format!("{tokens:?}")] {
+            crate::secret::assert_redacted(&printed, &["AT-s3cr3t", "ID-s3cr3t", "ST-s3cr3t"]);
+        }
+    }
+
+    #[test]
+    fn a_code_response_prints_its_code_and_state_redacted() {
+        let response = parse_fragment("code=CODE-s3cr3t&state=ST-s3cr3t").unwrap();
+        let AuthorizationResponse::Code(code) = &response else {
+            panic!("expected a code, got {response:?}");
+        };
+        for printed in [format!("{response:?}"), format!("{code:?}")] {
+            crate::secret::assert_redacted(&printed, &["CODE-s3cr3t", "ST-s3cr3t"]);
+        }
+    }
+
+    #[test]
+    fn an_error_response_prints_its_state_redacted() {
+        let response = parse_fragment("error=login_required&state=ST-s3cr3t").unwrap();
+        let AuthorizationResponse::Error(error) = &response else {
+            panic!("expected an error, got {response:?}");
+        };
+        for printed in [format!("{response:?}"), format!("{error:?}")] {
+            crate::secret::assert_redacted(&printed, &["ST-s3cr3t"]);
+        }
+    }
+
+    #[test]
+    fn a_split_query_prints_the_response_redacted_and_keeps_the_rest() {
+        let split = split_query("?code=CODE-s3cr3t&state=ST-s3cr3t&page=2").unwrap();
+        let printed = format!("{split:?}");
+        crate::secret::assert_redacted(&printed, &["CODE-s3cr3t", "ST-s3cr3t"]);
+        assert!(printed.contains("page=2"), "{printed}");
     }
 }

@@ -1,15 +1,25 @@
-//! Parsed JSON as the protocol reads it, and typed readers whose errors name the member.
+//! Parsed JSON as the protocol reads it, typed readers whose errors name the member, and
+//! [`json_object!`](crate::json_object), the one declaration of a type's JSON shape.
 //!
 //! The SPA parses with the browser (`JSON.parse`) and converts the result into [`Json`]; the
-//! tests convert serde_json's value. (The servers keep reading these types with their serde
-//! derives; the tests hold both readings to the same verdicts.) The readers ([`FromJson`]) then
-//! check every member this crate uses and say which one is wrong (`"keys[1].n" must be a string`),
-//! without serde at run time: serde's error path (its messages, `str` escaping and float
-//! formatting) would be most of what the SPA downloads for JSON.
+//! tests convert serde_json's value. The readers ([`FromJson`]) then check every member this
+//! crate uses and say which one is wrong (`"keys[1].n" must be a string`), without serde at run
+//! time: serde's error path (its messages, `str` escaping and float formatting) would be most
+//! of what the SPA downloads for JSON.
+//!
+//! The servers read and write the same types with serde. Both readings come from one
+//! declaration: [`json_object!`](crate::json_object) takes a struct whose every member names its
+//! JSON member, and emits the struct with serde's derives (renamed members, optional members
+//! left out when absent) together with its [`FromJson`] (through [`Fields`]) and, if asked, its
+//! [`ToJson`]. Adding a member is one line; the parity test in the crate root holds the two
+//! readings to the same verdicts. The macro is `macro_rules!` rather than a derive: a
+//! procedural macro crate would be one more crate to publish and build, for a grammar this
+//! small.
 //!
 //! Every reader ignores unknown members and treats `null` as absent for optional ones, like
 //! the serde derives of the same types.
 
+use serde::Deserialize as _;
 use std::fmt;
 
 /// One JSON value. Objects keep their members in document order.
@@ -264,14 +274,20 @@ impl<'a> Fields<'a> {
     }
 
     /// An optional member read with `read`; its errors are placed inside `name`.
+    // Plain matches rather than `map`/`transpose`: there is one copy of this per member type
+    // in the download, and the closures made each copy a third larger.
     pub fn opt<T>(
         &self,
         name: &str,
         read: impl FnOnce(&'a Json) -> Result<T, JsonError>,
     ) -> Result<Option<T>, JsonError> {
-        self.get(name)
-            .map(|v| read(v).map_err(|e| e.inside(name)))
-            .transpose()
+        match self.get(name) {
+            None => Ok(None),
+            Some(value) => match read(value) {
+                Ok(read) => Ok(Some(read)),
+                Err(e) => Err(e.inside(name)),
+            },
+        }
     }
 
     /// A required member read with `read`.
@@ -280,46 +296,48 @@ impl<'a> Fields<'a> {
         name: &str,
         read: impl FnOnce(&'a Json) -> Result<T, JsonError>,
     ) -> Result<T, JsonError> {
-        self.opt(name, read)?
-            .ok_or_else(|| JsonError::missing(name))
+        match self.opt(name, read)? {
+            Some(read) => Ok(read),
+            None => Err(JsonError::missing(name)),
+        }
     }
+
+    // The typed helpers below read through `ReadMember`, as `json_object!` types do, so a
+    // hand-written reader and a declared one share one copy of each reader in the download.
 
     /// A required string member.
     pub fn string(&self, name: &str) -> Result<String, JsonError> {
-        self.req(name, string)
+        String::read_member(self, name)
     }
 
     /// An optional string member.
     pub fn opt_string(&self, name: &str) -> Result<Option<String>, JsonError> {
-        self.opt(name, string)
+        Option::<String>::read_member(self, name)
     }
 
     /// A required integer member.
     pub fn int(&self, name: &str) -> Result<i64, JsonError> {
-        self.req(name, int)
+        i64::read_member(self, name)
     }
 
     /// An optional integer member.
     pub fn opt_int(&self, name: &str) -> Result<Option<i64>, JsonError> {
-        self.opt(name, int)
+        Option::<i64>::read_member(self, name)
     }
 
     /// An optional non-negative integer member.
     pub fn opt_uint(&self, name: &str) -> Result<Option<u64>, JsonError> {
-        self.opt(name, uint)
+        Option::<u64>::read_member(self, name)
     }
 
     /// An optional boolean member.
     pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, JsonError> {
-        self.opt(name, |v| match v {
-            Json::Bool(b) => Ok(*b),
-            _ => Err(JsonError::expected("true or false")),
-        })
+        Option::<bool>::read_member(self, name)
     }
 
     /// An optional array of strings.
     pub fn opt_strings(&self, name: &str) -> Result<Option<Vec<String>>, JsonError> {
-        self.opt(name, |v| array(v, string))
+        Option::<Vec<String>>::read_member(self, name)
     }
 }
 
@@ -352,11 +370,330 @@ pub fn array<T>(
     let Json::Array(items) = value else {
         return Err(JsonError::expected("an array"));
     };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| read(item).map_err(|e| e.inside(&format!("[{i}]"))))
-        .collect()
+    // A plain loop rather than collecting `Result`s: one copy per element type in the
+    // download, and the iterator adapters made each copy larger.
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match read(item) {
+            Ok(value) => out.push(value),
+            Err(e) => return Err(e.inside(&format!("[{i}]"))),
+        }
+    }
+    Ok(out)
+}
+
+/// An absent or `null` member becomes `T::default()` (an empty list, 0, …); a present one
+/// must be a `T`. A reader for [`json_object!`](crate::json_object)'s `with`; serde reads the
+/// same with [`null_as_default`]:
+/// `#[serde(default, deserialize_with = "hashgate_protocol::json::null_as_default")]`.
+pub fn or_default<T: FromJson + Default>(fields: &Fields<'_>, name: &str) -> Result<T, JsonError> {
+    Ok(fields.opt(name, T::from_json)?.unwrap_or_default())
+}
+
+/// serde's reading of [`or_default`]: a `null` member is `T::default()` (and with
+/// `#[serde(default)]`, so is an absent one).
+pub fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+impl FromJson for String {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        string(value)
+    }
+}
+
+impl FromJson for i64 {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        int(value)
+    }
+}
+
+impl FromJson for u64 {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        uint(value)
+    }
+}
+
+impl FromJson for u32 {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        uint(value).and_then(|n| {
+            u32::try_from(n).map_err(|_| JsonError::expected("an integer below 4294967296"))
+        })
+    }
+}
+
+impl FromJson for bool {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        match value {
+            Json::Bool(b) => Ok(*b),
+            _ => Err(JsonError::expected("true or false")),
+        }
+    }
+}
+
+impl<T: FromJson> FromJson for Vec<T> {
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        array(value, T::from_json)
+    }
+}
+
+impl FromJson for Json {
+    /// Any value, kept as it is (for members whose shape this crate does not fix).
+    fn from_json(value: &Json) -> Result<Self, JsonError> {
+        Ok(value.clone())
+    }
+}
+
+impl ToJson for str {
+    fn to_json(&self) -> Json {
+        self.into()
+    }
+}
+
+impl ToJson for String {
+    fn to_json(&self) -> Json {
+        self.as_str().into()
+    }
+}
+
+impl ToJson for i64 {
+    fn to_json(&self) -> Json {
+        (*self).into()
+    }
+}
+
+impl ToJson for u64 {
+    fn to_json(&self) -> Json {
+        Json::Number(*self as f64)
+    }
+}
+
+impl ToJson for u32 {
+    fn to_json(&self) -> Json {
+        i64::from(*self).into()
+    }
+}
+
+impl ToJson for bool {
+    fn to_json(&self) -> Json {
+        Json::Bool(*self)
+    }
+}
+
+impl<T: ToJson> ToJson for [T] {
+    fn to_json(&self) -> Json {
+        Json::Array(self.iter().map(ToJson::to_json).collect())
+    }
+}
+
+impl<T: ToJson> ToJson for Vec<T> {
+    fn to_json(&self) -> Json {
+        self.as_slice().to_json()
+    }
+}
+
+impl ToJson for Json {
+    fn to_json(&self) -> Json {
+        self.clone()
+    }
+}
+
+/// How [`json_object!`](crate::json_object) reads a member of this type: a value
+/// ([`FromJson`]) is required, so an absent or `null` member is "missing"; an `Option` of one
+/// is optional. Errors are placed inside the member's name.
+pub trait ReadMember: Sized {
+    /// Reads the member `name` of `fields`.
+    fn read_member(fields: &Fields<'_>, name: &str) -> Result<Self, JsonError>;
+}
+
+impl<T: FromJson> ReadMember for T {
+    fn read_member(fields: &Fields<'_>, name: &str) -> Result<Self, JsonError> {
+        fields.req(name, T::from_json)
+    }
+}
+
+impl<T: FromJson> ReadMember for Option<T> {
+    fn read_member(fields: &Fields<'_>, name: &str) -> Result<Self, JsonError> {
+        fields.opt(name, T::from_json)
+    }
+}
+
+/// How [`json_object!`](crate::json_object) writes a member of this type: a value
+/// ([`ToJson`]) always, an `Option` of one only when it is `Some` (like serde's
+/// `skip_serializing_if = "Option::is_none"`, which the macro sets to [`Self::is_absent`]).
+pub trait WriteMember {
+    /// Appends the member `name` to `members`, unless it is absent.
+    fn write_member(&self, name: &str, members: &mut Vec<(String, Json)>);
+
+    /// Whether the member is left out when written.
+    fn is_absent(&self) -> bool {
+        false
+    }
+}
+
+impl<T: ToJson> WriteMember for T {
+    fn write_member(&self, name: &str, members: &mut Vec<(String, Json)>) {
+        members.push((name.to_owned(), self.to_json()));
+    }
+}
+
+impl<T: ToJson> WriteMember for Option<T> {
+    fn write_member(&self, name: &str, members: &mut Vec<(String, Json)>) {
+        if let Some(value) = self {
+            value.write_member(name, members);
+        }
+    }
+
+    fn is_absent(&self) -> bool {
+        self.is_none()
+    }
+}
+
+/// serde, for the code [`json_object!`](crate::json_object) emits in crates that do not
+/// depend on serde themselves.
+#[doc(hidden)]
+pub use serde as __serde;
+
+/// Declares a struct and its JSON shape at once: every member names its JSON member, and the
+/// one declaration gives both readings of the type.
+///
+/// - the struct, with the attributes and documentation written on it and its members;
+/// - serde's `Deserialize` (and with `ToJson`, `Serialize`) derived for it, each member renamed
+///   to its JSON name, absent optional members left out when written: what the servers use;
+/// - [`FromJson`], reading through [`Fields`] with errors that name the member
+///   (`"keys[1].kty" must be a string`): what the SPA uses, without serde in its download;
+/// - with `: FromJson + ToJson`, [`ToJson`] writing the same members serde writes
+///   (`pub struct Name: FromJson { … }` declares a type that is only read).
+///
+/// A member's type says how it is read ([`ReadMember`]) and written ([`WriteMember`]): a
+/// [`FromJson`] type (`String`, `i64`, `u64`, `u32`, `bool`, `Vec<T>`, [`Json`], another
+/// declared type) or a secret of [`crate::secret`] is required, an `Option` of one optional
+/// (`null` counts as absent), unknown members are ignored. A member
+/// read another way names its reader after `with` (a function
+/// `fn(&Fields<'_>, &str) -> Result<T, JsonError>`, such as [`or_default`]) and gives serde the
+/// same rule in its own `#[serde(...)]` attribute on that member (for [`or_default`]:
+/// `#[serde(default, deserialize_with = "hashgate_protocol::json::null_as_default")]`); the
+/// crate's parity test holds the two readings to the same verdicts.
+///
+/// The expansion names serde through this crate (`hashgate_protocol::json::__serde`), so a
+/// crate using the macro needs no serde dependency of its own, but must depend on this crate
+/// under its own name, `hashgate_protocol`.
+///
+/// ```
+/// use hashgate_protocol::json::{FromJson, Json, ToJson};
+///
+/// hashgate_protocol::json_object! {
+///     /// A message as the API lists it.
+///     #[derive(Debug, Clone, PartialEq)]
+///     pub struct Message: FromJson + ToJson {
+///         /// What the user posted.
+///         pub text: String = "text",
+///         /// When it was stored (RFC 3339), if the API says.
+///         pub created_at: Option<String> = "createdAt",
+///     }
+/// }
+///
+/// let document = Json::Object(vec![("text".into(), "hello".into())]);
+/// let message = Message::from_json(&document).unwrap();
+/// assert_eq!(message.created_at, None);
+/// assert_eq!(message.to_json(), document);
+///
+/// let wrong = Json::Object(vec![("text".into(), Json::Bool(true))]);
+/// let error = Message::from_json(&wrong).unwrap_err();
+/// assert_eq!(error.to_string(), "\"text\" must be a string");
+/// ```
+#[macro_export]
+macro_rules! json_object {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident : FromJson + ToJson {
+            $(
+                $(#[$fmeta:meta])*
+                $fvis:vis $field:ident : $fty:ty = $json:literal $(with $reader:path)?
+            ),* $(,)?
+        }
+    ) => {
+        $crate::json_object! {
+            @struct [Deserialize, Serialize]
+            $(#[$meta])*
+            $vis struct $name { $( $(#[$fmeta])* $fvis $field : $fty = $json ),* }
+        }
+        $crate::json_object! {
+            @from_json $name { $( $field : $fty = $json $(with $reader)? ),* }
+        }
+        impl $crate::json::ToJson for $name {
+            fn to_json(&self) -> $crate::json::Json {
+                let mut members = ::std::vec::Vec::new();
+                $( $crate::json::WriteMember::write_member(&self.$field, $json, &mut members); )*
+                $crate::json::Json::Object(members)
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident : FromJson {
+            $(
+                $(#[$fmeta:meta])*
+                $fvis:vis $field:ident : $fty:ty = $json:literal $(with $reader:path)?
+            ),* $(,)?
+        }
+    ) => {
+        $crate::json_object! {
+            @struct [Deserialize]
+            $(#[$meta])*
+            $vis struct $name { $( $(#[$fmeta])* $fvis $field : $fty = $json ),* }
+        }
+        $crate::json_object! {
+            @from_json $name { $( $field : $fty = $json $(with $reader)? ),* }
+        }
+    };
+    (
+        @struct [$($derive:ident),*]
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $( $(#[$fmeta:meta])* $fvis:vis $field:ident : $fty:ty = $json:literal ),*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive($($crate::json::__serde::$derive),*)]
+        #[serde(crate = "hashgate_protocol::json::__serde")]
+        $vis struct $name {
+            $(
+                $(#[$fmeta])*
+                #[serde(
+                    rename = $json,
+                    skip_serializing_if = "hashgate_protocol::json::WriteMember::is_absent"
+                )]
+                $fvis $field: $fty,
+            )*
+        }
+    };
+    (
+        @from_json $name:ident {
+            $( $field:ident : $fty:ty = $json:literal $(with $reader:path)? ),*
+        }
+    ) => {
+        impl $crate::json::FromJson for $name {
+            fn from_json(
+                value: &$crate::json::Json,
+            ) -> ::core::result::Result<Self, $crate::json::JsonError> {
+                let fields = $crate::json::Fields::of(value)?;
+                ::core::result::Result::Ok($name {
+                    $( $field: $crate::json_object!(@read fields $json, $fty $(, $reader)?), )*
+                })
+            }
+        }
+    };
+    (@read $fields:ident $json:literal, $fty:ty) => {
+        <$fty as $crate::json::ReadMember>::read_member(&$fields, $json)?
+    };
+    (@read $fields:ident $json:literal, $fty:ty, $reader:path) => {
+        $reader(&$fields, $json)?
+    };
 }
 
 /// Test support: serde_json's values as [`Json`], so the readers are tested on real JSON text.
@@ -467,5 +804,147 @@ mod tests {
             }),
             "{text}"
         );
+    }
+
+    crate::json_object! {
+        /// An element of [`Basket`]: a required renamed member and an optional one.
+        #[derive(Debug, Clone, PartialEq)]
+        struct Item: FromJson + ToJson {
+            /// Required, and named differently in JSON.
+            name: String = "itemName",
+            /// Optional, and narrower than JSON's integers.
+            count: Option<u32> = "count",
+        }
+    }
+
+    crate::json_object! {
+        /// A declared type holding declared types, and a member read `with` its own reader.
+        #[derive(Debug, Clone, PartialEq)]
+        struct Basket: FromJson + ToJson {
+            /// Required list of declared elements.
+            items: Vec<Item> = "items",
+            /// Empty when absent or `null`.
+            #[serde(default, deserialize_with = "hashgate_protocol::json::null_as_default")]
+            tags: Vec<String> = "tags" with or_default,
+            /// Optional.
+            note: Option<String> = "note",
+        }
+    }
+
+    fn read(text: &str) -> Result<Basket, String> {
+        Basket::from_json(&parse(text)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_declared_type_reads_its_json_names_and_says_which_member_is_wrong() {
+        // docs/contract.md §1: a broken document is reported with the member at fault, through
+        // any depth of declared types.
+        let basket =
+            read(r#"{"items":[{"itemName":"a","count":2},{"itemName":"b","name":"x"}],"extra":1}"#)
+                .unwrap();
+        assert_eq!(
+            basket.items,
+            vec![
+                Item {
+                    name: "a".into(),
+                    count: Some(2)
+                },
+                Item {
+                    name: "b".into(),
+                    count: None
+                },
+            ]
+        );
+        assert_eq!((basket.tags, basket.note), (vec![], None));
+        for (text, error) in [
+            (
+                r#"{"items":[{"itemName":"a"},{"itemName":5}]}"#,
+                r#""items[1].itemName" must be a string"#,
+            ),
+            (
+                r#"{"items":[{"name":"a"}]}"#,
+                r#""items[0].itemName" is missing"#,
+            ),
+            (
+                r#"{"items":[{"itemName":"a","count":-1}]}"#,
+                r#""items[0].count" must be a non-negative integer"#,
+            ),
+            (
+                r#"{"items":[{"itemName":"a","count":4294967296}]}"#,
+                r#""items[0].count" must be an integer below 4294967296"#,
+            ),
+            (r#"{"items":null}"#, r#""items" is missing"#),
+            (
+                r#"{"items":[],"tags":[1]}"#,
+                r#""tags[0]" must be a string"#,
+            ),
+            (r#"{"items":[],"note":false}"#, r#""note" must be a string"#),
+            ("[]", "the document must be an object"),
+        ] {
+            assert_eq!(read(text), Err(error.to_owned()), "{text}");
+        }
+        assert_eq!(
+            read(r#"{"items":[],"tags":null,"note":null}"#)
+                .unwrap()
+                .tags,
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            read(r#"{"items":[],"tags":["t"]}"#).unwrap().tags,
+            vec!["t".to_owned()]
+        );
+    }
+
+    #[test]
+    fn a_declared_type_reads_like_its_serde_derive() {
+        // The servers read the same types with serde: both readings come from one declaration
+        // and must accept the same documents the same way.
+        for text in [
+            r#"{"items":[{"itemName":"a","count":2},{"itemName":"b","count":null}],"note":"n"}"#,
+            r#"{"items":[],"tags":null}"#,
+            r#"{"items":[],"tags":["x","y"],"unknown":{"a":[1]}}"#,
+            r#"{"items":[{"itemName":"a"}],"tags":"x"}"#,
+            r#"{"items":[{"name":"a"}]}"#,
+            r#"{"items":[{"itemName":"a","count":-1}]}"#,
+            r#"{"items":[{"itemName":"a","count":4294967296}]}"#,
+            r#"{"items":null}"#,
+            r#"{"tags":[]}"#,
+            r#"{"items":[],"note":5}"#,
+            "null",
+        ] {
+            let ours = Basket::from_json(&parse(text)).ok();
+            let serde = serde_json::from_str::<Basket>(text).ok();
+            assert_eq!(ours, serde, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_declared_type_writes_what_its_serde_derive_writes() {
+        // What the SPA stores is read back by either reading: absent optional members are left
+        // out, as serde writes them, and everything else survives the round trip.
+        let basket = Basket {
+            items: vec![
+                Item {
+                    name: "a \" \\ é".into(),
+                    count: Some(7),
+                },
+                Item {
+                    name: "b".into(),
+                    count: None,
+                },
+            ],
+            tags: vec!["t".into()],
+            note: None,
+        };
+        let text = basket.to_json().to_text();
+        assert_eq!(
+            text,
+            r#"{"items":[{"itemName":"a \" \\ é","count":7},{"itemName":"b"}],"tags":["t"]}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            serde_json::to_value(&basket).unwrap()
+        );
+        assert_eq!(Basket::from_json(&parse(&text)), Ok(basket));
     }
 }

@@ -7,6 +7,7 @@
 use crate::base64url;
 use crate::error::{truncate, KeySelectError};
 use crate::json::{Fields, FromJson, Json, JsonError};
+use crate::json_object;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -15,41 +16,40 @@ pub const MIN_RSA_BITS: usize = 2048;
 /// Largest RSA modulus accepted, in bits; WebCrypto implementations stop here.
 pub const MAX_RSA_BITS: usize = 16384;
 
-/// One key of a JWKS, as published. Fields this app does not use (`x5c`, `x5t`, EC
-/// coordinates, …) are ignored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub struct Jwk {
-    /// Key type: `RSA`, `EC`, `oct`, …
-    pub kty: String,
-    /// Key id, matched against the token header's `kid`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kid: Option<String>,
-    /// Intended use: `sig` or `enc`.
-    #[serde(default, rename = "use", skip_serializing_if = "Option::is_none")]
-    pub use_: Option<String>,
-    /// The algorithm the key is meant for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alg: Option<String>,
-    /// RSA modulus, base64url.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub n: Option<String>,
-    /// RSA public exponent, base64url.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub e: Option<String>,
-    /// Permitted operations (`verify`, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_ops: Option<Vec<String>>,
+json_object! {
+    /// One key of a JWKS, as published. Fields this app does not use (`x5c`, `x5t`, EC
+    /// coordinates, …) are ignored.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct Jwk: FromJson + ToJson {
+        /// Key type: `RSA`, `EC`, `oct`, …
+        pub kty: String = "kty",
+        /// Key id, matched against the token header's `kid`.
+        pub kid: Option<String> = "kid",
+        /// Intended use: `sig` or `enc`.
+        pub use_: Option<String> = "use",
+        /// The algorithm the key is meant for.
+        pub alg: Option<String> = "alg",
+        /// RSA modulus, base64url.
+        pub n: Option<String> = "n",
+        /// RSA public exponent, base64url.
+        pub e: Option<String> = "e",
+        /// Permitted operations (`verify`, …).
+        pub key_ops: Option<Vec<String>> = "key_ops",
+    }
 }
 
-/// A JWKS. Entries that are not well-formed JWK objects are dropped while deserializing,
-/// so one malformed entry never makes the whole set unusable.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub struct JwkSet {
-    /// The readable keys, in published order.
-    #[serde(deserialize_with = "lenient_keys")]
-    pub keys: Vec<Jwk>,
+json_object! {
+    /// A JWKS. Entries that are not well-formed JWK objects are dropped while reading, so one
+    /// malformed entry never makes the whole set unusable; `keys` itself must be an array.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct JwkSet: FromJson + ToJson {
+        /// The readable keys, in published order.
+        #[serde(deserialize_with = "lenient_keys")]
+        pub keys: Vec<Jwk> = "keys" with read_lenient_keys,
+    }
 }
 
+/// The serde reading of [`JwkSet::keys`].
 fn lenient_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Jwk>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -67,34 +67,15 @@ fn lenient_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Jwk>, D::Error> {
         .collect())
 }
 
-impl FromJson for Jwk {
-    fn from_json(value: &Json) -> Result<Self, JsonError> {
-        let f = Fields::of(value)?;
-        Ok(Jwk {
-            kty: f.string("kty")?,
-            kid: f.opt_string("kid")?,
-            use_: f.opt_string("use")?,
-            alg: f.opt_string("alg")?,
-            n: f.opt_string("n")?,
-            e: f.opt_string("e")?,
-            key_ops: f.opt_strings("key_ops")?,
-        })
-    }
-}
-
-impl FromJson for JwkSet {
-    /// Like the serde reading: `keys` must be an array, and entries that are not well-formed
-    /// JWK objects are dropped, so one malformed entry never makes the whole set unusable.
-    fn from_json(value: &Json) -> Result<Self, JsonError> {
-        let keys = Fields::of(value)?.req("keys", |keys| match keys {
-            Json::Array(entries) => Ok(entries
-                .iter()
-                .filter_map(|e| Jwk::from_json(e).ok())
-                .collect()),
-            _ => Err(JsonError::expected("an array")),
-        })?;
-        Ok(JwkSet { keys })
-    }
+/// The [`FromJson`] reading of [`JwkSet::keys`], the same rule as [`lenient_keys`].
+fn read_lenient_keys(fields: &Fields<'_>, name: &str) -> Result<Vec<Jwk>, JsonError> {
+    fields.req(name, |keys| match keys {
+        Json::Array(entries) => Ok(entries
+            .iter()
+            .filter_map(|e| Jwk::from_json(e).ok())
+            .collect()),
+        _ => Err(JsonError::expected("an array")),
+    })
 }
 
 /// An RSA public key fit for verifying RS256 signatures, ready for WebCrypto's JWK import.

@@ -12,15 +12,19 @@
 
 use crate::base64url;
 use crate::error::{truncate, JwtError, ValidationError};
-use crate::json::{Fields, FromJson, Json, JsonError};
+use crate::json::{Fields, JsonError};
+use crate::json_object;
+use crate::secret::Redacted;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
+use std::fmt;
 
 /// Largest token accepted, in bytes.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 
-/// The decoded parts of a compact JWS. Nothing in it is verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The decoded parts of a compact JWS. Nothing in it is verified. Together they are the token,
+/// so `Debug` prints every part as `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct JwtParts {
     /// The JOSE header's JSON; parse it into [`JwtHeader`].
     pub header_json: Vec<u8>,
@@ -32,6 +36,17 @@ pub struct JwtParts {
     pub signing_input: String,
     /// The raw signature bytes (for RS256, as long as the key's modulus).
     pub signature: Vec<u8>,
+}
+
+impl fmt::Debug for JwtParts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtParts")
+            .field("header_json", &Redacted)
+            .field("payload_json", &Redacted)
+            .field("signing_input", &Redacted)
+            .field("signature", &Redacted)
+            .finish()
+    }
 }
 
 /// Splits a compact JWS into its decoded parts: exactly three non-empty, strict base64url
@@ -64,56 +79,43 @@ fn decode(segment: &str, which: &'static str) -> Result<Vec<u8>, JwtError> {
     base64url::decode(segment).ok_or(JwtError::InvalidBase64 { segment: which })
 }
 
-/// The JOSE header fields this app looks at. The key-carrying parameters are recorded only
-/// as present or absent: their values are never used.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct JwtHeader {
-    /// The signature algorithm (`RS256`, …).
-    pub alg: String,
-    /// Which key of the provider's JWKS signed the token.
-    #[serde(default)]
-    pub kid: Option<String>,
-    /// The media type (`JWT`), informational.
-    #[serde(default)]
-    pub typ: Option<String>,
-    /// A URL to fetch keys from: never trusted.
-    #[serde(default, deserialize_with = "presence")]
-    pub jku: Option<IgnoredAny>,
-    /// A URL to fetch a certificate from: never trusted.
-    #[serde(default, deserialize_with = "presence")]
-    pub x5u: Option<IgnoredAny>,
-    /// An embedded key: never trusted.
-    #[serde(default, deserialize_with = "presence")]
-    pub jwk: Option<IgnoredAny>,
-    /// An embedded certificate chain: never trusted.
-    #[serde(default, deserialize_with = "presence")]
-    pub x5c: Option<IgnoredAny>,
-    /// Critical extensions this app does not implement.
-    #[serde(default, deserialize_with = "presence")]
-    pub crit: Option<IgnoredAny>,
-}
-
-impl FromJson for JwtHeader {
-    fn from_json(value: &Json) -> Result<Self, JsonError> {
-        let f = Fields::of(value)?;
-        // Presence alone is refused, whatever the value (`null` included).
-        let present = |name| f.has(name).then_some(IgnoredAny);
-        Ok(JwtHeader {
-            alg: f.string("alg")?,
-            kid: f.opt_string("kid")?,
-            typ: f.opt_string("typ")?,
-            jku: present("jku"),
-            x5u: present("x5u"),
-            jwk: present("jwk"),
-            x5c: present("x5c"),
-            crit: present("crit"),
-        })
+json_object! {
+    /// The JOSE header fields this app looks at. The key-carrying parameters are recorded only
+    /// as present or absent: their values are never used.
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct JwtHeader: FromJson {
+        /// The signature algorithm (`RS256`, …).
+        pub alg: String = "alg",
+        /// Which key of the provider's JWKS signed the token.
+        pub kid: Option<String> = "kid",
+        /// The media type (`JWT`), informational.
+        pub typ: Option<String> = "typ",
+        /// A URL to fetch keys from: never trusted.
+        #[serde(default, deserialize_with = "presence")]
+        pub jku: Option<IgnoredAny> = "jku" with present,
+        /// A URL to fetch a certificate from: never trusted.
+        #[serde(default, deserialize_with = "presence")]
+        pub x5u: Option<IgnoredAny> = "x5u" with present,
+        /// An embedded key: never trusted.
+        #[serde(default, deserialize_with = "presence")]
+        pub jwk: Option<IgnoredAny> = "jwk" with present,
+        /// An embedded certificate chain: never trusted.
+        #[serde(default, deserialize_with = "presence")]
+        pub x5c: Option<IgnoredAny> = "x5c" with present,
+        /// Critical extensions this app does not implement.
+        #[serde(default, deserialize_with = "presence")]
+        pub crit: Option<IgnoredAny> = "crit" with present,
     }
 }
 
 /// `Some` whenever the member exists, even as `null`: presence alone is refused.
 fn presence<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IgnoredAny>, D::Error> {
     IgnoredAny::deserialize(d).map(Some)
+}
+
+/// The [`FromJson`] reading of [`presence`]: the member is there, whatever its value.
+fn present(fields: &Fields<'_>, name: &str) -> Result<Option<IgnoredAny>, JsonError> {
+    Ok(fields.has(name).then_some(IgnoredAny))
 }
 
 /// Checks the JOSE header against the rules of this product: `alg` must not be `none` (any
@@ -327,5 +329,24 @@ mod tests {
         );
         assert!(dangerous::decode_segment_unverified("a=").is_err());
         assert!(dangerous::decode_segment_unverified("").is_err());
+    }
+
+    #[test]
+    fn jwt_parts_print_redacted() {
+        // Rule: tokens are never logged; the parts of a token are the token.
+        let token = format!(
+            "{}.{}.{}",
+            b64(br#"{"alg":"RS256"}"#),
+            b64(br#"{"nonce":"NONCE-s3cr3t"}"#),
+            b64(b"SIG-s3cr3t")
+        );
+        let parts = split(&token).unwrap();
+        let (signing_input, _) = token.rsplit_once('.').unwrap();
+        let payload_bytes = format!("{:?}", parts.payload_json);
+        let signature_bytes = format!("{:?}", parts.signature);
+        crate::secret::assert_redacted(
+            &format!("{parts:?}"),
+            &[signing_input, &payload_bytes, &signature_bytes, "s3cr3t"],
+        );
     }
 }

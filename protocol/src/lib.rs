@@ -8,8 +8,10 @@
 //! regex or crypto crate.
 //!
 //! # What it guarantees
-//! - Secrets ([`AccessToken`], [`IdToken`], [`State`], [`Nonce`]) print as `[redacted]`
-//!   and compare in constant time.
+//! - Secrets ([`AccessToken`], [`IdToken`], [`RefreshToken`], [`AuthorizationCode`],
+//!   [`CodeVerifier`], [`State`], [`Nonce`]) print as `[redacted]` and compare in constant
+//!   time; every type that holds one prints it redacted too (the responses, [`Transaction`],
+//!   [`TokenEndpointResponse`], [`JwtParts`], [`SplitQuery`]).
 //! - Untrusted input (fragment, tokens, JWKS, discovery, config, return-to) is bounded in
 //!   size and never makes it panic; every failure is a typed error with a sentence a user
 //!   can read.
@@ -34,12 +36,17 @@
 // Tests may unwrap: a panic there is a failing test, which is the point.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+// `json_object!` names serde by this crate's name in its `#[serde(...)]` strings, where
+// `$crate` cannot go; this makes that name work inside the crate too.
+extern crate self as hashgate_protocol;
+
 pub mod authorize;
 pub mod base64url;
 pub mod claims;
 pub mod config;
 pub mod discovery;
 pub mod dpop;
+pub mod dpop_client;
 pub mod error;
 pub mod fragment;
 pub mod json;
@@ -261,6 +268,8 @@ mod tests {
             r#"{"entries":[{"state":"s","nonce":"n","return_to":"/p","created_at":"1"}]}"#,
             r#"{"entries":[{"state":"s","nonce":"n","return_to":"/p","created_at":1,"code_verifier":5}]}"#,
             r#"{"entries":{}}"#,
+            r#"{"entries":null}"#,
+            r#"{"entries":[null]}"#,
         ] {
             read_both::<TransactionStore>(text);
         }
@@ -291,6 +300,62 @@ mod tests {
         ] {
             read_both::<TokenErrorResponse>(text);
         }
+    }
+
+    /// Writes `value` both ways, [`ToJson`] (the SPA's storage) and the serde derive; both must
+    /// write the same members, and the crate's reader must read the result back unchanged.
+    fn write_both<T>(value: &T)
+    where
+        T: ToJson + FromJson + serde::Serialize + PartialEq + std::fmt::Debug,
+    {
+        let text = value.to_json().to_text();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            serde_json::to_value(value).unwrap(),
+            "{text}"
+        );
+        assert_eq!(
+            T::from_json(&json::parse(&text)).as_ref(),
+            Ok(value),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_json_writers_agree_with_the_serde_derives() {
+        // What the SPA writes (session storage) is what the servers' serde writes, member for
+        // member, with absent optional members left out, for every type declared with
+        // `json_object!` that has both writers.
+        fn read<T: FromJson>(text: &str) -> T {
+            T::from_json(&json::parse(text)).unwrap()
+        }
+        write_both(&read::<ProviderMetadata>(
+            r#"{"issuer":"i","authorization_endpoint":"a","jwks_uri":"j","response_modes_supported":["fragment"],"authorization_response_iss_parameter_supported":false}"#,
+        ));
+        write_both(&read::<JwkSet>(
+            r#"{"keys":[{"kty":"RSA","kid":"a","use":"sig","alg":"RS256","n":"AQAB","e":"AQAB","key_ops":["verify"]},{"kty":"EC"}]}"#,
+        ));
+        write_both(&JwkSet::default());
+        for aud in [r#""spa""#, r#"["spa","api"]"#] {
+            write_both(&read::<IdTokenClaims>(&format!(
+                r#"{{"iss":"i","sub":"u","aud":{aud},"exp":2,"iat":1,"nonce":"n","auth_time":1,"email":"e"}}"#
+            )));
+        }
+        write_both(&read::<RawAuthConfig>(
+            r#"{"issuer":"i","clientId":"spa","responseType":"code","useRefreshTokens":true}"#,
+        ));
+        write_both(&RawAuthConfig::default());
+        write_both(&read::<TransactionStore>(
+            r#"{"entries":[{"state":"s","nonce":"n","return_to":"/","created_at":1,"code_verifier":"v"},{"state":"t","nonce":"m","return_to":"/p","created_at":2}]}"#,
+        ));
+        write_both(&read::<TokenEndpointResponse>(
+            r#"{"access_token":"at","token_type":"Bearer","expires_in":3600,"id_token":"a.b.c","refresh_token":"rt"}"#,
+        ));
+        write_both(&TokenEndpointResponse::default());
+        write_both(&read::<TokenErrorResponse>(r#"{"error":"invalid_grant"}"#));
+        write_both(&read::<TokenErrorResponse>(
+            r#"{"error":"invalid_grant","error_description":"spent"}"#,
+        ));
     }
 
     #[test]

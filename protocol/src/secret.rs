@@ -2,9 +2,11 @@
 //!
 //! `Debug` prints `[redacted]`, there is no `Display`, the value is read through
 //! `.secret()`, and equality is constant-time. Serde sees the plain string
-//! (`#[serde(transparent)]`), so the types can be stored and restored.
+//! (`#[serde(transparent)]`) and so do the members of [`json_object!`](crate::json_object)
+//! types, so the types can be stored and restored.
 
 use crate::base64url;
+use crate::json::{Fields, Json, JsonError, ReadMember, WriteMember};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -17,6 +19,25 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
     // Keeps the optimiser from turning the fold into an early-exit comparison.
     std::hint::black_box(diff) == 0
+}
+
+/// What a hand-written `Debug` prints in place of a secret (`[redacted]`), as the secret
+/// newtypes do.
+pub(crate) struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Test support: `printed` (a `Debug` output) shows none of `secrets`, and says `[redacted]`.
+#[cfg(test)]
+pub(crate) fn assert_redacted(printed: &str, secrets: &[&str]) {
+    for secret in secrets {
+        assert!(!printed.contains(secret), "{secret:?} leaks in {printed}");
+    }
+    assert!(printed.contains("[redacted]"), "{printed}");
 }
 
 macro_rules! secret_string {
@@ -56,6 +77,39 @@ macro_rules! secret_string {
         }
 
         impl Eq for $name {}
+
+        // Read and written as members through `String`'s own readers and writers, not as
+        // `FromJson`/`ToJson` types of their own: one copy of that code in the download serves
+        // every secret.
+        impl ReadMember for $name {
+            fn read_member(fields: &Fields<'_>, name: &str) -> Result<Self, JsonError> {
+                String::read_member(fields, name).map(Self)
+            }
+        }
+
+        impl ReadMember for Option<$name> {
+            fn read_member(fields: &Fields<'_>, name: &str) -> Result<Self, JsonError> {
+                Option::<String>::read_member(fields, name).map(|v| v.map($name))
+            }
+        }
+
+        impl WriteMember for $name {
+            fn write_member(&self, name: &str, members: &mut Vec<(String, Json)>) {
+                self.0.write_member(name, members);
+            }
+        }
+
+        impl WriteMember for Option<$name> {
+            fn write_member(&self, name: &str, members: &mut Vec<(String, Json)>) {
+                if let Some(value) = self {
+                    value.write_member(name, members);
+                }
+            }
+
+            fn is_absent(&self) -> bool {
+                self.is_none()
+            }
+        }
     };
 }
 
@@ -166,6 +220,53 @@ mod tests {
         assert!(!printed.contains("s3cr3t"));
         assert!(!printed.contains("eyJ"));
         assert_eq!(format!("{token:?}"), "[redacted]");
+    }
+
+    // Rule: tokens, codes and verifiers are never logged; one test per secret type.
+    const SECRET: &str = "s3cr3t-value";
+
+    #[test]
+    fn an_access_token_prints_redacted() {
+        assert_redacted(&format!("{:?}", AccessToken::new(SECRET.into())), &[SECRET]);
+    }
+
+    #[test]
+    fn an_id_token_prints_redacted() {
+        assert_redacted(&format!("{:?}", IdToken::new(SECRET.into())), &[SECRET]);
+    }
+
+    #[test]
+    fn a_state_prints_redacted() {
+        assert_redacted(&format!("{:?}", State::new(SECRET.into())), &[SECRET]);
+    }
+
+    #[test]
+    fn a_nonce_prints_redacted() {
+        assert_redacted(&format!("{:?}", Nonce::new(SECRET.into())), &[SECRET]);
+    }
+
+    #[test]
+    fn a_refresh_token_prints_redacted() {
+        assert_redacted(
+            &format!("{:?}", RefreshToken::new(SECRET.into())),
+            &[SECRET],
+        );
+    }
+
+    #[test]
+    fn an_authorization_code_prints_redacted() {
+        assert_redacted(
+            &format!("{:?}", AuthorizationCode::new(SECRET.into())),
+            &[SECRET],
+        );
+    }
+
+    #[test]
+    fn a_code_verifier_prints_redacted() {
+        assert_redacted(
+            &format!("{:?}", CodeVerifier::new(SECRET.into())),
+            &[SECRET],
+        );
     }
 
     #[test]

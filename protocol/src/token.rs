@@ -5,10 +5,8 @@
 //! this browser is the PKCE verifier (RFC 7636), and what binds a refresh token to this app is
 //! rotation at the provider.
 
-use serde::Deserialize;
-
 use crate::fragment::TokenResponse;
-use crate::json::{Fields, FromJson, Json, JsonError};
+use crate::json_object;
 use crate::secret::{AccessToken, AuthorizationCode, CodeVerifier, IdToken, RefreshToken, State};
 use crate::url::encode_component;
 
@@ -62,42 +60,25 @@ pub fn revocation_form(refresh_token: &RefreshToken, client_id: &str) -> String 
     ])
 }
 
-/// A successful token endpoint answer as JSON (RFC 6749 §5.1, OIDC Core §3.1.3.3). Every
-/// field is optional here, so that a missing one is reported by the same checks as for the
-/// implicit flow (which name what is missing) rather than as malformed JSON.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct TokenEndpointResponse {
-    /// The access token.
-    #[serde(default)]
-    pub access_token: Option<String>,
-    /// Must be `Bearer`.
-    #[serde(default)]
-    pub token_type: Option<String>,
-    /// Seconds until the access token expires.
-    #[serde(default)]
-    pub expires_in: Option<u64>,
-    /// The ID token.
-    #[serde(default)]
-    pub id_token: Option<String>,
-    /// The granted scopes.
-    #[serde(default)]
-    pub scope: Option<String>,
-    /// A refresh token, with `offline_access` and a provider that issues them.
-    #[serde(default)]
-    pub refresh_token: Option<String>,
-}
-
-impl FromJson for TokenEndpointResponse {
-    fn from_json(value: &Json) -> Result<Self, JsonError> {
-        let f = Fields::of(value)?;
-        Ok(TokenEndpointResponse {
-            access_token: f.opt_string("access_token")?,
-            token_type: f.opt_string("token_type")?,
-            expires_in: f.opt_uint("expires_in")?,
-            id_token: f.opt_string("id_token")?,
-            scope: f.opt_string("scope")?,
-            refresh_token: f.opt_string("refresh_token")?,
-        })
+json_object! {
+    /// A successful token endpoint answer as JSON (RFC 6749 §5.1, OIDC Core §3.1.3.3). Every
+    /// field is optional here, so that a missing one is reported by the same checks as for the
+    /// implicit flow (which name what is missing) rather than as malformed JSON. The tokens are
+    /// secrets: `Debug` prints them as `[redacted]`.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct TokenEndpointResponse: FromJson + ToJson {
+        /// The access token.
+        pub access_token: Option<AccessToken> = "access_token",
+        /// Must be `Bearer`.
+        pub token_type: Option<String> = "token_type",
+        /// Seconds until the access token expires.
+        pub expires_in: Option<u64> = "expires_in",
+        /// The ID token.
+        pub id_token: Option<IdToken> = "id_token",
+        /// The granted scopes.
+        pub scope: Option<String> = "scope",
+        /// A refresh token, with `offline_access` and a provider that issues them.
+        pub refresh_token: Option<RefreshToken> = "refresh_token",
     }
 }
 
@@ -106,36 +87,30 @@ impl TokenEndpointResponse {
     /// token endpoint has none: the code it redeemed was already matched to its login).
     /// An empty string counts as absent.
     pub fn into_token_response(self) -> TokenResponse {
-        let present = |v: Option<String>| v.filter(|v| !v.is_empty());
+        // One check for the three tokens, on their text: one copy in the download.
+        let present = |t: Option<String>| t.filter(|t| !t.is_empty());
         TokenResponse {
-            access_token: present(self.access_token).map(AccessToken::new),
-            id_token: present(self.id_token).map(IdToken::new),
+            access_token: present(self.access_token.map(AccessToken::into_secret))
+                .map(AccessToken::new),
+            id_token: present(self.id_token.map(IdToken::into_secret)).map(IdToken::new),
             token_type: self.token_type,
             expires_in: self.expires_in,
             scope: self.scope,
             state: None::<State>,
-            refresh_token: present(self.refresh_token).map(RefreshToken::new),
+            refresh_token: present(self.refresh_token.map(RefreshToken::into_secret))
+                .map(RefreshToken::new),
         }
     }
 }
 
-/// A token endpoint error as JSON (RFC 6749 §5.2): `invalid_grant`, `invalid_request`, ….
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct TokenErrorResponse {
-    /// The error code.
-    pub error: String,
-    /// The provider's human-readable text; show it only as escaped text.
-    #[serde(default)]
-    pub error_description: Option<String>,
-}
-
-impl FromJson for TokenErrorResponse {
-    fn from_json(value: &Json) -> Result<Self, JsonError> {
-        let f = Fields::of(value)?;
-        Ok(TokenErrorResponse {
-            error: f.string("error")?,
-            error_description: f.opt_string("error_description")?,
-        })
+json_object! {
+    /// A token endpoint error as JSON (RFC 6749 §5.2): `invalid_grant`, `invalid_request`, ….
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct TokenErrorResponse: FromJson + ToJson {
+        /// The error code.
+        pub error: String = "error",
+        /// The provider's human-readable text; show it only as escaped text.
+        pub error_description: Option<String> = "error_description",
     }
 }
 
@@ -207,5 +182,19 @@ mod tests {
         .unwrap();
         assert_eq!(e.error, "invalid_grant");
         assert_eq!(e.error_description.as_deref(), Some("spent"));
+    }
+
+    #[test]
+    fn a_token_endpoint_answer_prints_its_tokens_redacted() {
+        // Rule: tokens are never logged, whichever side read the answer.
+        use crate::json::FromJson;
+        let text = r#"{"access_token":"AT-s3cr3t","token_type":"Bearer","id_token":"ID-s3cr3t","refresh_token":"RT-s3cr3t"}"#;
+        let ours = TokenEndpointResponse::from_json(&crate::json::parse(text)).unwrap();
+        let serde: TokenEndpointResponse = serde_json::from_str(text).unwrap();
+        let secrets = ["AT-s3cr3t", "ID-s3cr3t", "RT-s3cr3t"];
+        for printed in [format!("{ours:?}"), format!("{serde:?}")] {
+            crate::secret::assert_redacted(&printed, &secrets);
+        }
+        crate::secret::assert_redacted(&format!("{:?}", ours.into_token_response()), &secrets);
     }
 }

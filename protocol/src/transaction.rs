@@ -5,77 +5,34 @@
 //! nothing. Stale ones expire, and at most [`TransactionStore::MAX_ENTRIES`] are kept.
 
 use crate::error::TransactionError;
-use crate::json::{self, Fields, FromJson, Json, JsonError, ToJson};
+use crate::json;
+use crate::json_object;
 use crate::secret::{ct_eq, CodeVerifier, Nonce, State};
-use serde::{Deserialize, Serialize};
 
-/// One login attempt in flight.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Transaction {
-    /// The `state` sent to the provider.
-    pub state: State,
-    /// The `nonce` sent to the provider.
-    pub nonce: Nonce,
-    /// Where to go after login (already sanitized).
-    pub return_to: String,
-    /// When the attempt started, unix seconds.
-    pub created_at: i64,
-    /// The PKCE verifier of a code-flow login (RFC 7636 §4.1); `None` for the implicit flow.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_verifier: Option<CodeVerifier>,
-}
-
-/// The pending transactions; serialize it whole into sessionStorage.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TransactionStore {
-    /// Pending transactions, oldest first.
-    #[serde(default)]
-    pub entries: Vec<Transaction>,
-}
-
-impl FromJson for Transaction {
-    fn from_json(value: &Json) -> Result<Self, JsonError> {
-        let f = Fields::of(value)?;
-        Ok(Transaction {
-            state: State::new(f.string("state")?),
-            nonce: Nonce::new(f.string("nonce")?),
-            return_to: f.string("return_to")?,
-            created_at: f.int("created_at")?,
-            code_verifier: f.opt_string("code_verifier")?.map(CodeVerifier::new),
-        })
+json_object! {
+    /// One login attempt in flight.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Transaction: FromJson + ToJson {
+        /// The `state` sent to the provider.
+        pub state: State = "state",
+        /// The `nonce` sent to the provider.
+        pub nonce: Nonce = "nonce",
+        /// Where to go after login (already sanitized).
+        pub return_to: String = "return_to",
+        /// When the attempt started, unix seconds.
+        pub created_at: i64 = "created_at",
+        /// The PKCE verifier of a code-flow login (RFC 7636 §4.1); `None` for the implicit flow.
+        pub code_verifier: Option<CodeVerifier> = "code_verifier",
     }
 }
 
-impl ToJson for Transaction {
-    fn to_json(&self) -> Json {
-        let mut members = vec![
-            ("state".into(), self.state.secret().into()),
-            ("nonce".into(), self.nonce.secret().into()),
-            ("return_to".into(), self.return_to.as_str().into()),
-            ("created_at".into(), self.created_at.into()),
-        ];
-        // Like the serde writing: an implicit-flow transaction has no verifier member.
-        if let Some(verifier) = &self.code_verifier {
-            members.push(("code_verifier".into(), verifier.secret().into()));
-        }
-        Json::Object(members)
-    }
-}
-
-impl FromJson for TransactionStore {
-    fn from_json(value: &Json) -> Result<Self, JsonError> {
-        let entries =
-            Fields::of(value)?.opt("entries", |v| json::array(v, Transaction::from_json))?;
-        Ok(TransactionStore {
-            entries: entries.unwrap_or_default(),
-        })
-    }
-}
-
-impl ToJson for TransactionStore {
-    fn to_json(&self) -> Json {
-        let entries = self.entries.iter().map(ToJson::to_json).collect();
-        Json::Object(vec![("entries".into(), Json::Array(entries))])
+json_object! {
+    /// The pending transactions; written whole into sessionStorage.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct TransactionStore: FromJson + ToJson {
+        /// Pending transactions, oldest first (none when the member is absent).
+        #[serde(default, deserialize_with = "hashgate_protocol::json::null_as_default")]
+        pub entries: Vec<Transaction> = "entries" with json::or_default,
     }
 }
 
@@ -252,5 +209,21 @@ mod tests {
         );
         let empty: TransactionStore = serde_json::from_str("{}").unwrap();
         assert!(empty.entries.is_empty());
+    }
+
+    #[test]
+    fn a_transaction_and_the_store_print_state_nonce_and_verifier_redacted() {
+        // Rule: the values that bind a response to this browser are never logged.
+        let mut store = TransactionStore::default();
+        store.insert(Transaction {
+            state: State::new("ST-s3cr3t".into()),
+            nonce: Nonce::new("NONCE-s3cr3t".into()),
+            return_to: "/profile".into(),
+            created_at: 1,
+            code_verifier: Some(CodeVerifier::new("CV-s3cr3t".into())),
+        });
+        let secrets = ["ST-s3cr3t", "NONCE-s3cr3t", "CV-s3cr3t"];
+        crate::secret::assert_redacted(&format!("{:?}", store.entries[0]), &secrets);
+        crate::secret::assert_redacted(&format!("{store:?}"), &secrets);
     }
 }
