@@ -53,6 +53,15 @@ async fn wait_for_refreshes(h: &Hostile, n: usize) {
         .await;
 }
 
+/// The POSTs the token endpoint has received, answered or not.
+fn token_requests(h: &Hostile) -> usize {
+    h.idp
+        .requests_to("/oauth/token")
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count()
+}
+
 /// Clicks `Call private` on the External API page.
 async fn click_call_private(browser: &Browser) {
     browser
@@ -139,12 +148,24 @@ async fn a_503_from_the_token_endpoint_keeps_the_session_and_a_retry_renews_it()
 async fn a_stalled_token_endpoint_times_out_and_the_session_survives() {
     let mut h = signed_in_with_refresh_tokens("memory").await;
     h.browser.set_timeout(Duration::from_secs(40));
+    let before = token_requests(&h);
     h.idp.set_token_delay(Duration::from_secs(60));
     call_private_after_revocation(&h).await;
-    wait_for_refreshes(&h, 1).await;
+    h.browser
+        .wait_until(
+            "the refresh request reached the stalled endpoint",
+            || async { token_requests(&h) > before },
+        )
+        .await;
     h.idp.set_token_delay(Duration::ZERO);
-    // After the ten-second timeout the retry goes out and is answered at once.
-    wait_for_refreshes(&h, 2).await;
+    // The stalled request is still unanswered; after the ten-second timeout the retry goes
+    // out and is answered at once.
+    wait_for_refreshes(&h, 1).await;
+    assert_eq!(
+        token_requests(&h),
+        before + 2,
+        "one stalled request and one retry"
+    );
     h.browser
         .wait_until("the renewed session is in place", || async {
             h.idp.issued().len() >= 2
@@ -262,13 +283,15 @@ async fn a_logout_revokes_the_refresh_token_of_every_tab() {
 }
 
 // With `cacheLocation: memory` a reload forgets the refresh token: nothing can use it again,
-// so the page revokes it on the way out (`pagehide`, `navigator.sendBeacon`).
+// so the page revokes it on the way out (`pagehide` with `persisted` false,
+// `navigator.sendBeacon`). A reload never keeps the page in the back-forward cache.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reloaded_page_with_tokens_in_memory_revokes_its_refresh_token() {
     let h = signed_in_with_refresh_tokens("memory").await;
     let held = issued_refresh_tokens(&h);
     assert_eq!(held.len(), 1);
-    App::open(&h.browser, &h.spa, "/").await;
+    assert!(h.idp.revoked().is_empty());
+    js(&h.browser, "location.reload(); return null;", vec![]).await;
     h.browser
         .wait_until("the discarded page's refresh token is revoked", || async {
             let revoked: BTreeSet<String> = h.idp.revoked().into_iter().collect();
