@@ -18,8 +18,9 @@ use std::time::Duration;
 use fantoccini::Locator;
 use support::hostile::{Refresh, Silent, Tamper, OTHER_USER_NAME};
 use support::journey::refresh::{
-    call_private_after_revocation, refreshes, sign_in_with_refresh_tokens,
-    signed_in_with_refresh_tokens, silent_requests, wait_for_private_status,
+    assert_one_refresh_and_both_tabs_signed_in, call_private_after_revocation, refreshes,
+    sign_in_with_refresh_tokens, signed_in_with_refresh_tokens, silent_requests,
+    wait_for_private_status,
 };
 use support::journey::{assert_rejected, assert_succeeds, hostile, hostile_code, Hostile};
 use support::stack::run_js;
@@ -393,15 +394,7 @@ async fn two_tabs_renew_at_once(h: Hostile, locks: Locks) {
     wait_for_private_status(&h.browser, "200").await;
     h.browser.switch_to(&second).await;
     wait_for_private_status(&h.browser, "200").await;
-    assert_eq!(
-        refreshes(&h),
-        1,
-        "two refresh requests: {:?}",
-        h.idp.token_grants()
-    );
-    assert_eq!(h.browser.auth_state().await, "authenticated");
-    h.browser.switch_to(&first).await;
-    assert_eq!(h.browser.auth_state().await, "authenticated");
+    assert_one_refresh_and_both_tabs_signed_in(&h, &second, &first).await;
     h.browser.close().await;
 }
 

@@ -60,16 +60,11 @@ impl AuthContext {
         let scope = scope::with_openid(&scope::merge(&config.scope, &extra));
         let redirect_uri = config.redirect_uri(&location.origin);
         // RFC 7636: the code flow binds the code to this tab with a verifier only it knows.
-        let code_verifier = match config.response_type.is_code() {
-            true => Some(CodeVerifier::from_random(&browser::random_32()?)),
-            false => None,
-        };
-        let code_challenge = match &code_verifier {
-            Some(v) => Some(CodeVerifier::s256_challenge(
-                &browser::sha256(v.secret().as_bytes()).await?,
-            )),
-            None => None,
-        };
+        let (code_verifier, code_challenge) =
+            match browser::new_pkce(config.response_type.is_code()).await? {
+                Some((verifier, challenge)) => (Some(verifier), Some(challenge)),
+                None => (None, None),
+            };
         let url = AuthorizeRequest {
             prompt: options.prompt.as_deref(),
             login_hint: options.login_hint.as_deref(),

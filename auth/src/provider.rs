@@ -214,7 +214,7 @@ async fn restore_session(auth: AuthContext, setup: &Setup) -> Option<Session> {
     let now = browser::now_secs();
     match auth.restore(setup, stored, now).await {
         Ok(session) if config.use_refresh_tokens && session.refresh_token.is_some() => {
-            if !session.needs_renewal(now) && session.claims.exp > now {
+            if session.usable_as_stored(now) {
                 return Some(session);
             }
             // `refresh` checks that the renewed tokens are this session's before storing them.

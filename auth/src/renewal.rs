@@ -157,7 +157,7 @@ impl AuthContext {
             if let Some(stored) = stored {
                 match this.restore(setup, stored, now).await {
                     Ok(newer) if decide::same_session(&session.claims, &newer.claims).is_ok() => {
-                        if !newer.needs_renewal(now) && newer.claims.exp > now {
+                        if newer.usable_as_stored(now) {
                             return Ok(newer);
                         }
                         session = newer;

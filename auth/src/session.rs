@@ -57,6 +57,13 @@ impl Session {
         crate::decide::renew_at(self.received_at, self.expires_at())
     }
 
+    /// True when a stored session can be used as it is: not due for renewal, and neither its
+    /// access token nor its ID token has expired (the renewal floor never keeps an expired
+    /// token in use after a reload).
+    pub fn usable_as_stored(&self, now: i64) -> bool {
+        !self.needs_renewal(now) && self.claims.exp > now && self.expires_at() > now
+    }
+
     /// True once the token should no longer be used without renewing it.
     pub fn needs_renewal(&self, now: i64) -> bool {
         self.access_token.is_some() && now >= self.renew_at()
@@ -164,5 +171,56 @@ impl From<&Session> for StoredTokens {
             rotations: s.rotations,
             received_at: Some(s.received_at),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hashgate_protocol::Audience;
+
+    fn session(received_at: i64, expires_at: i64, id_token_exp: i64) -> Session {
+        Session {
+            access_token: Some(AccessToken::new("at".into())),
+            id_token: IdToken::new("id".into()),
+            nonce: Nonce::new("n".into()),
+            claims: IdTokenClaims {
+                iss: "https://idp.example".into(),
+                sub: Some("alice".into()),
+                aud: Audience::new(vec!["client".into()]),
+                exp: id_token_exp,
+                iat: received_at,
+                nonce: None,
+                at_hash: None,
+                azp: None,
+                auth_time: None,
+                name: None,
+                nickname: None,
+                email: None,
+                picture: None,
+            },
+            id_token_payload: "{}".into(),
+            expires_at: Some(expires_at),
+            scope: "openid".into(),
+            received_at,
+            refresh_token: None,
+            flow: ResponseType::Code,
+            rotations: 0,
+        }
+    }
+
+    #[test]
+    fn a_fresh_stored_session_is_used_as_it_is() {
+        assert!(session(1_000, 4_600, 4_600).usable_as_stored(1_010));
+    }
+
+    // The 5 s renewal floor schedules timers; it never keeps an expired token in use after a
+    // reload.
+    #[test]
+    fn a_stored_session_whose_access_or_id_token_expired_is_renewed_even_within_the_floor() {
+        assert!(!session(1_000, 0, 4_600).usable_as_stored(1_002));
+        assert!(!session(1_000, 1_000, 4_600).usable_as_stored(1_002));
+        assert!(!session(1_000, 4_600, 1_001).usable_as_stored(1_002));
+        assert!(!session(1_000, 4_600, 4_600).usable_as_stored(4_550));
     }
 }

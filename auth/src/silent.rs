@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures::channel::oneshot;
 use hashgate_protocol::{
     fragment::{from_pairs, parse_fragment, AuthorizationResponse},
-    origin_of, scope, AuthorizeRequest, CodeVerifier, FragmentError, Nonce, State,
+    origin_of, scope, AuthorizeRequest, FragmentError, Nonce, State,
 };
 use js_sys::{Object, Reflect};
 use wasm_bindgen::closure::Closure;
@@ -39,15 +39,9 @@ pub async fn silent_authorize(setup: &Setup) -> Result<Session, AuthError> {
     let state = State::from_random(&browser::random_32()?);
     let nonce = Nonce::from_random(&browser::random_32()?);
     let code_flow = config.response_type.is_code();
-    let verifier = match code_flow {
-        true => Some(CodeVerifier::from_random(&browser::random_32()?)),
-        false => None,
-    };
-    let challenge = match &verifier {
-        Some(v) => Some(CodeVerifier::s256_challenge(
-            &browser::sha256(v.secret().as_bytes()).await?,
-        )),
-        None => None,
+    let (verifier, challenge) = match browser::new_pkce(code_flow).await? {
+        Some((verifier, challenge)) => (Some(verifier), Some(challenge)),
+        None => (None, None),
     };
     let web_message = metadata.supports_web_message();
     let (redirect_uri, expected_origin) = if web_message {

@@ -376,4 +376,22 @@ pub mod refresh {
             .filter(|g| *g == "refresh_token")
             .count()
     }
+
+    /// Checks that exactly one refresh request went out and that both tabs are signed in.
+    pub async fn assert_one_refresh_and_both_tabs_signed_in(
+        h: &Hostile,
+        tab: &fantoccini::wd::WindowHandle,
+        other: &fantoccini::wd::WindowHandle,
+    ) {
+        assert_eq!(
+            refreshes(h),
+            1,
+            "refresh requests: {:?}",
+            h.idp.token_grants()
+        );
+        for t in [tab, other] {
+            h.browser.switch_to(t).await;
+            assert_eq!(h.browser.auth_state().await, "authenticated");
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! WebCrypto and the CSPRNG: random values, SHA-256 and RS256 signature checks.
 
-use hashgate_protocol::RsaPublicJwk;
+use hashgate_protocol::{CodeVerifier, RsaPublicJwk};
 use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -81,4 +81,15 @@ fn set(target: &Object, key: &str, value: impl Into<JsValue>) -> Result<(), Auth
     Reflect::set(target, &key.into(), &value.into())
         .map(|_| ())
         .map_err(|_| AuthError::Browser("webcrypto"))
+}
+
+/// A fresh PKCE verifier and its S256 challenge (RFC 7636 §4.1–4.2), for a code-flow request;
+/// `None` for an implicit one.
+pub async fn new_pkce(code_flow: bool) -> Result<Option<(CodeVerifier, String)>, AuthError> {
+    if !code_flow {
+        return Ok(None);
+    }
+    let verifier = CodeVerifier::from_random(&random_32()?);
+    let challenge = CodeVerifier::s256_challenge(&sha256(verifier.secret().as_bytes()).await?);
+    Ok(Some((verifier, challenge)))
 }

@@ -9,7 +9,7 @@ pub mod lock;
 pub mod page;
 pub mod web_storage;
 
-pub use crypto::{random_32, sha256, verify_rs256};
+pub use crypto::{new_pkce, random_32, sha256, verify_rs256};
 pub use http::{fetch, fetch_document, post_form, read_document, HttpRequest};
 pub use lock::with_lock;
 pub use page::*;
