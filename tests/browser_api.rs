@@ -10,10 +10,10 @@
 
 use hashgate_e2e as support;
 
-use support::stack::{
-    follow_nav, session_fact, wait_for_heading, CallResult, DemoUser, ExternalApi, Stack,
-    StackOptions, ALICE, BOB,
+use support::pages::{
+    follow_nav, session_fact, wait_for_heading, CallResult, DemoUser, ExternalApi, ALICE, BOB,
 };
+use support::stack::{Stack, StackOptions};
 use support::Browser;
 
 /// Signs `user` in through a deep link to `/external-api` and returns the page.

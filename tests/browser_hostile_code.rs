@@ -18,7 +18,7 @@ use std::time::Duration;
 use fantoccini::Locator;
 use support::hostile::{Refresh, Silent, Tamper, OTHER_USER_NAME};
 use support::journey::{assert_rejected, assert_succeeds, hostile, hostile_code, Hostile};
-use support::stack::run_js;
+use support::pages::run_js;
 use support::{inspector_json, App, Browser};
 
 /// A code-flow login against a provider tampering as `tamper`, checked like every rejection.

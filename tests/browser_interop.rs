@@ -32,7 +32,7 @@ use support::interop::{
     confirm_logout, consent, loaded_path, sign_in, OidcProvider, ProviderOptions, INTEROP_AUDIENCE,
 };
 use support::nginx::free_port;
-use support::stack::{
+use support::pages::{
     assert_stays, follow_nav, header_user, run_js, storage_entries, wait_for_header_user,
     wait_for_heading, ExternalApi, ALICE, CLIENT_ID, SCOPE,
 };

@@ -22,7 +22,7 @@ use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 use support::interop::{consent, loaded_path, sign_in, OidcProvider, ProviderOptions};
 use support::nginx::{free_port, Nginx};
-use support::stack::{
+use support::pages::{
     fill, follow_nav, header_user, session_fact, wait_for_header_user, wait_for_heading,
     ExternalApi, ALICE, AUDIENCE, CLIENT_ID, SCOPE,
 };

@@ -10,7 +10,8 @@
 
 use hashgate_e2e as support;
 
-use support::stack::{rotations, session_fact, wait_for_heading, Stack, StackOptions, ALICE};
+use support::pages::{rotations, session_fact, wait_for_heading, ALICE};
+use support::stack::{Stack, StackOptions};
 use support::{inspector_json, Browser};
 
 /// Long enough that the renewal (half-way) comes after the JWKS refetch interval (10 s).

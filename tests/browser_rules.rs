@@ -11,7 +11,8 @@
 
 use hashgate_e2e as support;
 
-use support::stack::{rotations, session_fact, wait_for_heading, Stack, StackOptions, ALICE};
+use support::pages::{rotations, session_fact, wait_for_heading, ALICE};
+use support::stack::{Stack, StackOptions};
 use support::{inspector_json, Browser};
 
 /// A rule that shows which protocol the provider ran it for, as an ID token claim.
