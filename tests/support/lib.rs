@@ -36,8 +36,7 @@ pub mod journey;
 pub mod nginx;
 pub mod pages;
 mod spa;
-// The local identity provider in-process: only with the `local-idp` feature (README.md, "Use
-// your own provider", deletes these lines with idp/).
+// The local identity provider in-process, with the `local-idp` feature. // local-idp-only
 #[cfg(feature = "local-idp")] // local-idp-only
 pub mod stack; // local-idp-only
 
