@@ -4,7 +4,7 @@
 //! makes.
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
-//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_api -- --test-threads=2`.
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_api -- --test-threads=2`.
 //! Screenshots land in `target/screenshots/`.
 #![cfg(not(target_arch = "wasm32"))]
 

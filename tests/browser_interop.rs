@@ -15,7 +15,7 @@
 //!
 //! Needs Node.js and `npm ci` in `tests/interop` (`cargo xtask test` does it) and Chromium;
 //! missing ones are failures, never skips. By hand, after `trunk build --release --offline`:
-//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_interop -- --test-threads=2`.
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_interop -- --test-threads=2`.
 //!
 //! The code-flow journeys take an `auth_config.json` with `"responseType": "code"` (and
 //! `"useRefreshTokens": true` where a journey renews with refresh tokens) and nothing else

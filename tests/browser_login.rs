@@ -4,7 +4,7 @@
 //! journey a user makes.
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
-//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_login -- --test-threads=2`.
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_login -- --test-threads=2`.
 //! Screenshots land in `target/screenshots/`.
 #![cfg(not(target_arch = "wasm32"))]
 

@@ -5,7 +5,7 @@
 //! silent implicit request or a refresh-token exchange in the code flow.
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
-//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_rotation`.
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_rotation`.
 #![cfg(not(target_arch = "wasm32"))]
 
 use hashgate_e2e as support;

@@ -6,7 +6,7 @@
 //! `oauth2-refresh-token` on a refresh, and a denial reaches the app in the callback's query.
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
-//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_rules`.
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_rules`.
 #![cfg(not(target_arch = "wasm32"))]
 
 use hashgate_e2e as support;

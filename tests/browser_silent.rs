@@ -5,7 +5,7 @@
 //! code, or (`useRefreshTokens`) rotating refresh tokens renew with no iframe at all.
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
-//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_silent -- --test-threads=2`.
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_silent -- --test-threads=2`.
 //! Screenshots land in `target/screenshots/`.
 #![cfg(not(target_arch = "wasm32"))]
 // A failed WebDriver window command leaves the journey nothing to do but stop.
