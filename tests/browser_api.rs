@@ -4,16 +4,16 @@
 //! makes.
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
-//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_api -- --test-threads=2`.
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_api -- --test-threads=2`.
 //! Screenshots land in `target/screenshots/`.
 #![cfg(not(target_arch = "wasm32"))]
 
 use hashgate_e2e as support;
 
-use support::stack::{
-    follow_nav, session_fact, wait_for_heading, CallResult, DemoUser, ExternalApi, Stack,
-    StackOptions, ALICE, BOB,
+use support::pages::{
+    follow_nav, session_fact, wait_for_heading, CallResult, DemoUser, ExternalApi, ALICE, BOB,
 };
+use support::stack::{Stack, StackOptions};
 use support::Browser;
 
 /// Signs `user` in through a deep link to `/external-api` and returns the page.

@@ -6,7 +6,7 @@
 //! with the code flow and `useRefreshTokens` it redeems the refresh token (RFC 6749 §6).
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
-//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_api_renewal`.
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_api_renewal`.
 #![cfg(not(target_arch = "wasm32"))]
 
 use hashgate_e2e as support;

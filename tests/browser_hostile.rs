@@ -10,7 +10,7 @@
 //! answers `prompt=none`).
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
-//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_hostile -- --test-threads=2`.
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_hostile -- --test-threads=2`.
 #![cfg(not(target_arch = "wasm32"))]
 
 use hashgate_e2e as support;

@@ -8,7 +8,7 @@
 //! parameter), RFC 6749 §6 and RFC 9700 §4.14 (refresh-token rotation), RFC 7009 (revocation).
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
-//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_hostile_code -- --test-threads=2`.
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_hostile_code -- --test-threads=2`.
 #![cfg(not(target_arch = "wasm32"))]
 
 use hashgate_e2e as support;
@@ -23,7 +23,7 @@ use support::journey::refresh::{
     wait_for_private_status,
 };
 use support::journey::{assert_rejected, assert_succeeds, hostile, hostile_code, Hostile};
-use support::stack::run_js;
+use support::pages::run_js;
 use support::{inspector_json, App, Browser};
 
 /// A code-flow login against a provider tampering as `tamper`, checked like every rejection.

@@ -15,7 +15,7 @@
 //!
 //! Needs Node.js and `npm ci` in `tests/interop` (`cargo xtask test` does it) and Chromium;
 //! missing ones are failures, never skips. By hand, after `trunk build --release --offline`:
-//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_interop -- --test-threads=2`.
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_interop -- --test-threads=2`.
 //!
 //! The code-flow journeys take an `auth_config.json` with `"responseType": "code"` (and
 //! `"useRefreshTokens": true` where a journey renews with refresh tokens) and nothing else
@@ -32,7 +32,7 @@ use support::interop::{
     confirm_logout, consent, loaded_path, sign_in, OidcProvider, ProviderOptions, INTEROP_AUDIENCE,
 };
 use support::nginx::free_port;
-use support::stack::{
+use support::pages::{
     assert_stays, follow_nav, header_user, run_js, storage_entries, wait_for_header_user,
     wait_for_heading, ExternalApi, ALICE, CLIENT_ID, SCOPE,
 };

@@ -4,7 +4,7 @@
 //! journey a user makes.
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
-//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_login -- --test-threads=2`.
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_login -- --test-threads=2`.
 //! Screenshots land in `target/screenshots/`.
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -14,10 +14,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use support::stack::{
+use support::pages::{
     assert_stays, header_user, run_js, s256_challenge, session_fact, storage_entries,
-    wait_for_header_user, wait_for_heading, Stack, StackOptions, ALICE, CLIENT_ID,
+    wait_for_header_user, wait_for_heading, ALICE, CLIENT_ID,
 };
+use support::stack::{Stack, StackOptions};
 use support::{App, Browser};
 
 /// How long "nothing else happens" is watched for (a redirect loop shows within this).

@@ -10,7 +10,7 @@
 //! Needs nginx (`apt-get install nginx`; `cargo xtask test` installs it as root), Node.js
 //! with `npm ci` in `tests/interop`, and Chromium; missing ones are failures, never skips. By hand, after
 //! `trunk build --release --offline`:
-//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_nginx -- --test-threads=2`.
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_nginx -- --test-threads=2`.
 #![cfg(not(target_arch = "wasm32"))]
 
 use hashgate_e2e as support;
@@ -22,7 +22,7 @@ use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 use support::interop::{consent, loaded_path, sign_in, OidcProvider, ProviderOptions};
 use support::nginx::{free_port, Nginx};
-use support::stack::{
+use support::pages::{
     fill, follow_nav, header_user, session_fact, wait_for_header_user, wait_for_heading,
     ExternalApi, ALICE, AUDIENCE, CLIENT_ID, SCOPE,
 };

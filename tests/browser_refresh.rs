@@ -9,7 +9,7 @@
 //! OIDC Core §12.2.
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
-//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_refresh -- --test-threads=2`.
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_refresh -- --test-threads=2`.
 #![cfg(not(target_arch = "wasm32"))]
 
 use hashgate_e2e as support;

@@ -5,12 +5,13 @@
 //! silent implicit request or a refresh-token exchange in the code flow.
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
-//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_rotation`.
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_rotation`.
 #![cfg(not(target_arch = "wasm32"))]
 
 use hashgate_e2e as support;
 
-use support::stack::{rotations, session_fact, wait_for_heading, Stack, StackOptions, ALICE};
+use support::pages::{rotations, session_fact, wait_for_heading, ALICE};
+use support::stack::{Stack, StackOptions};
 use support::{inspector_json, Browser};
 
 /// Long enough that the renewal (half-way) comes after the JWKS refetch interval (10 s).

@@ -6,12 +6,13 @@
 //! `oauth2-refresh-token` on a refresh, and a denial reaches the app in the callback's query.
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
-//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_rules`.
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_rules`.
 #![cfg(not(target_arch = "wasm32"))]
 
 use hashgate_e2e as support;
 
-use support::stack::{rotations, session_fact, wait_for_heading, Stack, StackOptions, ALICE};
+use support::pages::{rotations, session_fact, wait_for_heading, ALICE};
+use support::stack::{Stack, StackOptions};
 use support::{inspector_json, Browser};
 
 /// A rule that shows which protocol the provider ran it for, as an ID token claim.

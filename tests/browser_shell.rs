@@ -4,7 +4,7 @@
 //! must render without a reachable identity provider.
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
-//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_shell`.
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_shell`.
 //! Screenshots land in `target/screenshots/`.
 #![cfg(not(target_arch = "wasm32"))]
 

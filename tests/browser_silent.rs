@@ -5,7 +5,7 @@
 //! code, or (`useRefreshTokens`) rotating refresh tokens renew with no iframe at all.
 //!
 //! Run with `cargo xtask test`, or after `trunk build --release --offline`:
-//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_silent -- --test-threads=2`.
+//! `HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_silent -- --test-threads=2`.
 //! Screenshots land in `target/screenshots/`.
 #![cfg(not(target_arch = "wasm32"))]
 // A failed WebDriver window command leaves the journey nothing to do but stop.
@@ -17,11 +17,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fantoccini::Locator;
 use serde_json::Value;
-use support::stack::{
+use support::pages::{
     assert_stays, fill, follow_nav, header_user, rotations, run_js, session_fact, storage_entries,
-    wait_for_header_user, wait_for_heading, ExternalApi, ProviderRequest, Stack, StackOptions,
-    ALICE,
+    wait_for_header_user, wait_for_heading, ExternalApi, ALICE,
 };
+use support::stack::{ProviderRequest, Stack, StackOptions};
 use support::{inspector_json, App, Browser};
 
 /// Access-token lifetime for the renewal journeys: renewal is due half-way, after ~3 s.

@@ -3,8 +3,7 @@
 //! provider's session.
 
 use hashgate_protocol::{
-    logout_url, return_to::sanitize_return_to, scope, AuthorizeRequest, CodeVerifier, Nonce, State,
-    Transaction,
+    logout_url, return_to::sanitize_return_to, scope, AuthorizeRequest, Nonce, State, Transaction,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;

@@ -238,7 +238,7 @@ impl Drop for OidcProvider {
     }
 }
 
-/// `tests/interop` in this checkout (this harness crate is `tests/support`).
+/// `tests/interop` in this checkout.
 pub fn interop_dir() -> PathBuf {
     crate::repo_root().join("tests/interop")
 }

@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! trunk build --release --offline
-//! HASHGATE_DIST=$PWD/dist cargo test -p hashgate --test browser_shell
+//! HASHGATE_DIST=$PWD/dist cargo test -p hashgate-e2e --test browser_shell
 //! ```
 //!
 //! Tests run on a multi-threaded tokio runtime:
@@ -34,14 +34,17 @@ pub mod hostile;
 pub mod interop;
 pub mod journey;
 pub mod nginx;
+pub mod pages;
 mod spa;
-pub mod stack;
+// The local identity provider in-process, with the `local-idp` feature. // local-idp-only
+#[cfg(feature = "local-idp")] // local-idp-only
+pub mod stack; // local-idp-only
 
 pub use app::{inspector_json, App};
 pub use browser::{redact_jwts, redact_secrets, xpath_literal, Browser, DEFAULT_TIMEOUT};
 pub use spa::{auth_config, dist_dir, screenshot_dir, AuthConfigFile, SpaServer};
 
-/// The repository's root directory (this crate lives in `tests/support`).
+/// The repository's root directory (this crate lives in `tests/`).
 pub fn repo_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }

@@ -3,6 +3,17 @@
 //! Trunk writes its wasm loader as an inline `<script type="module">`. `index.html` allows no inline
 //! script (`script-src 'self' 'wasm-unsafe-eval'`), so after each build this adds the SHA-256 of
 //! every inline script in the staged `index.html` to `script-src`, and nothing else.
+//!
+//! `Trunk.toml` sets `[build] create_nonce`: Trunk marks every script and link it writes with
+//! `nonce="{{__TRUNK NONCE__}}"`, and `trunk serve` replaces that placeholder with a fresh random
+//! nonce in each response (16 bytes from the OS, Trunk 0.21 `serve/mod.rs`). The hook tells the two
+//! builds apart by Trunk's live-reload script, which only `trunk serve` appends:
+//! - **served** (the dev server, live reload on): it adds `'nonce-{{__TRUNK NONCE__}}'` to
+//!   `script-src`, so the served page allows exactly the scripts that carry this response's
+//!   nonce — the loader and the reload script, whose text is completed per request and so
+//!   cannot be hashed (CSP Level 3 §8.2: a nonce must be unguessable and fresh per response);
+//! - **built** (`trunk build`): it deletes the placeholder attributes, since a fixed nonce in a
+//!   static file would be known to everyone, and allows the loader by its hash, as before.
 
 use std::path::{Path, PathBuf};
 
@@ -24,7 +35,7 @@ pub fn run(dir: Option<&Path>) -> Result<bool> {
     };
     let path = dir.join("index.html");
     let html = files::read_text(&path)?;
-    let updated = add_inline_script_hashes(&html).ok_or_else(|| {
+    let updated = finish_page(&html).ok_or_else(|| {
         Error::Missing(format!(
             "{}: no `{SCRIPT_SRC}` in its Content-Security-Policy",
             path.display()
@@ -34,10 +45,50 @@ pub fn run(dir: Option<&Path>) -> Result<bool> {
     Ok(true)
 }
 
-/// Returns `html` with the hash of each inline `<script>` added to the CSP's `script-src`;
-/// `None` when the page has no such directive.
+/// The nonce attribute Trunk writes with `[build] create_nonce` (its default placeholder).
+pub const NONCE_PLACEHOLDER_ATTR: &str = " nonce=\"{{__TRUNK NONCE__}}\"";
+/// The CSP source `trunk serve` completes with each response's nonce.
+pub const NONCE_PLACEHOLDER_SOURCE: &str = "'nonce-{{__TRUNK NONCE__}}'";
+/// The path of Trunk 0.21's live-reload WebSocket, named in the reload script `trunk serve`
+/// appends to the page (and in nothing `trunk build` writes).
+pub const RELOAD_SCRIPT_MARK: &str = ".well-known/trunk/ws";
+
+/// Whether a staged page is being served by `trunk serve` with live reload.
+pub fn is_served_with_live_reload(html: &str) -> bool {
+    inline_scripts(html)
+        .iter()
+        .any(|script| script.body.contains(RELOAD_SCRIPT_MARK))
+}
+
+/// The hook's rewrite of a staged `index.html` (see the module docs): served with live reload,
+/// the nonce placeholder joins `script-src`; built, the placeholder attributes go. Then the
+/// inline scripts without a nonce are hashed into `script-src`. `None` when the page has no
+/// strict `script-src`.
+pub fn finish_page(html: &str) -> Option<String> {
+    html.find(SCRIPT_SRC)?;
+    if html.contains(NONCE_PLACEHOLDER_ATTR) && is_served_with_live_reload(html) {
+        let page = add_inline_script_hashes(html)?;
+        if page.contains(NONCE_PLACEHOLDER_SOURCE) {
+            return Some(page);
+        }
+        let at = page.find(SCRIPT_SRC)? + SCRIPT_SRC.len();
+        return Some(format!(
+            "{} {NONCE_PLACEHOLDER_SOURCE}{}",
+            &page[..at],
+            &page[at..]
+        ));
+    }
+    add_inline_script_hashes(&html.replace(NONCE_PLACEHOLDER_ATTR, ""))
+}
+
+/// Returns `html` with the hash of each inline `<script>` that has no nonce added to the CSP's
+/// `script-src`; `None` when the page has no such directive.
 pub fn add_inline_script_hashes(html: &str) -> Option<String> {
-    let hashes: Vec<String> = inline_scripts(html).into_iter().map(script_hash).collect();
+    let hashes: Vec<String> = inline_scripts(html)
+        .into_iter()
+        .filter(|script| script.nonce.is_none())
+        .map(|script| script_hash(script.body))
+        .collect();
     let at = html.find(SCRIPT_SRC)? + SCRIPT_SRC.len();
     let mut out = String::with_capacity(html.len() + hashes.len() * 56);
     out.push_str(&html[..at]);
@@ -63,19 +114,31 @@ pub fn remove_script_hashes(html: &str) -> Option<String> {
     Some(format!("{}{rest}", &html[..at]))
 }
 
-/// The inline `<script>`s of `html` that its CSP refuses: those whose SHA-256 is not among
-/// the `'sha256-…'` sources of the strict `script-src` (CSP Level 3 §6.7.3.3), each as its first
-/// 80 characters. `None` when the page has no such directive.
-pub fn refused_inline_scripts(html: &str) -> Option<Vec<String>> {
+/// The sources the strict `script-src` of `html` lists after `'self' 'wasm-unsafe-eval'`
+/// (hashes and nonces); `None` when the page has no such directive.
+pub fn script_src_sources(html: &str) -> Option<Vec<&str>> {
     let at = html.find(SCRIPT_SRC)? + SCRIPT_SRC.len();
     let directive = &html[at..];
     let directive = &directive[..directive.find([';', '"']).unwrap_or(directive.len())];
-    let allowed: Vec<&str> = directive.split_whitespace().collect();
+    Some(directive.split_whitespace().collect())
+}
+
+/// The inline `<script>`s of `html` that its CSP refuses: those whose SHA-256 is not among
+/// the `'sha256-…'` sources of the strict `script-src` and whose `nonce` attribute is not among
+/// its `'nonce-…'` sources (CSP Level 3 §6.7.3.3), each as its first 80 characters. `None` when
+/// the page has no such directive.
+pub fn refused_inline_scripts(html: &str) -> Option<Vec<String>> {
+    let allowed = script_src_sources(html)?;
     Some(
         inline_scripts(html)
             .into_iter()
-            .filter(|body| !allowed.contains(&script_hash(body).as_str()))
-            .map(|body| body.trim().chars().take(80).collect())
+            .filter(|script| {
+                let by_nonce = script
+                    .nonce
+                    .is_some_and(|nonce| allowed.contains(&format!("'nonce-{nonce}'").as_str()));
+                !by_nonce && !allowed.contains(&script_hash(script.body).as_str())
+            })
+            .map(|script| script.body.trim().chars().take(80).collect())
             .collect(),
     )
 }
@@ -88,8 +151,17 @@ fn script_hash(body: &str) -> String {
     )
 }
 
-/// Bodies of `<script>` elements without a `src` attribute.
-fn inline_scripts(html: &str) -> Vec<&str> {
+/// An inline `<script>` of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InlineScript<'a> {
+    /// The value of its `nonce` attribute, if it has one.
+    pub nonce: Option<&'a str>,
+    /// Its text.
+    pub body: &'a str,
+}
+
+/// The `<script>` elements of `html` without a `src` attribute.
+pub fn inline_scripts(html: &str) -> Vec<InlineScript<'_>> {
     let mut bodies = Vec::new();
     let mut rest = html;
     while let Some(start) = rest.find("<script") {
@@ -103,7 +175,13 @@ fn inline_scripts(html: &str) -> Vec<&str> {
             break;
         };
         if !tag.contains(" src=") {
-            bodies.push(&body_and_rest[..close]);
+            let nonce = tag
+                .split_once(" nonce=\"")
+                .and_then(|(_, value)| value.split_once('"').map(|(nonce, _)| nonce));
+            bodies.push(InlineScript {
+                nonce,
+                body: &body_and_rest[..close],
+            });
         }
         rest = &body_and_rest[close + "</script>".len()..];
     }
@@ -163,8 +241,61 @@ mod tests {
         assert!(refused_inline_scripts("<meta content=\"script-src *\">").is_none());
     }
 
+    const STAGED: &str = "<meta content=\"default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'\">\
+                          <link rel=\"modulepreload\" nonce=\"{{__TRUNK NONCE__}}\" href=\"/app.js\">\
+                          <script type=\"module\" nonce=\"{{__TRUNK NONCE__}}\">loader()</script>";
+    const RELOAD: &str = "<script nonce=\"{{__TRUNK NONCE__}}\">\"use strict\"; const url = '.well-known/trunk/ws';</script>";
+
+    // Trunk.toml (create_nonce): a `trunk build` page keeps no nonce at all — a fixed nonce in
+    // a static file would be known to every attacker — and allows its loader by hash, exactly
+    // as a build without create_nonce.
+    #[test]
+    fn a_built_page_loses_the_nonce_placeholders_and_hashes_its_loader() {
+        let built = finish_page(STAGED).unwrap();
+        assert!(!built.contains("nonce"), "{built}");
+        let plain = STAGED.replace(NONCE_PLACEHOLDER_ATTR, "");
+        assert_eq!(built, add_inline_script_hashes(&plain).unwrap());
+        assert_eq!(script_src_sources(&built).unwrap().len(), 1, "{built}");
+        assert_eq!(
+            refused_inline_scripts(&built).unwrap(),
+            Vec::<String>::new()
+        );
+    }
+
+    // README.md, Content-Security-Policy: served with live reload, the page allows the scripts
+    // that carry the response's nonce (`trunk serve` completes the placeholder per response) and
+    // nothing inline without it.
+    #[test]
+    fn a_served_page_allows_its_nonce_and_refuses_scripts_without_it() {
+        let staged = format!("{STAGED}{RELOAD}");
+        assert!(is_served_with_live_reload(&staged));
+        assert!(!is_served_with_live_reload(STAGED));
+        let page = finish_page(&staged).unwrap();
+        assert!(
+            page.contains(
+                "script-src 'self' 'wasm-unsafe-eval' 'nonce-{{__TRUNK NONCE__}}'; style-src"
+            ),
+            "{page}"
+        );
+        // The hook runs once per build, but running it twice must not add the source twice.
+        assert_eq!(finish_page(&page).unwrap(), page);
+        // What the browser gets: the placeholder replaced with this response's nonce.
+        let served = page.replace("{{__TRUNK NONCE__}}", "bm9uY2Utb2YtdGhpcy1yZXNwb25zZQ==");
+        assert_eq!(
+            refused_inline_scripts(&served).unwrap(),
+            Vec::<String>::new()
+        );
+        let injected =
+            format!("{served}<script>alert(1)</script><script nonce=\"guessed\">alert(2)</script>");
+        assert_eq!(
+            refused_inline_scripts(&injected).unwrap(),
+            vec!["alert(1)".to_owned(), "alert(2)".to_owned()]
+        );
+    }
+
     #[test]
     fn a_page_without_the_strict_directive_is_refused() {
+        assert!(finish_page("<meta content=\"script-src *\"><script>x</script>").is_none());
         assert!(
             add_inline_script_hashes("<meta content=\"script-src *\"><script>x</script>").is_none()
         );

@@ -1,7 +1,12 @@
 //! `cargo xtask dev`: builds and starts everything the demo needs — the identity provider
 //! (`hashgate-idp`, port 3000), the demo API (`hashgate-api`, port 3001) and
-//! `trunk serve` (http://localhost:8080) — and stops all of it on Ctrl-C or as soon as
-//! one of them exits.
+//! `trunk serve` (http://localhost:8080, with live reload) — and stops all of it on Ctrl-C or
+//! as soon as one of them exits.
+//!
+//! Without `idp/` (a fork on its own provider, README.md "Use your own provider") it serves the
+//! app and the API only: the app signs in with the provider `public/auth_config.json` names,
+//! and the API checks that provider's tokens (its issuer and audience, unless `API_ISSUER` and
+//! `API_AUDIENCE` say otherwise).
 
 use std::{
     process::{Child, Command, ExitStatus, Stdio},
@@ -20,7 +25,7 @@ use nix::{
 use std::os::unix::process::CommandExt;
 
 use crate::{
-    cmd,
+    cmd, files,
     process::port_open,
     tools::{self, Needs},
     Error, Result,
@@ -37,13 +42,16 @@ pub fn run() -> Result<()> {
         lint: false,
         browser: false,
     })?;
+    let local_idp = cmd::root().join("idp/Cargo.toml").is_file();
     // The servers read their ports from these variables too (see their --help).
-    let ports = [
-        ("hashgate-idp", env_port("IDP_PORT", 3000)),
+    let mut ports = vec![
         ("hashgate-api", env_port("API_PORT", 3001)),
         ("trunk serve", SPA_PORT),
     ];
-    for (name, port) in ports {
+    if local_idp {
+        ports.insert(0, ("hashgate-idp", env_port("IDP_PORT", 3000)));
+    }
+    for &(name, port) in &ports {
         if port_open(port) {
             return Err(Error::Missing(format!(
                 "port {port} ({name}) is already in use (another `cargo xtask dev`?); \
@@ -52,22 +60,41 @@ pub fn run() -> Result<()> {
         }
     }
 
-    // Build first so a compile error stops here, not half-way through start-up.
-    cmd::run(cmd::cargo().args(["build", "-p", "hashgate-idp", "-p", "hashgate-api"]))?;
+    let mut api = cmd::cargo();
+    api.args(["run", "-p", "hashgate-api", "--"]);
+    if local_idp {
+        // Build first so a compile error stops here, not half-way through start-up.
+        cmd::run(cmd::cargo().args(["build", "-p", "hashgate-idp", "-p", "hashgate-api"]))?;
+    } else {
+        let config_path = cmd::root().join("public/auth_config.json");
+        let provider = ExternalProvider::read(&files::read_text(&config_path)?)
+            .map_err(|why| Error::Missing(format!("{}: {why}", config_path.display())))?;
+        println!(
+            "no idp/: the app signs in with {} (public/auth_config.json); hashgate-api checks \
+             its tokens",
+            provider.issuer
+        );
+        if std::env::var_os("API_ISSUER").is_none() {
+            api.env("API_ISSUER", &provider.issuer);
+        }
+        if let (None, Some(audience)) = (std::env::var_os("API_AUDIENCE"), &provider.audience) {
+            api.env("API_AUDIENCE", audience);
+        }
+        cmd::run(cmd::cargo().args(["build", "-p", "hashgate-api"]))?;
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let handler_stop = Arc::clone(&stop);
     ctrlc::set_handler(move || handler_stop.store(true, Ordering::SeqCst))?;
 
     let mut children = Children::default();
-    children.spawn(
-        "hashgate-idp",
-        cmd::cargo().args(["run", "-p", "hashgate-idp", "--"]),
-    )?;
-    children.spawn(
-        "hashgate-api",
-        cmd::cargo().args(["run", "-p", "hashgate-api", "--"]),
-    )?;
+    if local_idp {
+        children.spawn(
+            "hashgate-idp",
+            cmd::cargo().args(["run", "-p", "hashgate-idp", "--"]),
+        )?;
+    }
+    children.spawn("hashgate-api", &mut api)?;
     children.spawn("trunk serve", &mut trunk_serve(SPA_PORT))?;
 
     let mut announced = false;
@@ -91,12 +118,45 @@ pub fn run() -> Result<()> {
 }
 
 /// `trunk serve` of the app on 127.0.0.1:`port`, offline, with the rest of its settings from
-/// `Trunk.toml` (live reload off: see there, and [`crate::devserver`], which checks it).
+/// `Trunk.toml` (live reload under a per-response nonce: see there, and [`crate::devserver`],
+/// which checks it).
 pub fn trunk_serve(port: u16) -> Command {
     let mut trunk = cmd::command("trunk");
     trunk.args(["serve", "--offline", "--address", "127.0.0.1", "--port"]);
     trunk.arg(port.to_string());
     trunk
+}
+
+/// The provider a fork without `idp/` signs in with, as `public/auth_config.json` names it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ExternalProvider {
+    /// The issuer: `issuer`, or `https://<domain>/` for an Auth0-style `domain`.
+    pub issuer: String,
+    /// The API identifier the app asks for, if any.
+    pub audience: Option<String>,
+}
+
+impl ExternalProvider {
+    /// Reads the text of an `auth_config.json` (docs/contract.md: `issuer`, or Auth0's `domain`).
+    pub fn read(text: &str) -> std::result::Result<ExternalProvider, String> {
+        let config: serde_json::Value =
+            serde_json::from_str(text).map_err(|error| format!("not JSON: {error}"))?;
+        let field = |name: &str| {
+            config
+                .get(name)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        let issuer = match (field("issuer"), field("domain")) {
+            (Some(issuer), _) => issuer,
+            (None, Some(domain)) => format!("https://{domain}/"),
+            (None, None) => return Err("names no `issuer` (nor `domain`)".to_owned()),
+        };
+        Ok(ExternalProvider {
+            issuer,
+            audience: field("audience"),
+        })
+    }
 }
 
 fn env_port(variable: &str, default: u16) -> u16 {
@@ -172,5 +232,38 @@ fn signal_group(child: &Child, signal: Signal) {
     if let Ok(pid) = i32::try_from(child.id()) {
         // ESRCH (the group is already gone) is the outcome we want anyway.
         let _ = killpg(Pid::from_raw(pid), signal);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests {
+    use super::*;
+
+    // README.md, "Use your own provider": without idp/, `cargo xtask dev` points hashgate-api at
+    // the provider of public/auth_config.json, written either way docs/contract.md allows.
+    #[test]
+    fn the_external_provider_is_read_from_the_app_config() {
+        let keycloak = ExternalProvider::read(
+            r#"{ "issuer": "https://sso.example.com/realms/app", "clientId": "spa",
+                 "audience": "https://api.example.com" }"#,
+        )
+        .unwrap();
+        assert_eq!(keycloak.issuer, "https://sso.example.com/realms/app");
+        assert_eq!(
+            keycloak.audience.as_deref(),
+            Some("https://api.example.com")
+        );
+        let auth0 =
+            ExternalProvider::read(r#"{ "domain": "tenant.eu.auth0.com", "clientId": "x" }"#)
+                .unwrap();
+        assert_eq!(auth0.issuer, "https://tenant.eu.auth0.com/");
+        assert_eq!(auth0.audience, None);
+        assert!(ExternalProvider::read(r#"{ "clientId": "x" }"#)
+            .unwrap_err()
+            .contains("no `issuer`"));
+        assert!(ExternalProvider::read("{")
+            .unwrap_err()
+            .contains("not JSON"));
     }
 }

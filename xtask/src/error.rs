@@ -38,7 +38,7 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// A TOML file (`Cargo.lock`, `Trunk.toml`, the identity provider's config) could not be read
+    /// A TOML file (`Cargo.lock`, `Trunk.toml`, `size-budget.toml`) could not be read
     /// as TOML of the expected shape.
     #[error("{}: {source}", path.display())]
     Toml {
@@ -56,12 +56,6 @@ pub enum Error {
         /// The lock file read.
         lockfile: PathBuf,
     },
-    /// The identity provider refused a configuration the bench wrote or read.
-    #[error(transparent)]
-    IdpConfig(#[from] hashgate_idp::ConfigError),
-    /// The app would refuse an `auth_config.json` the bench wrote for it.
-    #[error(transparent)]
-    AppConfig(#[from] hashgate_protocol::ConfigError),
     /// Driving the headless browser failed (WebDriver session, navigation, script).
     #[error("browser: {0}")]
     Browser(String),

@@ -4,15 +4,19 @@
 //! ```text
 //! cargo xtask test             # every check and test, then the size report and a summary
 //! cargo xtask dev              # identity provider + API + `trunk serve`, stopped by Ctrl-C
-//! cargo xtask size [--no-build]  # html/js/wasm/css of dist/: raw, gzip, brotli
-//! cargo xtask bench            # Hashgate vs JavaScript peers: size, API throughput, the
-//!                              # /authorize flood, login round trip
+//! cargo xtask size [--no-build]  # html/js/wasm/css of dist/: raw, gzip, brotli; the budget
+//! cargo xtask size --record    # also writes the brotli parts into size-budget.toml
+//! cargo xtask bench            # runs the `hashgate-bench` crate (bench/): Hashgate vs
+//!                              # JavaScript peers
 //! ```
+//!
+//! It links no server: the identity provider and the API are started as programs (`cargo
+//! run`), and the bench, which drives them as libraries, is a crate of its own.
 
 #![warn(missing_docs)]
 
-pub mod bench;
 pub mod browser;
+pub mod budget;
 pub mod cli;
 pub mod cmd;
 pub mod csp;
@@ -20,6 +24,7 @@ pub mod dev;
 pub mod devserver;
 pub mod error;
 pub mod files;
+pub mod own_provider;
 pub mod process;
 pub mod shrink;
 pub mod size;

@@ -4,8 +4,9 @@
 //! cargo xtask test               # tools, fmt, clippy, release build, all tests, size, summary
 //! cargo xtask dev                # run the demo: idp :3000, api :3001, trunk serve :8080
 //! cargo xtask size [--no-build]  # size report of dist/ (builds it first unless --no-build)
+//! cargo xtask size --record      # also records its parts in size-budget.toml
 //! cargo xtask size --smallest    # opt-in nightly build into dist-smallest/, and its report
-//! cargo xtask bench [--no-build] [--duration S] [--login-runs N]  # vs JS peers; bench/results/
+//! cargo xtask bench [--no-build] [--duration S] [--login-runs N]  # runs hashgate-bench (bench/)
 //! ```
 //!
 //! `cargo xtask --help` (or `cargo xtask <command> --help`) says the same in more words.
@@ -16,9 +17,9 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use xtask::{
-    bench,
+    budget,
     cli::{Cli, Command, SizeOptions},
-    cmd, csp, dev, shrink, size, smallest, test, tools, Error, Result,
+    cmd, csp, dev, files, shrink, size, smallest, test, tools, Error, Result,
 };
 
 fn main() -> ExitCode {
@@ -56,12 +57,14 @@ fn dispatch(command: Command) -> Result<bool> {
         }
         Command::Csp { dir } => csp::run(dir.as_deref()),
         Command::Size(SizeOptions { smallest: true, .. }) => report_smallest(),
-        Command::Size(SizeOptions { no_build, .. }) => report_size(!no_build),
-        Command::Bench(options) => bench::run(&options),
+        Command::Size(SizeOptions {
+            no_build, record, ..
+        }) => report_size(!no_build, record),
+        Command::Bench { args } => run_bench(&args),
     }
 }
 
-fn report_size(build: bool) -> Result<bool> {
+fn report_size(build: bool, record: bool) -> Result<bool> {
     if build {
         tools::ensure(tools::Needs {
             lint: false,
@@ -76,17 +79,55 @@ fn report_size(build: bool) -> Result<bool> {
             dist.display()
         )));
     }
-    println!("{}", size::measure(&dist)?);
-    Ok(true)
+    let report = size::measure(&dist)?;
+    println!("{report}");
+    if record {
+        let path = budget::path();
+        let date = cmd::capture(cmd::command("date").args(["-u", "+%Y-%m-%d"]))
+            .unwrap_or_else(|| "undated".to_owned());
+        let text = files::read_text(&path)?;
+        files::write(&path, budget::record(&text, &report, &date).as_bytes())?;
+        println!("recorded in {}", path.display());
+    }
+    let budget = budget::read()?;
+    Ok(match budget.check(&report) {
+        Ok(verdict) => {
+            println!("{verdict}");
+            true
+        }
+        Err(why) => {
+            eprintln!("{why}");
+            false
+        }
+    })
 }
 
 fn report_smallest() -> Result<bool> {
     if let Some(why) = smallest::unavailable() {
         return Err(Error::Missing(why));
     }
-    report_size(true)?;
+    report_size(true, false)?;
     let dist = smallest::build(&test::dist_dir())?;
     shrink::run(&dist)?;
     println!("{}", size::measure(&dist)?);
+    Ok(true)
+}
+
+/// `cargo xtask bench`: the bench is its own crate (`bench/`, `hashgate-bench`), so this task
+/// runner links no server; it needs the local identity provider, which a fork on its own
+/// provider has deleted (README.md, "Use your own provider").
+fn run_bench(args: &[String]) -> Result<bool> {
+    if !cmd::root().join("idp/Cargo.toml").is_file() {
+        return Err(Error::Missing(
+            "the bench signs in with the local identity provider (idp/), which this checkout \
+             does not have"
+                .to_owned(),
+        ));
+    }
+    cmd::run(
+        cmd::cargo()
+            .args(["run", "--quiet", "--package", "hashgate-bench", "--"])
+            .args(args),
+    )?;
     Ok(true)
 }

@@ -1,17 +1,18 @@
 //! `cargo xtask test`: every check and test Hashgate has, in order, each under a header
 //! (among them [`devserver::check`]: the dev server's page has no CSP error in Chromium's
-//! console), then the size report and a summary. The last line is `N passed, N failed` (the
+//! console and reloads itself after a change; and [`own_provider::check`]: the workspace
+//! without `idp/` builds and its hostile suite passes), then the size report and a summary. The last line is `N passed, N failed` (the
 //! totals of cargo test's `test result:` lines), which CI reads.
 
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::Stdio,
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
 use crate::{
-    cmd, devserver, size,
+    budget, cmd, devserver, own_provider, size,
     tools::{self, Needs},
     Error, Result,
 };
@@ -134,6 +135,7 @@ pub fn run() -> Result<bool> {
         "trunk build --release",
         "dev server console (trunk serve, Chromium)",
         "cargo test",
+        "without the local provider (idp/ and marked lines deleted)",
         "size report",
     ];
     if tools_ready {
@@ -174,11 +176,20 @@ pub fn run() -> Result<bool> {
         runner.step(names[5], || cargo_test(served, &mut totals));
         if built {
             runner.step(names[6], || {
-                println!("{}", size::measure(&dist)?);
+                own_provider::check(&dist, &mut |line| totals.add_line(line))
+            });
+            runner.step(names[7], || {
+                let report = size::measure(&dist)?;
+                println!("{report}");
+                // Over the budget, the size_budget test has failed with this explanation.
+                match budget::read()?.check(&report) {
+                    Ok(verdict) | Err(verdict) => println!("{verdict}"),
+                }
                 Ok(())
             });
         } else {
             runner.skip(names[6], "there is no release build");
+            runner.skip(names[7], "there is no release build");
         }
     } else {
         for name in names {
@@ -217,7 +228,13 @@ fn cargo_test(dist: Option<&Path>, totals: &mut Totals) -> Result<()> {
         Some(dist) => cargo.env("HASHGATE_DIST", dist),
         None => cargo.env_remove("HASHGATE_DIST"),
     };
-    let line = cmd::describe(&cargo);
+    stream_cargo_test(&mut cargo, &mut |line| totals.add_line(line))
+}
+
+/// Runs a `cargo test` command, echoing its output and handing each line of its standard
+/// output to `on_line` (for the [`Totals`]); fails unless it exits successfully.
+pub fn stream_cargo_test(cargo: &mut Command, on_line: &mut dyn FnMut(&str)) -> Result<()> {
+    let line = cmd::describe(cargo);
     println!("$ {line}");
     let mut child = cargo
         .stdout(Stdio::piped())
@@ -232,7 +249,7 @@ fn cargo_test(dist: Option<&Path>, totals: &mut Totals) -> Result<()> {
             .map_while(std::result::Result::ok)
         {
             println!("{output}");
-            totals.add_line(&output);
+            on_line(&output);
         }
     }
     let status = child.wait().map_err(|source| Error::Spawn {

@@ -12,6 +12,9 @@ use crate::{cmd, Error, Result};
 
 /// The trunk release line Hashgate is built with.
 pub const TRUNK_SERIES: &str = "0.21";
+/// The first release of [`TRUNK_SERIES`] with what `Trunk.toml` uses: `[build] create_nonce` and
+/// `[serve] disable_csp` (the dev server's nonce for its live-reload script).
+pub const TRUNK_MIN_PATCH: u32 = 7;
 /// The Rust target of the SPA.
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The Debian packages that provide Chromium and chromedriver.
@@ -93,18 +96,24 @@ fn ensure_trunk() -> Result<()> {
             println!("✓ {version}");
             return Ok(());
         }
-        println!("found {version}, need trunk {TRUNK_SERIES}.x");
+        println!("found {version}, need trunk {TRUNK_SERIES}.{TRUNK_MIN_PATCH} or a later {TRUNK_SERIES}.x");
     }
-    let wanted = format!("~{TRUNK_SERIES}");
+    let wanted = format!("~{TRUNK_SERIES}.{TRUNK_MIN_PATCH}");
     cmd::run(cmd::cargo().args(["install", "trunk", "--version", &wanted, "--locked"]))
 }
 
-/// Whether `trunk --version` output names a release of [`TRUNK_SERIES`].
+/// Whether `trunk --version` output names a release of [`TRUNK_SERIES`], at least
+/// [`TRUNK_MIN_PATCH`].
 pub fn trunk_version_ok(output: &str) -> bool {
     output
         .split_whitespace()
         .nth(1)
-        .is_some_and(|version| version.starts_with(&format!("{TRUNK_SERIES}.")))
+        .and_then(|version| version.strip_prefix(&format!("{TRUNK_SERIES}.")))
+        .and_then(|patch| {
+            let digits: String = patch.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<u32>().ok()
+        })
+        .is_some_and(|patch| patch >= TRUNK_MIN_PATCH)
 }
 
 fn ensure_wasm_bindgen() -> Result<()> {
@@ -375,10 +384,14 @@ source = "registry+https://github.com/rust-lang/crates.io-index"
         }
     }
 
-    // README.md: Hashgate is built with Trunk 0.21; other releases are reinstalled.
+    // README.md: Hashgate is built with Trunk 0.21 (0.21.7 or later, for the dev server's
+    // nonce); other releases are reinstalled.
     #[test]
-    fn only_trunk_0_21_releases_are_accepted() {
+    fn only_trunk_0_21_releases_from_0_21_7_are_accepted() {
         assert!(trunk_version_ok("trunk 0.21.14"));
+        assert!(trunk_version_ok("trunk 0.21.7"));
+        assert!(!trunk_version_ok("trunk 0.21.5"));
+        assert!(!trunk_version_ok("trunk 0.21"));
         assert!(!trunk_version_ok("trunk 0.20.3"));
         assert!(!trunk_version_ok("trunk 0.210.0"));
         assert!(!trunk_version_ok("trunk"));

@@ -9,7 +9,9 @@ use std::{
     time::Duration,
 };
 
-use crate::{cmd, Error, Result};
+use xtask::cmd;
+
+use crate::{Error, Result};
 
 /// `bench/` in the workspace root.
 pub fn bench_dir() -> PathBuf {

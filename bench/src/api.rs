@@ -10,10 +10,9 @@ use std::{
     time::Duration,
 };
 
-use crate::{
-    process::{free_port, Server},
-    Error, Result,
-};
+use xtask::process::{free_port, Server};
+
+use crate::{Error, Result};
 
 use super::{
     servers::{http_status, release_bin, scratch_dir},
@@ -137,11 +136,11 @@ fn read_token(issuer: &mut Server) -> Result<String> {
 }
 
 fn wait_until_up(server: &mut Server, port: u16) -> Result<()> {
-    server.wait_for(
+    Ok(server.wait_for(
         &format!("answer on 127.0.0.1:{port}"),
         Duration::from_secs(20),
         || http_status(port, "/api/public", None).is_some(),
-    )
+    )?)
 }
 
 /// The token must open `/api/private` and its absence must not, or wrk would time the

@@ -13,7 +13,9 @@ use std::{
 
 use url::Url;
 
-use crate::{process::Server, Error, Result};
+use xtask::process::Server;
+
+use crate::{Error, Result};
 
 use super::{
     form_login::{self, Login, LoginEnd},
@@ -99,12 +101,12 @@ pub fn measure(secs: u64) -> Result<FloodReport> {
 
 fn measure_in(scratch: &std::path::Path, secs: u64) -> Result<FloodReport> {
     // Nothing listens there: a login ends at the redirect to the app's callback.
-    let app_port = crate::process::free_port()?;
+    let app_port = xtask::process::free_port()?;
     let idp = idp::start(scratch, app_port, "127.0.0.1")?;
     let issuer = Url::parse(&idp.issuer)
         .map_err(|error| Error::Missing(format!("bad issuer {}: {error}", idp.issuer)))?;
     let redirect_uri = format!("http://127.0.0.1:{app_port}/callback");
-    let runtime = crate::process::runtime()?;
+    let runtime = xtask::process::runtime()?;
 
     let phase = Duration::from_secs(secs);
     let started = Instant::now();

@@ -1,4 +1,4 @@
-//! What `cargo xtask bench` was asked for: its flags, parsed by clap (see [`crate::cli`]).
+//! What `cargo xtask bench` was asked for: its flags, parsed by clap (see `main.rs`).
 
 /// The flags of `cargo xtask bench`.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]

@@ -15,11 +15,13 @@ use std::{
 
 use hashgate_protocol::{CacheLocation, RawAuthConfig, ResponseType};
 
-use crate::{
+use xtask::{
     cmd,
     process::{free_port, Server},
-    tools, Error, Result,
+    tools,
 };
+
+use crate::{Error, Result};
 
 use super::{
     idp::{self, CLIENT_ID},

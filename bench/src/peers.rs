@@ -5,7 +5,9 @@ use std::{
     process::Command,
 };
 
-use crate::{cmd, size, Error, Result};
+use xtask::{cmd, size};
+
+use crate::{Error, Result};
 
 use super::servers::bench_dir;
 
@@ -32,9 +34,9 @@ pub fn build_peer(name: &str) -> Result<(PathBuf, size::SizeReport)> {
 
 /// `npm ci`: exactly the versions in `package-lock.json`, without install scripts.
 pub fn npm_ci(dir: &Path) -> Result<()> {
-    cmd::run(
+    Ok(cmd::run(
         Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
             .current_dir(dir),
-    )
+    )?)
 }

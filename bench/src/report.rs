@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::size::{human, Sizes};
+use xtask::size::{human, Sizes};
 
 use super::{
     api::ApiRow,
@@ -578,7 +578,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::bench::{
+    use crate::{
         flood::LoginStats,
         form_login::{LoginEnd, Step},
         login::{parse_login_result, Flow},

@@ -1,6 +1,7 @@
-//! `cargo xtask bench`: Hashgate side by side with its JavaScript peers, measured in one
-//! run on this machine, on loopback only, bounded in time (a few minutes with the default
-//! 10 s per wrk run, plus builds). Not part of `cargo xtask test`.
+//! `hashgate-bench` (run as `cargo xtask bench`, which starts this crate's binary):
+//! Hashgate side by side with its JavaScript peers, measured in one run on this machine, on
+//! loopback only, bounded in time (a few minutes with the default 10 s per wrk run, plus
+//! builds). Not part of `cargo xtask test`.
 //!
 //! ```text
 //! cargo xtask bench                    # build, measure, write bench/results/, print the table
@@ -9,12 +10,17 @@
 //! cargo xtask bench --login-runs 30    # login round trips per app (default 20; 0 skips)
 //! ```
 //!
+//! A crate of its own, so the task runner (`xtask/`) links no server: the bench starts
+//! `hashgate-idp` and reads its typed configuration, and builds the app's `auth_config.json`
+//! with `hashgate-protocol`. It reuses the task runner's library for everything else (the size
+//! report, the release build, tools, servers and the headless browser).
+//!
 //! 1. Transfer size: `dist/` (one bundle with both flows compiled in; html + js + wasm +
-//!    css; raw, gzip -9, brotli -11, via [`crate::size`]) against
+//!    css; raw, gzip -9, brotli -11, via [`xtask::size`]) against
 //!    `bench/peer-react-auth0js/` (React + react-router + auth0-js, the same routes),
 //!    installed with `npm ci` and bundled by esbuild at bench time; beside
 //!    it a second peer on oidc-client (`bench/peer-react-oidc-client/`), the opt-in smallest
-//!    build ([`crate::smallest`], when a nightly toolchain is there) and the floor: the same
+//!    build ([`xtask::smallest`], when a nightly toolchain is there) and the floor: the same
 //!    Leptos shell without any auth (`bench/shell/`). See [`peers`].
 //! 2. API throughput ([`api`]): `wrk -t2 -c50 --latency` against `hashgate-api` (release)
 //!    `/api/public` and `/api/private`, and against Express + `express-oauth2-jwt-bearer`
@@ -33,7 +39,10 @@
 //! Results ([`report`]): `bench/results/latest.md` (tables, goals, machine) and `latest.svg`
 //! (bars).
 
+#![warn(missing_docs)]
+
 pub mod api;
+pub mod error;
 pub mod flood;
 pub mod form_login;
 pub mod idp;
@@ -47,12 +56,12 @@ pub mod wrk;
 
 use std::time::Instant;
 
-use crate::{
+use xtask::{
     cmd, size, smallest, test,
     tools::{self, Needs},
-    Error, Result,
 };
 
+pub use error::{Error, Result};
 pub use options::Options;
 pub use report::BenchReport;
 

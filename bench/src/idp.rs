@@ -17,11 +17,12 @@ use hashgate_idp::{ClientConfig, Config};
 use toml::{Table, Value};
 use url::Url;
 
-use crate::{
+use xtask::{
     cmd,
     process::{free_port, Server},
-    Error, Result,
 };
+
+use crate::{Error, Result};
 
 use super::servers::{release_bin, write};
 

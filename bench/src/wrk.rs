@@ -2,7 +2,9 @@
 
 use std::{collections::BTreeMap, path::Path, process::Command};
 
-use crate::{cmd, Error, Result};
+use xtask::cmd;
+
+use crate::{Error, Result};
 
 /// The apt line that installs wrk.
 pub const WRK_APT: &str = "apt-get update && apt-get install -y wrk";

@@ -2,7 +2,7 @@
 
 use std::{fs, process::Command};
 
-use crate::cmd;
+use xtask::cmd;
 
 /// Lines describing this machine and the tool versions, for the report.
 pub fn machine() -> Vec<String> {
