@@ -332,9 +332,12 @@ async fn renew_silently(setup: &Setup, current: &Session) -> Result<Session, Aut
     }
 }
 
-/// Revokes each token (RFC 7009) at once, each with its own timeout; best effort.
+/// Revokes each token (RFC 7009), one after the other (a tab holds one or two), each within its
+/// own timeout; best effort.
 pub(crate) async fn revoke_all(setup: &Setup, tokens: Vec<RefreshToken>) {
-    futures::future::join_all(tokens.iter().map(|t| token::revoke(setup, t))).await;
+    for token in &tokens {
+        token::revoke(setup, token).await;
+    }
 }
 
 /// A number in `[0, 1)` from the CSPRNG, to spread retries.

@@ -18,28 +18,36 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = T>,
 {
-    use futures::future::{select, Either};
+    use futures::future::FutureExt as _;
+    use std::future::Future as _;
     let held = match acquire_web_lock(name).await {
         Some(release) => Held::WebLock(release),
         None => Held::Lease(StorageLease::acquire(name).await),
     };
-    let work = work();
-    futures::pin_mut!(work);
-    let value = match &held {
-        Held::WebLock(_) => work.await,
-        Held::Lease(lease) => {
-            let extend = async {
+    let value = {
+        let lease = match &held {
+            Held::Lease(lease) => Some(lease),
+            Held::WebLock(_) => None,
+        };
+        // Extends the lease while `work` runs; ends at once under a Web Lock (fused: polling it
+        // again is harmless).
+        let extend = async move {
+            if let Some(lease) = lease {
                 loop {
                     sleep_ms(StorageLease::EXTEND_EVERY_MS).await;
                     lease.extend();
                 }
-            };
-            futures::pin_mut!(extend);
-            match select(work, extend).await {
-                Either::Left((value, _)) => value,
-                Either::Right(((), work)) => work.await,
             }
         }
+        .fuse();
+        let work = work();
+        futures::pin_mut!(work, extend);
+        // `work` is polled in this one place, so its (large) state machine is compiled once.
+        futures::future::poll_fn(|cx| {
+            let _ = extend.as_mut().poll(cx);
+            work.as_mut().poll(cx)
+        })
+        .await
     };
     match held {
         Held::WebLock(release) => {
