@@ -684,3 +684,71 @@ async fn log_in_and_allow_the_first_consent(stack: &Stack, browser: &Browser, sc
     browser.screenshot(screenshot).await;
     browser.click_button("Allow").await;
 }
+
+// RFC 9700 §4.14.2, against hashgate-idp's own reuse detection: "Duplicate tab" copies
+// sessionStorage, refresh token included. The original and the copy are due for renewal at the
+// same moment; one redeems the token, the other never presents the spent copy (it renews
+// through the provider's session instead), so the provider never revokes the family and both
+// stay signed in.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duplicated_tab_and_its_original_both_renew_without_tripping_reuse_detection() {
+    let stack = Stack::start(
+        StackOptions::short_lived_tokens(12)
+            .refresh_tokens()
+            .cache_location("session"),
+    )
+    .await;
+    let browser = Browser::launch().await;
+    browser.goto(&stack.spa.url("/profile")).await;
+    stack.login_as(&browser, &ALICE).await;
+    browser.wait_for_auth_state("authenticated").await;
+    let original = browser
+        .client()
+        .window()
+        .await
+        .unwrap_or_else(|e| panic!("no current window: {e}"));
+    let copied = run_js(
+        &browser,
+        "return JSON.stringify(Object.entries(sessionStorage));",
+    )
+    .await;
+    // A second window (not a background tab, so that both renew on time), its sessionStorage
+    // copied before the app starts, as "Duplicate tab" does.
+    let duplicate = browser
+        .client()
+        .new_window(false)
+        .await
+        .unwrap_or_else(|e| panic!("opening a window failed: {e}"))
+        .handle;
+    browser.switch_to(&duplicate).await;
+    browser.goto(&stack.spa.url("/auth_config.json")).await;
+    browser
+        .client()
+        .execute(
+            "for (const [k, v] of JSON.parse(arguments[0])) sessionStorage.setItem(k, v); return null;",
+            vec![copied],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("copying sessionStorage failed: {e}"));
+    browser.goto(&stack.spa.url("/profile")).await;
+    browser.wait_for_auth_state("authenticated").await;
+
+    // Half-way through the twelve-second lifetime both windows renew.
+    browser
+        .wait_until("a refresh token was redeemed", || async {
+            stack.token_grants().iter().any(|g| g == "refresh_token")
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    for window in [&original, &duplicate] {
+        browser.switch_to(window).await;
+        assert_eq!(
+            browser.auth_state().await,
+            "authenticated",
+            "grants: {:?}; {}",
+            stack.token_grants(),
+            browser.describe("").await
+        );
+    }
+    browser.close().await;
+}

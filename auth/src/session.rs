@@ -209,6 +209,18 @@ mod tests {
         }
     }
 
+    // Tokens are never logged: a session's Debug names no token.
+    #[test]
+    fn a_sessions_debug_output_shows_no_token() {
+        let mut s = session(1_000, 4_600, 4_600);
+        s.access_token = Some(AccessToken::new("secret-access".into()));
+        s.id_token = IdToken::new("secret-id".into());
+        s.refresh_token = Some(RefreshToken::new("secret-refresh".into()));
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("secret-"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+    }
+
     #[test]
     fn a_fresh_stored_session_is_used_as_it_is() {
         assert!(session(1_000, 4_600, 4_600).usable_as_stored(1_010));
