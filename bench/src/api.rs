@@ -12,7 +12,7 @@ use std::{
 
 use xtask::process::{free_port, Server};
 
-use crate::{Error, Result};
+use crate::{Result, TaskError};
 
 use super::{
     servers::{http_status, release_bin, scratch_dir},
@@ -120,7 +120,7 @@ pub fn measure(express_dir: &Path, secs: u64) -> Result<Vec<ApiRow>> {
 fn read_token(issuer: &mut Server) -> Result<String> {
     let stdout = issuer
         .take_stdout()
-        .ok_or_else(|| Error::Missing("the fake issuer has no stdout".to_owned()))?;
+        .ok_or_else(|| TaskError::Missing("the fake issuer has no stdout".to_owned()))?;
     let mut token = None;
     for line in BufReader::new(stdout)
         .lines()
@@ -132,7 +132,7 @@ fn read_token(issuer: &mut Server) -> Result<String> {
             break;
         }
     }
-    token.ok_or_else(|| Error::Missing("the fake issuer printed no token".to_owned()))
+    token.ok_or_else(|| TaskError::Missing("the fake issuer printed no token".to_owned()).into())
 }
 
 fn wait_until_up(server: &mut Server, port: u16) -> Result<()> {
@@ -151,8 +151,8 @@ fn check_token(name: &str, port: u16, token: &str) -> Result<()> {
     if with == Some(200) && without == Some(401) {
         Ok(())
     } else {
-        Err(Error::Missing(format!(
+        Err(TaskError::Missing(format!(
             "{name}: /api/private answered {with:?} with the token and {without:?} without; expected 200 and 401"
-        )))
+        )).into())
     }
 }

@@ -15,7 +15,7 @@ use url::Url;
 
 use xtask::process::Server;
 
-use crate::{Error, Result};
+use crate::{Result, TaskError};
 
 use super::{
     form_login::{self, Login, LoginEnd},
@@ -104,7 +104,7 @@ fn measure_in(scratch: &std::path::Path, secs: u64) -> Result<FloodReport> {
     let app_port = xtask::process::free_port()?;
     let idp = idp::start(scratch, app_port, "127.0.0.1")?;
     let issuer = Url::parse(&idp.issuer)
-        .map_err(|error| Error::Missing(format!("bad issuer {}: {error}", idp.issuer)))?;
+        .map_err(|error| TaskError::Missing(format!("bad issuer {}: {error}", idp.issuer)))?;
     let redirect_uri = format!("http://127.0.0.1:{app_port}/callback");
     let runtime = xtask::process::runtime()?;
 
@@ -194,32 +194,32 @@ fn finish(flood: &mut Server, secs: u64) -> Result<(WrkResult, StatusCounts)> {
             break status;
         }
         if Instant::now() > deadline {
-            return Err(Error::Missing(format!(
-                "wrk did not finish within {} s",
-                secs + 30
-            )));
+            return Err(
+                TaskError::Missing(format!("wrk did not finish within {} s", secs + 30)).into(),
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     };
     if !status.success() {
-        return Err(Error::Failed {
+        return Err(TaskError::Failed {
             command: "wrk".to_owned(),
             status,
-        });
+        }
+        .into());
     }
     let mut text = String::new();
     if let Some(mut stdout) = flood.take_stdout() {
         stdout
             .read_to_string(&mut text)
-            .map_err(|source| Error::Io {
+            .map_err(|source| TaskError::Io {
                 path: "wrk's output".into(),
                 source,
             })?;
     }
     let wrk = wrk::parse_wrk(&text)
-        .ok_or_else(|| Error::Missing(format!("could not read wrk's output:\n{text}")))?;
+        .ok_or_else(|| TaskError::Missing(format!("could not read wrk's output:\n{text}")))?;
     let statuses = StatusCounts::parse(&text).ok_or_else(|| {
-        Error::Missing(format!(
+        TaskError::Missing(format!(
             "bench/wrk/statuses.lua printed no status counts:\n{text}"
         ))
     })?;

@@ -22,7 +22,7 @@ use xtask::{
     process::{free_port, Server},
 };
 
-use crate::{Error, Result};
+use crate::{Result, TaskError};
 
 use super::servers::{release_bin, write};
 
@@ -51,7 +51,7 @@ pub struct Idp {
 /// `app_port`, its data in `scratch`, and the issuer `http://<issuer_host>:<port>/`.
 pub fn start(scratch: &Path, app_port: u16, issuer_host: &str) -> Result<Idp> {
     let shipped_path = cmd::root().join("idp/hashgate-idp.toml");
-    let shipped = fs::read_to_string(&shipped_path).map_err(|source| Error::Io {
+    let shipped = fs::read_to_string(&shipped_path).map_err(|source| TaskError::Io {
         path: shipped_path.clone(),
         source,
     })?;
@@ -89,33 +89,34 @@ pub fn config_for(shipped: &str, shipped_path: &Path, app_port: u16) -> Result<S
     // The provider's own loader: validates, and anchors relative rules directories.
     let config = Config::from_toml_str(shipped, shipped_path)?;
     let client = config.client(CLIENT_ID).ok_or_else(|| {
-        Error::Missing(format!(
+        TaskError::Missing(format!(
             "{} has no client `{CLIENT_ID}` (the app's clientId) for the bench to log in with",
             shipped_path.display()
         ))
     })?;
     if let Some(grant) = LOGIN_GRANTS.iter().find(|grant| !client.allows(grant)) {
-        return Err(Error::Missing(format!(
+        return Err(TaskError::Missing(format!(
             "{}: client `{CLIENT_ID}` does not list `{grant}` in `grant_types`; the bench logs \
              in with both flows ({})",
             shipped_path.display(),
             LOGIN_GRANTS.join(", ")
-        )));
+        ))
+        .into());
     }
     let wanted = moved_client(client, app_port).ok_or_else(|| {
-        Error::Missing(format!(
+        TaskError::Missing(format!(
             "{}: client `{CLIENT_ID}` has no callback on port {DEV_APP_PORT} to move to the \
              bench's port",
             shipped_path.display()
         ))
     })?;
 
-    let mut tree: Table = toml::from_str(shipped).map_err(|source| Error::Toml {
+    let mut tree: Table = toml::from_str(shipped).map_err(|source| TaskError::Toml {
         path: shipped_path.to_path_buf(),
         source,
     })?;
     set_client(&mut tree, &wanted).ok_or_else(|| {
-        Error::Missing(format!(
+        TaskError::Missing(format!(
             "{}: `[[clients]]` is not an array of tables with a `{CLIENT_ID}` entry",
             shipped_path.display()
         ))
@@ -129,7 +130,7 @@ pub fn config_for(shipped: &str, shipped_path: &Path, app_port: u16) -> Result<S
         }
     }
     let text = toml::to_string(&tree).map_err(|error| {
-        Error::Missing(format!("the bench's idp config cannot be written: {error}"))
+        TaskError::Missing(format!("the bench's idp config cannot be written: {error}"))
     })?;
 
     // What the provider will read must be exactly what was meant.
@@ -142,10 +143,11 @@ pub fn config_for(shipped: &str, shipped_path: &Path, app_port: u16) -> Result<S
     }) && written.rules_dir == config.rules_dir
         && written.rules.actions_dir == config.rules.actions_dir;
     if !same {
-        return Err(Error::Missing(format!(
+        return Err(TaskError::Missing(format!(
             "the bench's copy of {} does not load as the edited config",
             shipped_path.display()
-        )));
+        ))
+        .into());
     }
     Ok(text)
 }

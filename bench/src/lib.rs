@@ -61,7 +61,7 @@ use xtask::{
     tools::{self, Needs},
 };
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, TaskError};
 pub use options::Options;
 pub use report::BenchReport;
 
@@ -94,10 +94,11 @@ pub fn run(options: &Options) -> Result<bool> {
     println!("\n==> transfer size");
     let dist = test::dist_dir();
     if !dist.join("index.html").is_file() {
-        return Err(Error::Missing(format!(
+        return Err(TaskError::Missing(format!(
             "no release build in {}; run `cargo xtask bench` without --no-build",
             dist.display()
-        )));
+        ))
+        .into());
     }
     let hashgate = size::measure(&dist)?;
     println!("{hashgate}");

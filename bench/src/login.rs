@@ -21,7 +21,7 @@ use xtask::{
     tools,
 };
 
-use crate::{Error, Result};
+use crate::{Error, Result, TaskError};
 
 use super::{
     idp::{self, CLIENT_ID},
@@ -238,8 +238,9 @@ fn measure_in(scratch: &Path, apps: &[App<'_>], runs: u32) -> Result<Vec<LoginRo
             .stderr(Stdio::null()),
     )?;
     driver.wait_for_port(driver_port)?;
-    let chromium = cmd::find_in_path("chromium")
-        .ok_or_else(|| Error::Missing(format!("chromium is missing: {}", tools::CHROMIUM_APT)))?;
+    let chromium = cmd::find_in_path("chromium").ok_or_else(|| {
+        TaskError::Missing(format!("chromium is missing: {}", tools::CHROMIUM_APT))
+    })?;
 
     let mut rows = Vec::new();
     for app in apps {
@@ -269,13 +270,13 @@ fn measure_in(scratch: &Path, apps: &[App<'_>], runs: u32) -> Result<Vec<LoginRo
             .arg(&chromium)
             .arg(scratch.join(format!("profile-{}", rows.len())));
         println!("$ node bench/login/login.mjs ({name}, {runs} runs)");
-        let output = login.output().map_err(|source| Error::Spawn {
+        let output = login.output().map_err(|source| TaskError::Spawn {
             command: "node bench/login/login.mjs".to_owned(),
             source,
         })?;
         let text = String::from_utf8_lossy(&output.stdout);
         let row = parse_login_result(app.name, app.flow, &text).ok_or_else(|| {
-            Error::Missing(format!(
+            TaskError::Missing(format!(
                 "{name}: the login round trip failed:\n{text}{}",
                 String::from_utf8_lossy(&output.stderr)
             ))
@@ -344,9 +345,10 @@ fn to_json(raw: &RawAuthConfig) -> Result<String> {
 }
 
 fn unwritable(why: String) -> Error {
-    Error::Missing(format!(
+    TaskError::Missing(format!(
         "the bench's auth_config.json cannot be written: {why}"
     ))
+    .into()
 }
 
 #[cfg(test)]

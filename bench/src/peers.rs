@@ -7,7 +7,7 @@ use std::{
 
 use xtask::{cmd, size};
 
-use crate::{Error, Result};
+use crate::{Result, TaskError};
 
 use super::servers::bench_dir;
 
@@ -16,10 +16,10 @@ pub fn ensure_node() -> Result<()> {
     if cmd::find_in_path("node").is_some() && cmd::find_in_path("npm").is_some() {
         return Ok(());
     }
-    Err(Error::Missing(
+    Err(TaskError::Missing(
         "node and npm are needed for the JavaScript peers (Debian: sudo apt-get install -y nodejs npm)"
             .to_owned(),
-    ))
+    ).into())
 }
 
 /// Installs and bundles the React peer in `bench/<name>/`; returns its directory and sizes.

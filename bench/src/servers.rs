@@ -11,7 +11,7 @@ use std::{
 
 use xtask::cmd;
 
-use crate::{Error, Result};
+use crate::{Result, TaskError};
 
 /// `bench/` in the workspace root.
 pub fn bench_dir() -> PathBuf {
@@ -31,7 +31,7 @@ pub fn release_bin(name: &str) -> PathBuf {
 pub fn scratch_dir(purpose: &str) -> Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("hashgate-bench-{purpose}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).map_err(|source| Error::Io {
+    fs::create_dir_all(&dir).map_err(|source| TaskError::Io {
         path: dir.clone(),
         source,
     })?;
@@ -41,14 +41,17 @@ pub fn scratch_dir(purpose: &str) -> Result<PathBuf> {
 /// Writes `text` to `path`, creating its directory.
 pub fn write(path: &Path, text: &str) -> Result<()> {
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|source| Error::Io {
+        fs::create_dir_all(dir).map_err(|source| TaskError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
     }
-    fs::write(path, text).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
+    fs::write(path, text).map_err(|source| {
+        TaskError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+        .into()
     })
 }
 
@@ -56,7 +59,7 @@ pub fn write(path: &Path, text: &str) -> Result<()> {
 pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| Error::Io { path, source }
+        move |source| TaskError::Io { path, source }
     };
     fs::create_dir_all(to).map_err(io(to))?;
     for entry in fs::read_dir(from).map_err(io(from))? {

@@ -4,7 +4,7 @@ use std::{collections::BTreeMap, path::Path, process::Command};
 
 use xtask::cmd;
 
-use crate::{Error, Result};
+use crate::{Result, TaskError};
 
 /// The apt line that installs wrk.
 pub const WRK_APT: &str = "apt-get update && apt-get install -y wrk";
@@ -135,17 +135,18 @@ pub fn ensure_wrk() -> Result<()> {
         return Ok(());
     }
     if !nix::unistd::geteuid().is_root() {
-        return Err(Error::Missing(format!(
+        return Err(TaskError::Missing(format!(
             "wrk is missing; install it with: sudo sh -c '{WRK_APT}'"
-        )));
+        ))
+        .into());
     }
     println!("wrk missing: installing it with apt-get");
     cmd::run(cmd::command("apt-get").arg("update"))?;
     cmd::run(cmd::command("apt-get").args(["install", "-y", "wrk"]))?;
     if cmd::find_in_path("wrk").is_none() {
-        return Err(Error::Missing(
-            "apt-get finished but wrk is still not on PATH".to_owned(),
-        ));
+        return Err(
+            TaskError::Missing("apt-get finished but wrk is still not on PATH".to_owned()).into(),
+        );
     }
     Ok(())
 }
@@ -172,18 +173,20 @@ pub fn run(url: &str, token: Option<&str>, secs: u64) -> Result<WrkResult> {
     println!("$ wrk {LOAD} -d{secs}s --latency {url}");
     let output = command(url, token, None, secs)
         .output()
-        .map_err(|source| Error::Spawn {
+        .map_err(|source| TaskError::Spawn {
             command: "wrk".to_owned(),
             source,
         })?;
     let text = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
-        return Err(Error::Failed {
+        return Err(TaskError::Failed {
             command: "wrk".to_owned(),
             status: output.status,
-        });
+        }
+        .into());
     }
-    parse_wrk(&text).ok_or_else(|| Error::Missing(format!("could not read wrk's output:\n{text}")))
+    parse_wrk(&text)
+        .ok_or_else(|| TaskError::Missing(format!("could not read wrk's output:\n{text}")).into())
 }
 
 #[cfg(test)]
