@@ -33,6 +33,9 @@ pub struct AuthorizeRequest<'a> {
     pub response_mode: Option<&'a str>,
     /// The PKCE `code_challenge` (S256) of a code-flow login (RFC 7636 §4.3).
     pub code_challenge: Option<&'a str>,
+    /// The RFC 7638 thumbprint of the browser's DPoP key (RFC 9449 §10): the code is redeemed
+    /// only with a proof by that key.
+    pub dpop_jkt: Option<&'a str>,
 }
 
 impl<'a> AuthorizeRequest<'a> {
@@ -59,6 +62,7 @@ impl<'a> AuthorizeRequest<'a> {
             login_hint: None,
             response_mode: None,
             code_challenge: None,
+            dpop_jkt: None,
         }
     }
 
@@ -84,6 +88,9 @@ impl<'a> AuthorizeRequest<'a> {
         if let Some(challenge) = self.code_challenge {
             params.push(("code_challenge", challenge));
             params.push(("code_challenge_method", "S256"));
+        }
+        if let Some(jkt) = self.dpop_jkt {
+            params.push(("dpop_jkt", jkt));
         }
         append_query(self.authorization_endpoint, &params)
     }
@@ -207,6 +214,7 @@ mod tests {
             login_hint: None,
             response_mode: None,
             code_challenge: None,
+            dpop_jkt: None,
         };
         assert_eq!(
             req.to_url(),
@@ -236,6 +244,15 @@ mod tests {
         assert!(url.ends_with(
             "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
         ));
+        assert!(!url.contains("dpop_jkt"));
+        // RFC 9449 §10: a DPoP login names its key's thumbprint.
+        let bound = AuthorizeRequest {
+            dpop_jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"),
+            ..code
+        };
+        assert!(bound
+            .to_url()
+            .ends_with("&dpop_jkt=0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"));
     }
 
     fn config(issuer: &str, id_token_hint: bool) -> AuthConfig {
@@ -323,6 +340,7 @@ mod tests {
             login_hint: None,
             response_mode: None,
             code_challenge: Some("challenge"),
+            dpop_jkt: None,
         };
         crate::secret::assert_redacted(&format!("{request:?}"), &["ST-s3cr3t", "NONCE-s3cr3t"]);
     }

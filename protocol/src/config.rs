@@ -38,6 +38,9 @@ json_object! {
         /// Renew with a refresh token instead of the hidden iframe (default `false`; needs
         /// `responseType: "code"`).
         pub use_refresh_tokens: Option<bool> = "useRefreshTokens",
+        /// Bind the tokens to a key of this browser with DPoP, RFC 9449 (default `false`;
+        /// needs `responseType: "code"`).
+        pub use_dpop: Option<bool> = "useDpop",
     }
 }
 
@@ -122,6 +125,9 @@ pub struct AuthConfig {
     /// Whether renewal uses a refresh token (only with [`ResponseType::Code`]); then `scope`
     /// includes `offline_access`.
     pub use_refresh_tokens: bool,
+    /// Whether the tokens are bound to the browser's DPoP key (RFC 9449; only with
+    /// [`ResponseType::Code`]): proofs at the token endpoint and the API, `token_type` `DPoP`.
+    pub use_dpop: bool,
 }
 
 impl AuthConfig {
@@ -305,6 +311,14 @@ impl RawAuthConfig {
                     "needs \"responseType\": \"code\" (the implicit grant has no refresh token)",
             });
         }
+        let use_dpop = self.use_dpop.unwrap_or(false);
+        if use_dpop && !response_type.is_code() {
+            return Err(ConfigError::Invalid {
+                field: "useDpop",
+                reason: "needs \"responseType\": \"code\" (tokens from the authorization \
+                         endpoint cannot be bound to a key, RFC 9449 §10)",
+            });
+        }
         // RFC 6749 §6 / OIDC Core §11: a refresh token is asked for with offline_access.
         let scope = if use_refresh_tokens {
             scope::merge(&scope, &["offline_access"])
@@ -323,6 +337,7 @@ impl RawAuthConfig {
             cache_location,
             logout_id_token_hint: self.logout_id_token_hint.unwrap_or(false),
             use_refresh_tokens,
+            use_dpop,
         })
     }
 }
@@ -658,5 +673,24 @@ mod tests {
         let mut r = minimal();
         r.use_refresh_tokens = Some(false);
         assert!(!r.validate().unwrap().use_refresh_tokens);
+    }
+
+    #[test]
+    fn dpop_needs_the_code_flow_and_is_off_by_default() {
+        // docs/contract.md §1 `useDpop`: tokens from the authorization endpoint cannot be bound
+        // (RFC 9449 §10), so with the implicit grant the error names the field.
+        assert!(!minimal().validate().unwrap().use_dpop);
+        let mut r = minimal();
+        r.response_type = Some("code".into());
+        r.use_dpop = Some(true);
+        assert!(r.validate().unwrap().use_dpop);
+        for response_type in [None, Some("id_token token"), Some("id_token")] {
+            let mut r = minimal();
+            r.response_type = response_type.map(str::to_owned);
+            r.use_dpop = Some(true);
+            let err = r.validate().unwrap_err();
+            assert_eq!(field_error_of(&err), "useDpop", "{response_type:?}");
+            assert!(err.to_string().contains("RFC 9449"), "{err}");
+        }
     }
 }

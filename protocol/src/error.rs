@@ -80,6 +80,13 @@ pub enum ValidationError {
     /// (RFC 6749 4.2.2).
     #[error("the access token is not a bearer token (token_type)")]
     TokenType,
+    /// The app sent a DPoP proof but the provider answered `token_type: Bearer` (RFC 9449 §5):
+    /// the token is not bound to the browser's key, so the app does not use it.
+    #[error(
+        "the provider answered a DPoP request with a bearer token, which is not bound to this \
+         browser's key (check that DPoP is on for this client at the provider)"
+    )]
+    NotDpopBound,
     /// The response has no ID token although the request asked for one.
     #[error("the sign-in response has no ID token")]
     MissingIdToken,

@@ -83,14 +83,22 @@ impl AuthorizationResponse {
 }
 
 impl TokenResponse {
-    /// RFC 6749 4.2.2: with an access token, `token_type` must be `Bearer`
-    /// (compared case-insensitively, RFC 6749 5.1); the SPA only knows how to use bearer tokens.
-    pub fn check_token_type(&self) -> Result<(), ValidationError> {
+    /// RFC 6749 4.2.2: with an access token, `token_type` must be `Bearer` (compared
+    /// case-insensitively, RFC 6749 5.1); the SPA only knows how to use bearer tokens, and DPoP
+    /// tokens when it sent a proof (`dpop`): then it must be `DPoP` (RFC 9449 §5), and a
+    /// `Bearer` answer is an unbound token the app refuses rather than sends.
+    pub fn check_token_type(&self, dpop: bool) -> Result<(), ValidationError> {
         if self.access_token.is_none() {
             return Ok(());
         }
-        match self.token_type.as_deref() {
-            Some(t) if t.eq_ignore_ascii_case("bearer") => Ok(()),
+        let is = |name: &str| {
+            self.token_type
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case(name))
+        };
+        match (dpop, is("bearer"), is("dpop")) {
+            (false, true, _) | (true, _, true) => Ok(()),
+            (true, true, _) => Err(ValidationError::NotDpopBound),
             _ => Err(ValidationError::TokenType),
         }
     }
@@ -583,18 +591,45 @@ mod tests {
     fn token_type_must_be_bearer_when_an_access_token_is_present() {
         // RFC 6749 4.2.2 / 5.1: token_type is required and case-insensitive.
         assert_eq!(
-            success("access_token=a&token_type=bearer").check_token_type(),
+            success("access_token=a&token_type=bearer").check_token_type(false),
             Ok(())
         );
+        for other in ["mac", "DPoP"] {
+            assert_eq!(
+                success(&format!("access_token=a&token_type={other}")).check_token_type(false),
+                Err(ValidationError::TokenType)
+            );
+        }
         assert_eq!(
-            success("access_token=a&token_type=mac").check_token_type(),
+            success("access_token=a").check_token_type(false),
             Err(ValidationError::TokenType)
         );
+        assert_eq!(success("id_token=a").check_token_type(false), Ok(()));
+    }
+
+    #[test]
+    fn after_a_dpop_request_only_a_dpop_token_is_accepted_and_a_bearer_one_is_named() {
+        // RFC 9449 §5: a DPoP-bound token comes back as `token_type: DPoP`; a `Bearer` answer
+        // means the provider did not bind it, and the app refuses it with its own sentence.
+        for dpop in ["DPoP", "dpop"] {
+            assert_eq!(
+                success(&format!("access_token=a&token_type={dpop}")).check_token_type(true),
+                Ok(())
+            );
+        }
         assert_eq!(
-            success("access_token=a").check_token_type(),
-            Err(ValidationError::TokenType)
+            success("access_token=a&token_type=Bearer").check_token_type(true),
+            Err(ValidationError::NotDpopBound)
         );
-        assert_eq!(success("id_token=a").check_token_type(), Ok(()));
+        assert!(ValidationError::NotDpopBound
+            .to_string()
+            .contains("not bound"));
+        for other in ["access_token=a", "access_token=a&token_type=mac"] {
+            assert_eq!(
+                success(other).check_token_type(true),
+                Err(ValidationError::TokenType)
+            );
+        }
     }
 
     #[test]
