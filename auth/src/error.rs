@@ -1,5 +1,6 @@
 //! Everything that can go wrong while signing in, as sentences a user can act on.
 
+use hashgate_protocol::dpop_client::DpopClientError;
 use hashgate_protocol::{
     ConfigError, DiscoveryError, FragmentError, JwtError, KeySelectError, TransactionError,
     ValidationError,
@@ -111,6 +112,13 @@ pub enum AuthError {
         "the identity provider did not answer the silent sign-in in time; please log in again"
     )]
     Timeout,
+    /// A DPoP proof could not be made for a request (RFC 9449 §4.2).
+    #[error("a DPoP proof could not be made: {0}")]
+    Dpop(#[from] DpopClientError),
+    /// Stored tokens are bound to a DPoP key this browser no longer has (or to none, or the
+    /// app's `useDpop` changed): they cannot be used, and the user logs in again.
+    #[error("the stored sign-in was bound to another key of this browser; please log in again")]
+    DpopKeyChanged,
     /// A browser capability is missing.
     #[error("your browser could not complete sign-in: {0}")]
     Browser(&'static str),

@@ -58,6 +58,7 @@ mod browser;
 mod client;
 mod context;
 pub mod decide;
+mod dpop;
 pub mod error;
 pub mod guard;
 pub mod json;

@@ -10,6 +10,7 @@ use leptos::task::spawn_local;
 
 use crate::browser;
 use crate::context::AuthContext;
+use crate::dpop;
 use crate::error::AuthError;
 use crate::renewal::revoke_all;
 use crate::state::{AuthState, TabMessage, CHANNEL};
@@ -64,10 +65,12 @@ impl AuthContext {
                 Some((verifier, challenge)) => (Some(verifier), Some(challenge)),
                 None => (None, None),
             };
+        let jkt = dpop::login_jkt(config).await?;
         let url = AuthorizeRequest {
             prompt: options.prompt.as_deref(),
             login_hint: options.login_hint.as_deref(),
             code_challenge: code_challenge.as_deref(),
+            dpop_jkt: jkt.as_deref(),
             ..AuthorizeRequest::new(
                 config,
                 &setup.metadata,
@@ -94,7 +97,8 @@ impl AuthContext {
     /// Signs out: forgets the session here and in the app's other tabs (each revokes its own
     /// refresh token when it hears of it), revokes every refresh token this tab can reach — its
     /// own and the stored one, which may be newer (RFC 7009) — then ends the provider's session
-    /// and returns to the app. Access tokens already issued live until they expire.
+    /// and returns to the app. Access tokens already issued live until they expire. The DPoP
+    /// key is deleted too: the next login binds a new one.
     pub fn logout(&self) {
         let session = self.session_untracked();
         let held = self.held_refresh_tokens();
@@ -110,6 +114,9 @@ impl AuthContext {
         spawn_local(async move {
             // Done before leaving: the navigation would cancel the requests.
             revoke_all(&setup, held).await;
+            if setup.config.use_dpop {
+                dpop::delete_key().await;
+            }
             let url = logout_url(
                 &setup.metadata,
                 &setup.config,

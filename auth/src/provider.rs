@@ -62,6 +62,10 @@ pub fn AuthProvider(
     // second trip to the provider.
     browser::on_broadcast(CHANNEL, move |message| {
         if let Some(message) = TabMessage::parse(&message) {
+            if message == TabMessage::Logout {
+                // The tab that logged out deletes the DPoP key; this one drops its copy.
+                crate::dpop::forget_loaded_key();
+            }
             auth.signed_out_elsewhere(message);
         }
     });

@@ -21,6 +21,7 @@ use leptos::task::spawn_local;
 use crate::browser;
 use crate::context::AuthContext;
 use crate::decide::{self, AfterFailure};
+use crate::dpop;
 use crate::error::AuthError;
 use crate::session::{Session, StoredTokens};
 use crate::setup::Setup;
@@ -202,10 +203,17 @@ impl AuthContext {
     ) -> Result<Session, AuthError> {
         let rotations = stored.rotations;
         let renewable = setup.config.use_refresh_tokens && stored.refresh_token.is_some();
+        // RFC 9449: bound tokens are usable only with the key they are bound to, and only while
+        // the app binds its tokens (and bearer ones only while it does not).
+        let token_type = match (setup.config.use_dpop, &stored.dpop_jkt) {
+            (true, Some(jkt)) if *jkt == dpop::key().await?.thumbprint => "DPoP",
+            (false, None) => "Bearer",
+            _ => return Err(AuthError::DpopKeyChanged),
+        };
         let input = TokenInput {
             response: TokenResponse {
                 access_token: stored.access_token.map(AccessToken::new),
-                token_type: Some("Bearer".into()),
+                token_type: Some(token_type.into()),
                 id_token: Some(IdToken::new(stored.id_token)),
                 scope: Some(stored.scope),
                 refresh_token: stored.refresh_token.map(RefreshToken::new),
@@ -223,6 +231,7 @@ impl AuthContext {
         let mut session = validate_tokens(setup, input, now).await?;
         session.rotations = rotations;
         session.received_at = stored.received_at.unwrap_or(now);
+        session.dpop_jkt = stored.dpop_jkt;
         Ok(session)
     }
 

@@ -31,6 +31,9 @@ pub struct Session {
     pub flow: ResponseType,
     /// How many times the refresh token has been rotated since the login.
     pub rotations: u32,
+    /// The RFC 7638 thumbprint of the browser's DPoP key the tokens are bound to (RFC 9449),
+    /// with `useDpop`; `None` for bearer tokens.
+    pub dpop_jkt: Option<String>,
 }
 
 impl Session {
@@ -117,6 +120,8 @@ pub struct StoredTokens {
     pub rotations: u32,
     /// When the tokens were received (Unix seconds), so that a reload keeps the renewal floor.
     pub received_at: Option<i64>,
+    /// The thumbprint of the DPoP key the tokens are bound to, if they are.
+    pub dpop_jkt: Option<String>,
 }
 
 impl FromJson for StoredTokens {
@@ -137,6 +142,7 @@ impl FromJson for StoredTokens {
                 })?
                 .unwrap_or(0),
             received_at: f.opt_int("received_at")?,
+            dpop_jkt: f.opt_string("dpop_jkt")?,
         })
     }
 }
@@ -155,6 +161,9 @@ impl ToJson for StoredTokens {
         }
         members.push(("rotations".into(), i64::from(self.rotations).into()));
         members.push(("received_at".into(), self.received_at.into()));
+        if let Some(jkt) = &self.dpop_jkt {
+            members.push(("dpop_jkt".into(), jkt.as_str().into()));
+        }
         Json::Object(members)
     }
 }
@@ -170,6 +179,7 @@ impl From<&Session> for StoredTokens {
             refresh_token: s.refresh_token.as_ref().map(|t| t.secret().to_string()),
             rotations: s.rotations,
             received_at: Some(s.received_at),
+            dpop_jkt: s.dpop_jkt.clone(),
         }
     }
 }
@@ -206,6 +216,7 @@ mod tests {
             refresh_token: None,
             flow: ResponseType::Code,
             rotations: 0,
+            dpop_jkt: None,
         }
     }
 

@@ -60,10 +60,12 @@ pub async fn silent_authorize(setup: &Setup) -> Result<Session, AuthError> {
         (false, false) => None,
     };
     let scope = scope::with_openid(&config.scope);
+    let jkt = crate::dpop::login_jkt(config).await?;
     let url = AuthorizeRequest {
         prompt: Some("none"),
         response_mode,
         code_challenge: challenge.as_deref(),
+        dpop_jkt: jkt.as_deref(),
         ..AuthorizeRequest::new(config, metadata, &redirect_uri, &scope, &state, &nonce)
     }
     .to_url();

@@ -1,7 +1,9 @@
 //! The token endpoint (authorization code flow): redeeming a code with its PKCE verifier,
 //! renewing with a refresh token, and revoking it. Every answer goes through the same
 //! validation as an implicit response ([`crate::validate`]); every request has a timeout, so a
-//! stalled endpoint never holds the cross-tab renewal lock for ever.
+//! stalled endpoint never holds the cross-tab renewal lock for ever. With `useDpop` every
+//! request carries a DPoP proof ([`crate::dpop`]), a `use_dpop_nonce` answer is retried once
+//! with the server's nonce (RFC 9449 §8), and only `token_type: DPoP` is accepted.
 
 use hashgate_protocol::{
     token::{authorization_code_form, refresh_token_form, revocation_form},
@@ -11,6 +13,7 @@ use hashgate_protocol::{
 
 use crate::browser;
 use crate::decide::{self, Failure, Mismatch};
+use crate::dpop::{self, DpopKey};
 use crate::error::AuthError;
 use crate::session::Session;
 use crate::setup::Setup;
@@ -101,9 +104,20 @@ async fn redeem_code(
 ) -> Result<Session, AuthError> {
     let endpoint = setup.metadata.check_code_flow()?;
     let body = authorization_code_form(code, verifier, redirect_uri, &setup.config.client_id);
-    let answer = call(endpoint, body).await?;
+    let key = dpop_key(setup).await?;
+    let answer = call(endpoint, &body, key.as_deref()).await?;
     let input = TokenInput::from_response(answer.into_token_response(), nonce);
-    validate_tokens(setup, input, now).await
+    let mut session = validate_tokens(setup, input, now).await?;
+    session.dpop_jkt = key.map(|key| key.thumbprint.clone());
+    Ok(session)
+}
+
+/// The browser's DPoP key when the app binds its tokens (`useDpop`).
+async fn dpop_key(setup: &Setup) -> Result<Option<std::rc::Rc<DpopKey>>, AuthError> {
+    match setup.config.use_dpop {
+        true => Ok(Some(dpop::key().await?)),
+        false => Ok(None),
+    }
 }
 
 /// Renews `session` with `refresh_token` (RFC 6749 §6), whose spent-record fingerprint is
@@ -121,11 +135,9 @@ pub async fn refresh(
     now: i64,
 ) -> Result<Session, AuthError> {
     let endpoint = setup.metadata.check_code_flow()?;
-    let answer = call(
-        endpoint,
-        refresh_token_form(refresh_token, &setup.config.client_id),
-    )
-    .await;
+    let key = dpop_key(setup).await?;
+    let body = refresh_token_form(refresh_token, &setup.config.client_id);
+    let answer = call(endpoint, &body, key.as_deref()).await;
     match &answer {
         Err(e) if decide::classify(e, true) == Failure::Passing => {}
         _ => spent::record(fingerprint, now),
@@ -144,6 +156,7 @@ pub async fn refresh(
     }
     let mut renewed = checked?;
     renewed.rotations = session.rotations + u32::from(renewed.refresh_token.is_some());
+    renewed.dpop_jkt = key.map(|key| key.thumbprint.clone());
     Ok(renewed)
 }
 
@@ -177,7 +190,9 @@ fn keep_id_token(
     response: TokenResponse,
     now: i64,
 ) -> Result<Session, AuthError> {
-    response.check_token_type().map_err(AuthError::Response)?;
+    response
+        .check_token_type(setup.config.use_dpop)
+        .map_err(AuthError::Response)?;
     let expires_at = response.expires_at(now);
     let access_token = match setup.config.response_type.includes_access_token() {
         true => Some(
@@ -199,17 +214,35 @@ fn keep_id_token(
     })
 }
 
-/// Revokes `refresh_token` at the provider's `revocation_endpoint` (RFC 7009), if it has one.
-/// Best effort, within [`REVOKE_TIMEOUT_MS`]: a logout goes on whatever the provider answers.
+/// Revokes `refresh_token` at the provider's `revocation_endpoint` (RFC 7009), if it has one,
+/// with a DPoP proof when the tokens are bound (for a provider that asks for one). Best effort,
+/// within [`REVOKE_TIMEOUT_MS`]: a logout goes on whatever the provider answers.
 pub async fn revoke(setup: &Setup, refresh_token: &RefreshToken) {
     if let Some(endpoint) = setup.metadata.revocation_endpoint.as_deref() {
         let body = revocation_form(refresh_token, &setup.config.client_id);
-        let _ = browser::post_form(endpoint, body, REVOCATION_ENDPOINT, REVOKE_TIMEOUT_MS).await;
+        // Never a new key for a revocation: after a logout elsewhere deleted it there is none.
+        let key = match setup.config.use_dpop {
+            true => dpop::existing_key().await,
+            false => None,
+        };
+        let proof = match key {
+            Some(key) => dpop::proof(&key, "POST", endpoint, None).await.ok(),
+            None => None,
+        };
+        let _ = browser::post_form(
+            endpoint,
+            &body,
+            proof.as_deref(),
+            REVOCATION_ENDPOINT,
+            REVOKE_TIMEOUT_MS,
+        )
+        .await;
     }
 }
 
 /// Revokes `refresh_token` from a page that is unloading (`navigator.sendBeacon`), where a
-/// `fetch` would be cancelled; the answer is never read.
+/// `fetch` would be cancelled; the answer is never read. A beacon carries no headers, so no
+/// DPoP proof: RFC 7009 revocation does not ask for one.
 pub fn revoke_on_unload(setup: &Setup, refresh_token: &RefreshToken) {
     if let Some(endpoint) = setup.metadata.revocation_endpoint.as_deref() {
         let body = revocation_form(refresh_token, &setup.config.client_id);
@@ -217,20 +250,53 @@ pub fn revoke_on_unload(setup: &Setup, refresh_token: &RefreshToken) {
     }
 }
 
-/// POSTs `body` to the token endpoint and reads its JSON: the tokens, or the provider's
-/// RFC 6749 §5.2 error as a sentence. An HTTP 5xx without an OAuth error is
-/// [`AuthError::ServerBusy`].
-async fn call(endpoint: &str, body: String) -> Result<TokenEndpointResponse, AuthError> {
-    let (status, text) =
-        browser::post_form(endpoint, body, TOKEN_ENDPOINT, TOKEN_TIMEOUT_MS).await?;
+/// POSTs `body` to the token endpoint, with a proof by `key` when the tokens are bound, and
+/// reads its JSON: the tokens, or the provider's RFC 6749 §5.2 error as a sentence. An HTTP 5xx
+/// without an OAuth error is [`AuthError::ServerBusy`]. A `use_dpop_nonce` error that brings a
+/// `DPoP-Nonce` is answered once, with a new proof carrying the nonce (RFC 9449 §8).
+async fn call(
+    endpoint: &str,
+    body: &str,
+    key: Option<&DpopKey>,
+) -> Result<TokenEndpointResponse, AuthError> {
+    let mut nonce_sent = false;
+    loop {
+        let proof = match key {
+            Some(key) => Some(dpop::proof(key, "POST", endpoint, None).await?),
+            None => None,
+        };
+        let response = browser::post_form(
+            endpoint,
+            body,
+            proof.as_deref(),
+            TOKEN_ENDPOINT,
+            TOKEN_TIMEOUT_MS,
+        )
+        .await?;
+        let new_nonce = response.dpop_nonce.is_some();
+        if let Some(nonce) = &response.dpop_nonce {
+            dpop::remember_nonce(endpoint, nonce);
+        }
+        match read_answer(response.status, &response.text) {
+            Err(AuthError::Provider { code, .. })
+                if code == "use_dpop_nonce" && key.is_some() && new_nonce && !nonce_sent =>
+            {
+                nonce_sent = true;
+            }
+            answer => return answer,
+        }
+    }
+}
+
+fn read_answer(status: u16, text: &str) -> Result<TokenEndpointResponse, AuthError> {
     let bad = |reason: String| AuthError::BadDocument {
         what: TOKEN_ENDPOINT,
         reason,
     };
     if (200..300).contains(&status) {
-        return crate::json::read(&text).map_err(bad);
+        return crate::json::read(text).map_err(bad);
     }
-    match crate::json::read::<TokenErrorResponse>(&text) {
+    match crate::json::read::<TokenErrorResponse>(text) {
         Ok(error) => Err(AuthError::provider(
             &error.error,
             error.error_description.as_deref(),

@@ -149,7 +149,9 @@ pub async fn validate_tokens(
         .map_err(AuthError::Response)?;
     let expires_at = expires_at.or_else(|| response.expires_at(now));
     let access_token = if config.response_type.includes_access_token() {
-        response.check_token_type().map_err(AuthError::Response)?;
+        response
+            .check_token_type(config.use_dpop)
+            .map_err(AuthError::Response)?;
         response.access_token
     } else {
         // Sign-in only: an access token we did not ask for is dropped unused.
@@ -214,6 +216,7 @@ pub async fn validate_tokens(
         refresh_token,
         flow: config.response_type,
         rotations: 0,
+        dpop_jkt: None,
     })
 }
 

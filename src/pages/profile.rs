@@ -141,6 +141,11 @@ fn TokenInspector(
         }
     };
     let refresh_held = session.refresh_token.is_some();
+    let bound_jkt = session.dpop_jkt.clone();
+    let token_jkt = session
+        .access_token
+        .as_ref()
+        .and_then(|t| access_token_jkt(t.secret()));
     let id_token = session.id_token.secret().to_string();
     let access_token = session
         .access_token
@@ -163,6 +168,18 @@ fn TokenInspector(
                 </dd>
                 <dt>"Refresh token rotations"</dt>
                 <dd data-rotations=session.rotations>{session.rotations}</dd>
+                <dt>"Token binding"</dt>
+                {match bound_jkt {
+                    Some(jkt) => view! {
+                        <dd data-dpop-jkt=jkt.clone()>
+                            "DPoP: bound to this browser's key " <code>{jkt.clone()}</code>
+                            {token_jkt.map(|cnf| view! {
+                                <br />"access token " <code>"cnf.jkt"</code> " " <code data-cnf-jkt=cnf.clone()>{cnf.clone()}</code>
+                            })}
+                        </dd>
+                    }.into_any(),
+                    None => view! { <dd data-dpop-jkt="">"bearer (any holder can use it)"</dd> }.into_any(),
+                }}
             </dl>
             <div class="token-grid">
                 <TokenView title="ID token" token=id_token />
@@ -170,6 +187,15 @@ fn TokenInspector(
             </div>
         </section>
     }
+}
+
+/// `cnf.jkt` of an access token that is a JWT (RFC 9449 §6.1), as shown: decoded, not checked.
+fn access_token_jkt(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let text = String::from_utf8(decode_segment_unverified(payload).ok()?).ok()?;
+    let (_, cnf) = json_entries(&text).into_iter().find(|(k, _)| k == "cnf")?;
+    let (_, jkt) = json_entries(&cnf).into_iter().find(|(k, _)| k == "jkt")?;
+    Some(jkt.trim_matches('"').to_string())
 }
 
 /// One token's decoded header and payload.

@@ -1,4 +1,5 @@
-//! WebCrypto and the CSPRNG: random values, SHA-256 and RS256 signature checks.
+//! WebCrypto and the CSPRNG: random values, SHA-256, RS256 signature checks and the ECDSA
+//! P-256 key pair that signs DPoP proofs (RFC 9449).
 
 use hashgate_protocol::{CodeVerifier, RsaPublicJwk};
 use js_sys::{Object, Reflect, Uint8Array};
@@ -56,6 +57,52 @@ pub async fn verify_rs256(
         .map_err(|_| AuthError::Browser("webcrypto verify"))?;
     Ok(verdict.as_bool() == Some(true))
 }
+
+/// A new ECDSA P-256 key pair (`{publicKey, privateKey}`) whose private key WebCrypto will
+/// never export (`extractable: false`): script on the page can sign with it, not copy it.
+pub async fn new_ec_key_pair() -> Result<Object, AuthError> {
+    let algorithm = Object::new();
+    set(&algorithm, "name", "ECDSA")?;
+    set(&algorithm, "namedCurve", "P-256")?;
+    let usages = js_sys::Array::of1(&"sign".into());
+    let promise = subtle()?
+        .generate_key_with_object(&algorithm, false, &usages)
+        .map_err(|_| AuthError::Browser(NO_ECDSA))?;
+    JsFuture::from(promise)
+        .await
+        .map_err(|_| AuthError::Browser(NO_ECDSA))?
+        .dyn_into()
+        .map_err(|_| AuthError::Browser(NO_ECDSA))
+}
+
+/// The uncompressed point (`0x04 || x || y`) of a public key, WebCrypto's `raw` export (a
+/// public key is always exportable).
+pub async fn export_raw_public_key(key: &web_sys::CryptoKey) -> Result<Vec<u8>, AuthError> {
+    let promise = subtle()?
+        .export_key("raw", key)
+        .map_err(|_| AuthError::Browser(NO_ECDSA))?;
+    let buffer = JsFuture::from(promise)
+        .await
+        .map_err(|_| AuthError::Browser(NO_ECDSA))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// Signs `data` with ECDSA P-256 / SHA-256: WebCrypto's signature is `r || s`, already the
+/// JWS form of RFC 7518 §3.4.
+pub async fn sign_es256(key: &web_sys::CryptoKey, data: &[u8]) -> Result<Vec<u8>, AuthError> {
+    let algorithm = Object::new();
+    set(&algorithm, "name", "ECDSA")?;
+    set(&algorithm, "hash", "SHA-256")?;
+    let promise = subtle()?
+        .sign_with_object_and_u8_array(&algorithm, key, data)
+        .map_err(|_| AuthError::Browser(NO_ECDSA))?;
+    let buffer = JsFuture::from(promise)
+        .await
+        .map_err(|_| AuthError::Browser(NO_ECDSA))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+const NO_ECDSA: &str = "WebCrypto could not make or use the DPoP key (ECDSA P-256)";
 
 /// SHA-256 of `data` with WebCrypto.
 pub async fn sha256(data: &[u8]) -> Result<Vec<u8>, AuthError> {

@@ -41,20 +41,22 @@ pub fn read_document<T: FromJson>(document: &Json, what: &'static str) -> Result
     })
 }
 
-/// POSTs a form (`application/x-www-form-urlencoded`) to `url` and returns the status and the
-/// body text. For the token and revocation endpoints: no cookies, no HTTP cache, and a
+/// POSTs a form (`application/x-www-form-urlencoded`) to `url`, with a DPoP proof when there
+/// is one, and returns the answer. For the token and revocation endpoints: no cookies, no HTTP cache, and a
 /// redirect is an error (an endpoint that redirects is not answering). An answer that has not
 /// come within `timeout_ms` is [`AuthError::Unreachable`], like one that never could.
 pub async fn post_form(
     url: &str,
-    body: String,
+    body: &str,
+    dpop: Option<&str>,
     what: &'static str,
     timeout_ms: u32,
-) -> Result<(u16, String), AuthError> {
+) -> Result<HttpResponse, AuthError> {
     use futures::future::{select, Either, FutureExt as _};
     let request = HttpRequest {
         method: "POST",
-        body: Some(("application/x-www-form-urlencoded", &body)),
+        body: Some(("application/x-www-form-urlencoded", body)),
+        dpop,
         cache: Some(web_sys::RequestCache::NoStore),
         endpoint: true,
         ..HttpRequest::get(url)
@@ -70,7 +72,7 @@ pub async fn post_form(
             })
         }
     };
-    Ok((response.status, response.text))
+    Ok(response)
 }
 
 /// One HTTP request for [`fetch`]. No `Debug`: it may carry a bearer token.
@@ -80,8 +82,11 @@ pub struct HttpRequest<'a> {
     pub method: &'a str,
     /// The absolute URL.
     pub url: &'a str,
-    /// Sent as `Authorization: Bearer …` (RFC 6750 §2.1).
-    pub bearer: Option<&'a str>,
+    /// The access token and its scheme: `Authorization: Bearer …` (RFC 6750 §2.1), or
+    /// `Authorization: DPoP …` with a proof (RFC 9449 §7.1).
+    pub access_token: Option<(&'a str, &'a str)>,
+    /// A DPoP proof, sent as the `DPoP` header (RFC 9449 §4.1).
+    pub dpop: Option<&'a str>,
     /// A body and its `Content-Type`.
     pub body: Option<(&'a str, &'a str)>,
     /// How the browser's HTTP cache may answer (`None`: as it likes).
@@ -97,7 +102,8 @@ impl<'a> HttpRequest<'a> {
         HttpRequest {
             method: "GET",
             url,
-            bearer: None,
+            access_token: None,
+            dpop: None,
             body: None,
             cache: None,
             endpoint: false,
@@ -112,6 +118,8 @@ pub struct HttpResponse {
     pub status: u16,
     /// The `WWW-Authenticate` header, when the server exposes it (RFC 6750 §3).
     pub www_authenticate: Option<String>,
+    /// The `DPoP-Nonce` header, when the server sent (and exposed) one (RFC 9449 §8, §9).
+    pub dpop_nonce: Option<String>,
     /// The body as text.
     pub text: String,
 }
@@ -136,10 +144,13 @@ async fn send(request: &HttpRequest<'_>) -> Option<HttpResponse> {
         init.set_cache(cache);
     }
     let headers = web_sys::Headers::new().ok()?;
-    if let Some(token) = request.bearer {
-        let mut value = String::from("Bearer ");
-        value.push_str(token);
-        headers.set("Authorization", &value).ok()?;
+    if let Some((scheme, token)) = request.access_token {
+        headers
+            .set("Authorization", &format!("{scheme} {token}"))
+            .ok()?;
+    }
+    if let Some(proof) = request.dpop {
+        headers.set("DPoP", proof).ok()?;
     }
     if let Some((content_type, body)) = request.body {
         headers.set("Content-Type", content_type).ok()?;
@@ -153,7 +164,9 @@ async fn send(request: &HttpRequest<'_>) -> Option<HttpResponse> {
     init.set_headers(&headers);
     let promise = web_sys::window()?.fetch_with_str_and_init(request.url, &init);
     let response: web_sys::Response = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
-    let www_authenticate = response.headers().get("www-authenticate").ok().flatten();
+    let header = |name: &str| response.headers().get(name).ok().flatten();
+    let www_authenticate = header("www-authenticate");
+    let dpop_nonce = header("dpop-nonce");
     let text = JsFuture::from(response.text().ok()?)
         .await
         .ok()?
@@ -161,6 +174,7 @@ async fn send(request: &HttpRequest<'_>) -> Option<HttpResponse> {
     Some(HttpResponse {
         status: response.status(),
         www_authenticate,
+        dpop_nonce,
         text,
     })
 }
