@@ -24,7 +24,7 @@ use support::journey::refresh::{
 };
 use support::journey::{assert_rejected, assert_succeeds, hostile, hostile_code, Hostile};
 use support::pages::run_js;
-use support::{inspector_json, App, Browser};
+use support::{inspector_json, App, AuthConfigFile, Browser};
 
 /// A code-flow login against a provider tampering as `tamper`, checked like every rejection.
 async fn assert_code_login_rejected(tamper: Tamper, reason: &str) {
@@ -504,6 +504,32 @@ async fn without_refresh_tokens_a_reload_signs_in_through_the_iframe_with_a_code
             .await
             .is_err(),
         "the silent iframe stayed in the page"
+    );
+    h.browser.close().await;
+}
+
+// RFC 9449 §5: after a token request with a DPoP proof (`"useDpop": true`), an answer with
+// `token_type: Bearer` is a token bound to nothing: the app refuses it with a sentence and never
+// sends it (this provider ignores proofs and always answers `Bearer`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bearer_answer_to_a_dpop_token_request_is_refused_and_never_sent() {
+    let h = hostile(Tamper::Valid, Silent::LoginRequired).await;
+    let mut config = h.idp.code_auth_config(true, "memory");
+    config["useDpop"] = serde_json::json!(true);
+    h.spa.set_auth_config(AuthConfigFile::Json(config));
+    let h = assert_rejected(h, Tamper::Valid, "not bound to this browser's key").await;
+    let token_requests: Vec<_> = h
+        .idp
+        .requests_to("/oauth/token")
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert!(
+        !token_requests.is_empty()
+            && token_requests
+                .iter()
+                .all(|r| r.headers.iter().any(|(name, _)| name == "dpop")),
+        "every token request must carry a DPoP proof: {token_requests:?}"
     );
     h.browser.close().await;
 }

@@ -21,7 +21,7 @@ use std::{
 
 use axum::{
     extract::{Query, Request, State},
-    http::{header, HeaderValue, Method, StatusCode},
+    http::{header, HeaderName, HeaderValue, Method, StatusCode},
     middleware::{self, Next},
     response::{Html, IntoResponse, Redirect, Response},
     routing::{any, get},
@@ -316,7 +316,13 @@ impl HostileProvider {
         let cors = CorsLayer::new()
             .allow_origin(AllowOrigin::exact(spa_origin))
             .allow_methods([Method::GET, Method::POST])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            // A DPoP client's proofs are allowed in, so that what the provider answers them
+            // (a `Bearer` token, RFC 9449 §5) is what the app must judge.
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("dpop"),
+            ])
             .expose_headers([header::WWW_AUTHENTICATE]);
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))

@@ -58,6 +58,13 @@ pub struct StackOptions {
     /// Rules added to the shipped ones in `idp/rules/`, as `(file name, source)`; they run
     /// after the shipped rules when their names sort after them (`90-….js`).
     pub extra_rules: Vec<(&'static str, &'static str)>,
+    /// `useDpop` of `auth_config.json` (default `false`, left out); the provider's client then
+    /// requires DPoP (`dpop_bound_access_tokens`) and the API refuses bearer tokens
+    /// (`--require-dpop`).
+    pub use_dpop: bool,
+    /// Server nonces (RFC 9449 §8, §9) at the provider (`[dpop] require_nonce`) and the API
+    /// (`--dpop-nonce`).
+    pub dpop_nonces: bool,
 }
 
 impl Default for StackOptions {
@@ -69,6 +76,8 @@ impl Default for StackOptions {
             response_type: "id_token token",
             use_refresh_tokens: false,
             extra_rules: Vec::new(),
+            use_dpop: false,
+            dpop_nonces: false,
         }
     }
 }
@@ -105,6 +114,16 @@ impl StackOptions {
         self
     }
 
+    /// The same options with the code flow, refresh tokens and `"useDpop": true`, against a
+    /// client that must use DPoP and an API that refuses bearer tokens; with `nonces`, the
+    /// provider and the API ask for server nonces.
+    pub fn dpop(mut self, nonces: bool) -> Self {
+        self = self.refresh_tokens();
+        self.use_dpop = true;
+        self.dpop_nonces = nonces;
+        self
+    }
+
     /// The same options with one more rule, `file_name` (e.g. `90-protocol.js`) holding
     /// `source`, next to the shipped rules.
     pub fn with_rule(mut self, file_name: &'static str, source: &'static str) -> Self {
@@ -125,6 +144,9 @@ impl StackOptions {
         });
         if self.use_refresh_tokens {
             config["useRefreshTokens"] = Value::Bool(true);
+        }
+        if self.use_dpop {
+            config["useDpop"] = Value::Bool(true);
         }
         config
     }
@@ -184,6 +206,8 @@ impl Stack {
         if let Some(leeway) = options.api_leeway {
             api_settings.leeway = leeway;
         }
+        api_settings.require_dpop = options.use_dpop;
+        api_settings.dpop_nonce = options.dpop_nonces;
         let api = start_api(api_listener, api_settings.clone());
 
         Stack {
@@ -418,9 +442,11 @@ async fn start_idp(
     log: ProviderLog,
 ) -> JoinHandle<()> {
     let mut config = hashgate_idp::Config::demo();
-    let client = hashgate_idp::ClientConfig::spa(CLIENT_ID, "Hashgate Demo", spa_origin)
+    let mut client = hashgate_idp::ClientConfig::spa(CLIENT_ID, "Hashgate Demo", spa_origin)
         .unwrap_or_else(|error| panic!("bad SPA origin {spa_origin}: {error}"));
+    client.dpop_bound_access_tokens = options.use_dpop;
     config.clients = vec![client];
+    config.dpop.require_nonce = options.dpop_nonces;
     if let Some(secs) = options.access_token_lifetime_secs {
         for api in config
             .apis
@@ -510,6 +536,10 @@ pub struct ProviderRequest {
     pub status: u16,
     /// The `refresh_token` of a successful token endpoint answer.
     pub issued_refresh_token: Option<String>,
+    /// The `DPoP` header (a proof, RFC 9449 §4.1), if the browser sent one.
+    pub dpop: Option<String>,
+    /// The `token_type` of a successful token endpoint answer.
+    pub issued_token_type: Option<String>,
 }
 
 impl ProviderRequest {
@@ -597,6 +627,11 @@ async fn record(State(log): State<ProviderLog>, request: Request, next: Next) ->
         .get(header::ORIGIN)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
+    let dpop = request
+        .headers()
+        .get("dpop")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
     let is_form = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -614,18 +649,19 @@ async fn record(State(log): State<ProviderLog>, request: Request, next: Next) ->
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     let status = response.status().as_u16();
-    let (response, issued_refresh_token) = if path == "/oauth/token" && status == 200 {
-        let (parts, body) = response.into_parts();
-        let bytes = to_bytes(body, RECORDED_BODY_LIMIT)
-            .await
-            .unwrap_or_default();
-        let issued = serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .and_then(|answer| answer["refresh_token"].as_str().map(str::to_owned));
-        (Response::from_parts(parts, Body::from(bytes)), issued)
-    } else {
-        (response, None)
-    };
+    let (response, (issued_refresh_token, issued_token_type)) =
+        if path == "/oauth/token" && status == 200 {
+            let (parts, body) = response.into_parts();
+            let bytes = to_bytes(body, RECORDED_BODY_LIMIT)
+                .await
+                .unwrap_or_default();
+            let answer = serde_json::from_slice::<Value>(&bytes).unwrap_or_default();
+            let member = |name: &str| answer[name].as_str().map(str::to_owned);
+            let issued = (member("refresh_token"), member("token_type"));
+            (Response::from_parts(parts, Body::from(bytes)), issued)
+        } else {
+            (response, (None, None))
+        };
     log.push(ProviderRequest {
         method,
         path,
@@ -634,6 +670,8 @@ async fn record(State(log): State<ProviderLog>, request: Request, next: Next) ->
         origin,
         status,
         issued_refresh_token,
+        dpop,
+        issued_token_type,
     });
     response
 }
