@@ -67,6 +67,9 @@ struct Setup {
     cache_location: Option<&'static str>,
     /// The provider's access token lifetime.
     access_token_ttl_secs: u64,
+    /// DPoP (RFC 9449): `off`, `on` (the app's `useDpop`, required by the provider and the
+    /// API) or `nonce` (also server nonces at both).
+    dpop: &'static str,
 }
 
 impl Setup {
@@ -77,6 +80,7 @@ impl Setup {
             use_refresh_tokens: false,
             cache_location: None,
             access_token_ttl_secs: ProviderOptions::default().access_token_ttl_secs,
+            dpop: "off",
         }
     }
 
@@ -126,6 +130,9 @@ async fn start_with(setup: Setup) -> Interop {
     if setup.use_refresh_tokens {
         config["useRefreshTokens"] = json!(true);
     }
+    if setup.dpop != "off" {
+        config["useDpop"] = json!(true);
+    }
     if let Some(location) = setup.cache_location {
         config["cacheLocation"] = json!(location);
     }
@@ -135,6 +142,7 @@ async fn start_with(setup: Setup) -> Interop {
         spa.origin(),
         ProviderOptions {
             access_token_ttl_secs: setup.access_token_ttl_secs,
+            dpop: setup.dpop,
         },
     );
 
@@ -143,6 +151,8 @@ async fn start_with(setup: Setup) -> Interop {
         let mut settings =
             hashgate_api::Settings::new(issuer.clone(), INTEROP_AUDIENCE, data.path().join("api"));
         settings.allowed_origins = vec![spa.origin().to_owned()];
+        settings.require_dpop = setup.dpop != "off";
+        settings.dpop_nonce = setup.dpop == "nonce";
         tokio::spawn(async move {
             if let Err(error) = hashgate_api::serve(api_listener, settings).await {
                 eprintln!("hashgate-api stopped: {error}");
@@ -742,5 +752,104 @@ async fn hashgate_api_accepts(browser: &Browser, token: &str, scoped: Scoped) {
             "hashgate-api did not find read:messages in the `scope` of {token}: {}",
             answer.body
         );
+    }
+}
+
+// RFC 9449 against an independent, certified implementation: with `"useDpop": true` and
+// oidc-provider requiring DPoP of the client, the unchanged release build names its key
+// (`dpop_jkt`), gets access tokens bound to it (`cnf.jkt`), rotates refresh tokens bound to it,
+// survives a reload, and hashgate-api (refusing bearer tokens) accepts oidc-provider's
+// DPoP-bound tokens with the app's proofs. With `nonce`, both servers ask for nonces first.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_code_flow_with_dpop_binds_every_token_to_the_browsers_key_at_oidc_provider() {
+    for dpop in ["on", "nonce"] {
+        let interop = start_with(Setup {
+            use_refresh_tokens: true,
+            cache_location: Some("local"),
+            access_token_ttl_secs: 6,
+            dpop,
+            ..Setup::code()
+        })
+        .await;
+        let discovery = interop.discovery().await;
+        assert!(
+            discovery["dpop_signing_alg_values_supported"]
+                .as_array()
+                .is_some_and(|algs| algs.contains(&json!("ES256"))),
+            "oidc-provider does not advertise ES256 proofs: {discovery}"
+        );
+        let provider = &interop.provider;
+        let browser = Browser::launch().await;
+        let app = App::open(&browser, &interop.spa, "/").await;
+        interop.log_in(&browser, &app).await;
+        let login = &interop.code_authorizations(1)[0];
+        let jkt = login["dpop_jkt"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the login named no DPoP key ({dpop}): {login}"))
+            .to_owned();
+        let redeemed = provider
+            .wait_for_event(0, "the code redeemed", |e| {
+                e["event"] == "token" && e["grant_type"] == "authorization_code"
+            })
+            .await;
+        assert_eq!(redeemed["dpop_jkt"], jkt.as_str(), "{redeemed}");
+        let nonce_errors = provider
+            .events_named("token_error")
+            .into_iter()
+            .filter(|e| e["error"] == "use_dpop_nonce")
+            .count();
+        assert_eq!(
+            nonce_errors,
+            usize::from(dpop == "nonce"),
+            "the app answers a nonce request once, and only when asked:\n{}",
+            provider.describe_events()
+        );
+
+        follow_nav(&browser, "Profile").await;
+        wait_for_heading(&browser, "Profile").await;
+        assert_eq!(session_fact(&browser, "dpop-jkt").await, jkt);
+        hashgate_api_accepts(
+            &browser,
+            "oidc-provider's DPoP-bound token",
+            Scoped::Checked,
+        )
+        .await;
+
+        // A refresh with a proof by the same key; the API accepts the new token.
+        follow_nav(&browser, "Profile").await;
+        wait_for_rotation(&browser, 0).await;
+        let refreshed: Vec<Value> = provider
+            .events_named("token")
+            .into_iter()
+            .filter(|e| e["grant_type"] == "refresh_token")
+            .collect();
+        assert!(
+            !refreshed.is_empty() && refreshed.iter().all(|e| e["dpop_jkt"] == jkt.as_str()),
+            "every refresh must be bound to the same key:\n{}",
+            provider.describe_events()
+        );
+        hashgate_api_accepts(
+            &browser,
+            "the refreshed DPoP-bound token",
+            Scoped::NotChecked,
+        )
+        .await;
+
+        // A reload keeps the session and the key (IndexedDB).
+        browser.goto(&interop.spa.url("/profile")).await;
+        browser.wait_for_auth_state("authenticated").await;
+        assert_eq!(session_fact(&browser, "dpop-jkt").await, jkt);
+        hashgate_api_accepts(&browser, "the token after a reload", Scoped::NotChecked).await;
+        assert!(
+            provider
+                .events_named("token_error")
+                .iter()
+                .all(|e| e["error"] == "use_dpop_nonce"),
+            "oidc-provider refused a request:\n{}",
+            provider.describe_events()
+        );
+        browser.screenshot(&format!("interop-dpop-{dpop}")).await;
+        interop.log_out(&browser, &app).await;
+        browser.close().await;
     }
 }

@@ -48,6 +48,9 @@ const { values: args } = parseArgs({
     audience: { type: 'string', default: process.env.INTEROP_AUDIENCE ?? 'https://api.hashgate.local' },
     'client-id': { type: 'string', default: process.env.INTEROP_CLIENT_ID ?? 'hashgate-spa' },
     'access-token-ttl': { type: 'string', default: process.env.INTEROP_ACCESS_TOKEN_TTL ?? '3600' },
+    // `off` (default), `on`: DPoP (RFC 9449) required of the client (`dpop_bound_access_tokens`),
+    // `nonce`: the same, and every proof must carry a server nonce (§8).
+    dpop: { type: 'string', default: process.env.INTEROP_DPOP ?? 'off' },
   },
 });
 
@@ -67,6 +70,8 @@ const clientId = args['client-id'];
 const accessTokenTTL = Number.parseInt(args['access-token-ttl'], 10);
 const issuer = `http://127.0.0.1:${port}`;
 const API_SCOPES = 'read:messages write:messages';
+if (!['off', 'on', 'nonce'].includes(args.dpop)) fail('--dpop must be off, on or nonce');
+const dpop = args.dpop !== 'off';
 
 // One line of JSON on stdout per protocol event. Only names, modes and outcomes: a token,
 // code, state, nonce or PKCE value never appears here.
@@ -119,11 +124,15 @@ const configuration = {
       client_name: 'Hashgate',
       application_type: 'web',
       token_endpoint_auth_method: 'none',
-      grant_types: ['implicit', 'authorization_code', 'refresh_token'],
-      response_types: ['id_token token', 'id_token', 'code'],
+      // A DPoP-bound client cannot get tokens from the authorization endpoint (RFC 9449 §10):
+      // with --dpop it is registered for the code flow only.
+      grant_types: dpop ? ['authorization_code', 'refresh_token'] : ['implicit', 'authorization_code', 'refresh_token'],
+      response_types: dpop ? ['code'] : ['id_token token', 'id_token', 'code'],
       redirect_uris: [`${spaOrigin}/callback`, `${spaOrigin}/silent-callback.html`],
       post_logout_redirect_uris: [`${spaOrigin}/`],
       [CORS_ORIGINS]: [spaOrigin],
+      // RFC 9449 §5.2: with --dpop every token request of this client needs a proof.
+      dpop_bound_access_tokens: dpop,
     },
   ],
   extraClientMetadata: {
@@ -194,6 +203,14 @@ const configuration = {
     rpInitiatedLogout: { enabled: true },
     // RFC 7009: the app revokes its refresh token at logout.
     revocation: { enabled: true },
+    // RFC 9449 with --dpop: bound access tokens (`cnf.jkt`), refresh tokens of this public
+    // client bound to the key, `dpop_jkt` honoured; with `nonce`, server nonces (§8).
+    dPoP: {
+      enabled: dpop,
+      ...(args.dpop === 'nonce'
+        ? { nonceSecret: randomBytes(32), requireNonce: () => true }
+        : {}),
+    },
     resourceIndicators: {
       enabled: true,
       // Auth0's `audience` names the API when `resource` is absent.
@@ -242,6 +259,8 @@ provider.on('authorization.success', (ctx, out) => {
     // As granted: `offline_access` is dropped without `prompt=consent` (see issueRefreshToken).
     scope: params.scope,
     code_challenge_method: params.code_challenge_method ?? null,
+    // The DPoP key thumbprint the code is bound to (RFC 9449 §10): public, not a secret.
+    dpop_jkt: params.dpop_jkt ?? null,
     // Which parameters the response carried (`iss`, RFC 9207), not their values.
     response: Object.keys(out).sort(),
   });
@@ -261,6 +280,8 @@ provider.on('grant.success', (ctx) => {
     refresh_token_issued: Boolean(entities.RefreshToken),
     // The refresh token presented was spent and a new one issued in its place.
     rotated: Boolean(entities.RotatedRefreshToken),
+    // RFC 9449 §6: the thumbprint the issued access token is bound to, if any.
+    dpop_jkt: entities.AccessToken?.jkt ?? null,
   });
 });
 provider.on('grant.error', (ctx, error) => {

@@ -42,12 +42,16 @@ pub const INTEROP_AUDIENCE: &str = "https://api.hashgate.local";
 pub struct ProviderOptions {
     /// Access token lifetime in seconds (default 3600).
     pub access_token_ttl_secs: u64,
+    /// DPoP (RFC 9449): `off` (default), `on` (required of the client) or `nonce` (also
+    /// server nonces).
+    pub dpop: &'static str,
 }
 
 impl Default for ProviderOptions {
     fn default() -> Self {
         ProviderOptions {
             access_token_ttl_secs: 3600,
+            dpop: "off",
         }
     }
 }
@@ -88,6 +92,7 @@ impl OidcProvider {
                 "--access-token-ttl",
                 &options.access_token_ttl_secs.to_string(),
             ])
+            .args(["--dpop", options.dpop])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
