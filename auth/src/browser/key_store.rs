@@ -5,6 +5,7 @@
 //! (the OAuth 2.0 for Browser-Based Applications BCP, on DPoP: "a non-extractable
 //! CryptoKeyPair is stored using IndexedDB").
 
+use futures::future::{FutureExt as _, LocalBoxFuture};
 use js_sys::{Object, Promise};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -54,8 +55,15 @@ pub async fn delete() -> Result<(), AuthError> {
     }
 }
 
-/// The object store in a new transaction; the database is created on first use.
-async fn open_store(
+/// The object store in a new transaction; the database is created on first use. Boxed: one
+/// state machine for its three callers.
+fn open_store(
+    mode: IdbTransactionMode,
+) -> LocalBoxFuture<'static, Result<(IdbTransaction, IdbObjectStore), AuthError>> {
+    open_store_now(mode).boxed_local()
+}
+
+async fn open_store_now(
     mode: IdbTransactionMode,
 ) -> Result<(IdbTransaction, IdbObjectStore), AuthError> {
     let unavailable = |_| AuthError::Browser(NO_INDEXED_DB);
