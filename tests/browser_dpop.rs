@@ -16,7 +16,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
-use support::pages::{follow_nav, rotations, session_fact, wait_for_heading, ExternalApi, ALICE};
+use support::pages::{
+    follow_nav, rotations, run_js, session_fact, wait_for_heading, ExternalApi, ALICE,
+};
 use support::stack::{ProviderRequest, Stack, StackOptions};
 use support::{App, Browser};
 
@@ -315,5 +317,31 @@ async fn script_on_the_page_cannot_export_the_dpop_private_key() {
     assert_eq!(result["extractable"], false, "{result}");
     assert_eq!(result["jwk"], "InvalidAccessError", "{result}");
     assert_eq!(result["pkcs8"], "InvalidAccessError", "{result}");
+    browser.close().await;
+}
+
+// The shipped setup: `"useDpop": true` in `public/auth_config.json` with `cargo xtask dev`
+// (the demo client may use DPoP, the API takes both schemes). The app still binds its tokens:
+// the provider answers `token_type: DPoP` to its proofs, and the API call goes as DPoP.
+#[tokio::test(flavor = "multi_thread")]
+async fn use_dpop_against_the_shipped_provider_and_api_binds_the_tokens() {
+    let stack = Stack::start(StackOptions::default().dpop_as_shipped()).await;
+    let browser = Browser::launch().await;
+    browser.goto(&stack.spa.url("/profile")).await;
+    stack.login_as(&browser, &ALICE).await;
+    wait_for_heading(&browser, "Profile").await;
+    let jkt = bound_jkt(&browser).await;
+    assert_eq!(jkt.len(), 43, "not bound: {jkt:?}");
+    let tokens = token_posts(&stack);
+    assert!(!tokens.is_empty());
+    for request in &tokens {
+        assert_eq!(proof_of(request).1, jkt);
+        assert_eq!(
+            request.issued_token_type.as_deref(),
+            Some("DPoP"),
+            "{request:?}"
+        );
+    }
+    assert_eq!(call_private(&browser).await, 200);
     browser.close().await;
 }

@@ -58,10 +58,11 @@ pub struct StackOptions {
     /// Rules added to the shipped ones in `idp/rules/`, as `(file name, source)`; they run
     /// after the shipped rules when their names sort after them (`90-….js`).
     pub extra_rules: Vec<(&'static str, &'static str)>,
-    /// `useDpop` of `auth_config.json` (default `false`, left out); the provider's client then
-    /// requires DPoP (`dpop_bound_access_tokens`) and the API refuses bearer tokens
-    /// (`--require-dpop`).
+    /// `useDpop` of `auth_config.json` (default `false`, left out).
     pub use_dpop: bool,
+    /// The provider's client requires DPoP (`dpop_bound_access_tokens`) and the API refuses
+    /// bearer tokens (`--require-dpop`); otherwise both take DPoP as shipped: when offered.
+    pub dpop_required: bool,
     /// Server nonces (RFC 9449 §8, §9) at the provider (`[dpop] require_nonce`) and the API
     /// (`--dpop-nonce`).
     pub dpop_nonces: bool,
@@ -77,6 +78,7 @@ impl Default for StackOptions {
             use_refresh_tokens: false,
             extra_rules: Vec::new(),
             use_dpop: false,
+            dpop_required: false,
             dpop_nonces: false,
         }
     }
@@ -120,7 +122,17 @@ impl StackOptions {
     pub fn dpop(mut self, nonces: bool) -> Self {
         self = self.refresh_tokens();
         self.use_dpop = true;
+        self.dpop_required = true;
         self.dpop_nonces = nonces;
+        self
+    }
+
+    /// The same options with the code flow, refresh tokens and `"useDpop": true` against the
+    /// provider and API as shipped (the demo client may use DPoP, the API accepts both schemes):
+    /// what `"useDpop": true` in `public/auth_config.json` gives with `cargo xtask dev`.
+    pub fn dpop_as_shipped(mut self) -> Self {
+        self = self.refresh_tokens();
+        self.use_dpop = true;
         self
     }
 
@@ -206,7 +218,7 @@ impl Stack {
         if let Some(leeway) = options.api_leeway {
             api_settings.leeway = leeway;
         }
-        api_settings.require_dpop = options.use_dpop;
+        api_settings.require_dpop = options.dpop_required;
         api_settings.dpop_nonce = options.dpop_nonces;
         let api = start_api(api_listener, api_settings.clone());
 
@@ -444,7 +456,7 @@ async fn start_idp(
     let mut config = hashgate_idp::Config::demo();
     let mut client = hashgate_idp::ClientConfig::spa(CLIENT_ID, "Hashgate Demo", spa_origin)
         .unwrap_or_else(|error| panic!("bad SPA origin {spa_origin}: {error}"));
-    client.dpop_bound_access_tokens = options.use_dpop;
+    client.dpop_bound_access_tokens = options.dpop_required;
     config.clients = vec![client];
     config.dpop.require_nonce = options.dpop_nonces;
     if let Some(secs) = options.access_token_lifetime_secs {
