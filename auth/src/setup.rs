@@ -75,8 +75,7 @@ impl SetupCache {
                 browser::mark(browser::DISCOVERY_MARK);
                 self.metadata.update_value(|m| *m = Some(metadata.clone()));
                 // The keys need the discovery document's `jwks_uri`; fetched now, they arrive
-                // while the login (an iframe, a redirect back) is under way instead of after it,
-                // and validation waits for this fetch rather than starting a second one.
+                // while the login (an iframe, a token request) is under way instead of after it.
                 self.keys.prefetch(metadata.jwks_uri.clone());
                 metadata
             }

@@ -6,7 +6,6 @@ use hashgate_protocol::{
     IdTokenVerifier, JwkSet, JwtHeader, KeySelectError, Nonce, RsaPublicJwk, TokenResponse,
 };
 
-use futures::channel::oneshot;
 use leptos::prelude::{StoredValue, UpdateValue, WithValue};
 
 use crate::browser;
@@ -31,9 +30,6 @@ pub struct KeyCache(StoredValue<Keys>);
 struct Keys {
     keys: Vec<RsaPublicJwk>,
     fetched_at_ms: Option<f64>,
-    /// A fetch is under way; validations wait for it (their senders are dropped when it ends).
-    loading: bool,
-    waiting: Vec<oneshot::Sender<()>>,
 }
 
 impl KeyCache {
@@ -46,11 +42,13 @@ impl KeyCache {
         self.0.with_value(|k| k.fetched_at_ms)
     }
 
-    /// Starts fetching the keys in the background unless they are loaded or loading; a
-    /// validation that needs them meanwhile waits for this fetch. A failure is not reported
-    /// here: the validation then fetches again and reports its own.
+    /// Starts fetching the keys in the background unless they are loaded. A failure is not
+    /// reported here: the validation then fetches again and reports its own. A validation that
+    /// starts before this fetch has answered fetches too (the browser's HTTP cache lock makes
+    /// that wait for the first answer when the provider lets the JWKS be cached); waiting in
+    /// the app instead would cost more module than it saves time.
     pub fn prefetch(self, jwks_uri: String) {
-        if self.fetched_at_ms().is_none() && !self.0.with_value(|k| k.loading) {
+        if self.fetched_at_ms().is_none() {
             leptos::task::spawn_local(async move {
                 let _ = self.fetch(&jwks_uri).await;
             });
@@ -58,17 +56,6 @@ impl KeyCache {
     }
 
     async fn fetch(self, jwks_uri: &str) -> Result<(), AuthError> {
-        self.0.update_value(|k| k.loading = true);
-        let result = self.fetch_now(jwks_uri).await;
-        // Dropping the senders wakes every validation that waited for this fetch.
-        self.0.update_value(|k| {
-            k.loading = false;
-            k.waiting.clear();
-        });
-        result
-    }
-
-    async fn fetch_now(self, jwks_uri: &str) -> Result<(), AuthError> {
         // A refetch (unknown kid) must reach the provider: providers serve the JWKS with
         // cache headers, and a rotated key is exactly what a cached copy lacks.
         let revalidate = self.fetched_at_ms().is_some();
@@ -94,11 +81,6 @@ impl KeyCache {
         jwks_uri: &str,
         kid: Option<&str>,
     ) -> Result<RsaPublicJwk, AuthError> {
-        if self.0.with_value(|k| k.loading) {
-            let (sender, receiver) = oneshot::channel();
-            self.0.update_value(|k| k.waiting.push(sender));
-            let _ = receiver.await;
-        }
         let fresh = match self.fetched_at_ms() {
             None => {
                 self.fetch(jwks_uri).await?;
