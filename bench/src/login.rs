@@ -386,7 +386,8 @@ fn measure_in(
         );
         if app.flow == Flow::CodeDpop && !reads_dpop(app.dist) {
             let why = format!(
-                "{name}: not measured, this build does not read `useDpop` (it would measure                  the plain code flow)"
+                "{name}: not measured, this build does not read `useDpop` (it would measure \
+                 the plain code flow)"
             );
             println!("  {why}");
             skipped.push(why);

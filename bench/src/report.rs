@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use hashgate_protocol::CacheLocation;
 use xtask::size::{human, Sizes};
 
 use super::{
@@ -723,9 +724,12 @@ fn steps_table(md: &mut String, rows: &[&LoginRow]) {
     let fetched: Vec<String> = rows
         .iter()
         .filter(|r| r.app == HASHGATE)
-        .flat_map(|r| r.fetched.iter())
-        .filter(|(_, n)| *n > 1)
-        .map(|(path, n)| format!("`{path}` {n}×"))
+        .flat_map(|r| r.fetched.iter().map(move |f| (r, f)))
+        .filter(|(_, (_, n))| *n > 1)
+        .map(|(r, (path, n))| {
+            let store = r.store.map_or("", CacheLocation::as_str);
+            format!("`{path}` {n}× ({}, {store})", r.flow.short())
+        })
         .collect();
     let _ = writeln!(
         md,
