@@ -8,6 +8,7 @@
 //! cargo xtask bench --no-build         # reuse dist/ and target/release/
 //! cargo xtask bench --duration 5       # seconds per wrk run and flood phase (default 10)
 //! cargo xtask bench --login-runs 30    # login round trips per app (default 20; 0 skips)
+//! cargo xtask bench --no-build --only login,reload   # some parts, tables printed only
 //! ```
 //!
 //! A crate of its own, so the task runner (`xtask/`) links no server: the bench starts
@@ -34,7 +35,13 @@
 //!    `data-auth-state="authenticated"`, for Hashgate on both flows (the same release build
 //!    served with two `auth_config.json`: implicit `id_token token`, and code + PKCE with
 //!    refresh tokens) and for the React peers (implicit), with Hashgate's own callback
-//!    processing time (User Timing `hashgate:callback`) for each flow.
+//!    processing time (User Timing `hashgate:callback`) for each flow, and a step table per
+//!    app and flow (Navigation, Resource and User Timing); then reload to signed-in, with
+//!    Hashgate's tokens in memory and in localStorage. A DPoP row (`"useDpop": true`) is
+//!    measured only on a build that reads that setting ([`login::reads_dpop`]).
+//!
+//! `/api/private` is also sent by the bench's own load generator ([`load`]), `Bearer` beside
+//! `DPoP` with a fresh proof per request. `--only PART,…` runs some parts and writes nothing.
 //!
 //! Results ([`report`]): `bench/results/latest.md` (tables, goals, machine) and `latest.svg`
 //! (bars).
