@@ -50,7 +50,7 @@ pub struct LoadRow {
 
 /// Measures `hashgate-api`'s `/api/public` and `/api/private`, then Express's `/api/private`,
 /// `secs` seconds each with wrk; then `/api/private` with the bench's own load generator,
-/// `Bearer` beside `DPoP` with a fresh proof per request ([`load`](crate::load)).
+/// `Bearer` beside `DPoP` with a fresh proof per request ([`load`]).
 pub fn measure(express_dir: &Path, secs: u64) -> Result<(Vec<ApiRow>, Vec<LoadRow>)> {
     let issuer_port = free_port()?;
     let issuer_url = format!("http://127.0.0.1:{issuer_port}/");
