@@ -525,11 +525,14 @@ async fn the_fragment_is_gone_from_the_address_bar_before_validation_finishes() 
     let app = App::open(&h.browser, &h.spa, "/").await;
     h.browser.wait_for_auth_state("anonymous").await;
     h.idp.set_jwks_delay(Duration::from_secs(3));
+    // The first page fetched the keys already (as soon as discovery arrived); what counts is
+    // the callback page's request.
+    let before = h.idp.requests_to("/.well-known/jwks.json").len();
     app.log_in().await;
     let idp = &h.idp;
     h.browser
         .wait_until("the app asked for the JWKS", || async move {
-            !idp.requests_to("/.well-known/jwks.json").is_empty()
+            idp.requests_to("/.well-known/jwks.json").len() > before
         })
         .await;
     let url = h.browser.current_url().await;
@@ -545,6 +548,30 @@ async fn the_fragment_is_gone_from_the_address_bar_before_validation_finishes() 
          fragment, not {url}"
     );
     h.browser.wait_for_auth_state("error").await;
+    h.browser.close().await;
+}
+
+// OIDC Core §10.1.1: the keys come from the discovery document's jwks_uri; they are fetched as
+// soon as discovery is loaded, while the start-up sign-in is under way, not only once a token
+// has to be checked. Here no token ever arrives (the provider answers login_required), and
+// the JWKS is still requested, from the jwks_uri of the discovery document, exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_keys_are_fetched_as_soon_as_discovery_is_loaded_before_any_token_arrives() {
+    let h = hostile(Tamper::Valid, Silent::LoginRequired).await;
+    App::open(&h.browser, &h.spa, "/").await;
+    h.browser.wait_for_auth_state("anonymous").await;
+    let idp = &h.idp;
+    h.browser
+        .wait_until("the app asked for the JWKS", || async move {
+            !idp.requests_to("/.well-known/jwks.json").is_empty()
+        })
+        .await;
+    assert_eq!(h.idp.requests_to("/.well-known/jwks.json").len(), 1);
+    assert!(
+        h.idp.requests_to("/attacker/jwks.json").is_empty(),
+        "keys only from the discovery document's jwks_uri"
+    );
+    assert_eq!(h.browser.auth_state().await, "anonymous");
     h.browser.close().await;
 }
 

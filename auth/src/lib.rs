@@ -85,7 +85,17 @@ pub use session::{Session, User};
 pub use setup::CONFIG_PATH;
 pub use state::{AuthState, AuthStatus};
 
-/// User Timing names the login sets, for performance tools and benchmarks.
+/// User Timing names the login sets, for performance tools and benchmarks (`cargo xtask bench`
+/// reads them beside Navigation and Resource Timing). In the order a page load reaches them:
+/// [`START_MARK`](timing::START_MARK) (the module runs), [`CONFIG_MARK`](timing::CONFIG_MARK),
+/// [`DISCOVERY_MARK`](timing::DISCOVERY_MARK), [`JWKS_MARK`](timing::JWKS_MARK) (each loaded and
+/// checked), [`AUTHORIZE_MARK`](timing::AUTHORIZE_MARK) (a silent attempt's iframe sent),
+/// [`CALLBACK_START_MARK`](timing::CALLBACK_START_MARK) (an authorization response arrived) and
+/// the measure [`CALLBACK_MEASURE`](timing::CALLBACK_MEASURE) from there to the validated session.
+/// Each is set on every occurrence; a reader takes the last.
 pub mod timing {
-    pub use crate::browser::{CALLBACK_MEASURE, CALLBACK_START_MARK};
+    pub use crate::browser::{
+        AUTHORIZE_MARK, CALLBACK_MEASURE, CALLBACK_START_MARK, CONFIG_MARK, DISCOVERY_MARK,
+        JWKS_MARK, START_MARK,
+    };
 }

@@ -30,6 +30,7 @@ pub fn AuthProvider(
     /// The app, which may call [`crate::use_auth`] anywhere below.
     children: Children,
 ) -> impl IntoView {
+    browser::mark(browser::START_MARK);
     let auth = AuthContext::new();
     provide_context(auth);
 

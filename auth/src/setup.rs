@@ -63,6 +63,7 @@ impl SetupCache {
             Some(config) => config,
             None => {
                 let config = load_config().await?;
+                browser::mark(browser::CONFIG_MARK);
                 self.config.update_value(|c| *c = Some(config.clone()));
                 config
             }
@@ -71,7 +72,11 @@ impl SetupCache {
             Some(metadata) => metadata,
             None => {
                 let metadata = load_metadata(&config).await?;
+                browser::mark(browser::DISCOVERY_MARK);
                 self.metadata.update_value(|m| *m = Some(metadata.clone()));
+                // The keys need the discovery document's `jwks_uri`; fetched now, they arrive
+                // while the login (an iframe, a token request) is under way instead of after it.
+                self.keys.prefetch(metadata.jwks_uri.clone());
                 metadata
             }
         };

@@ -70,6 +70,7 @@ pub async fn silent_authorize(setup: &Setup) -> Result<Session, AuthError> {
     }
     .to_url();
 
+    browser::mark(browser::AUTHORIZE_MARK);
     let response = run_iframe(&url, &expected_origin, &state).await?;
     browser::mark(browser::CALLBACK_START_MARK);
     let now = browser::now_secs();

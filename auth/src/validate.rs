@@ -42,6 +42,19 @@ impl KeyCache {
         self.0.with_value(|k| k.fetched_at_ms)
     }
 
+    /// Starts fetching the keys in the background unless they are loaded. A failure is not
+    /// reported here: the validation then fetches again and reports its own. A validation that
+    /// starts before this fetch has answered fetches too (the browser's HTTP cache lock makes
+    /// that wait for the first answer when the provider lets the JWKS be cached); waiting in
+    /// the app instead would cost more module than it saves time.
+    pub fn prefetch(self, jwks_uri: String) {
+        if self.fetched_at_ms().is_none() {
+            leptos::task::spawn_local(async move {
+                let _ = self.fetch(&jwks_uri).await;
+            });
+        }
+    }
+
     async fn fetch(self, jwks_uri: &str) -> Result<(), AuthError> {
         // A refetch (unknown kid) must reach the provider: providers serve the JWKS with
         // cache headers, and a rotated key is exactly what a cached copy lacks.
@@ -54,6 +67,7 @@ impl KeyCache {
             k.keys = keys;
             k.fetched_at_ms = Some(js_sys::Date::now());
         });
+        browser::mark(browser::JWKS_MARK);
         Ok(())
     }
 

@@ -3,7 +3,10 @@
 // given audience, scope read:messages) on stdout as `token <jwt>`, then `ready`.
 // Both API servers validate that same token against this same JWKS.
 //
-//   node issuer.mjs <port> <audience>
+// With a third argument, a DPoP key's JWK thumbprint, it also prints the same token bound to
+// that key (`cnf.jkt`, RFC 9449 §6.1) as `dpop-token <jwt>`, for hashgate-api's DPoP row.
+//
+//   node issuer.mjs <port> <audience> [jkt]
 import { createServer } from "node:http";
 import { generateKeyPairSync, sign } from "node:crypto";
 
@@ -28,6 +31,14 @@ const payload = b64url({
   scope: "openid profile email read:messages",
 });
 const signature = sign("RSA-SHA256", Buffer.from(`${header}.${payload}`), privateKey).toString("base64url");
+const jkt = process.argv[4];
+const bound = jkt
+  ? (() => {
+      const claims = { ...JSON.parse(Buffer.from(payload, "base64url")), cnf: { jkt } };
+      const body = b64url(claims);
+      return `${header}.${body}.${sign("RSA-SHA256", Buffer.from(`${header}.${body}`), privateKey).toString("base64url")}`;
+    })()
+  : null;
 
 const discovery = {
   issuer,
@@ -49,5 +60,6 @@ createServer((request, response) => {
   response.end(JSON.stringify(body ?? { error: "not_found" }));
 }).listen(port, "127.0.0.1", () => {
   console.log(`token ${header}.${payload}.${signature}`);
+  if (bound) console.log(`dpop-token ${bound}`);
   console.log("ready");
 });

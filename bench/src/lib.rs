@@ -8,6 +8,7 @@
 //! cargo xtask bench --no-build         # reuse dist/ and target/release/
 //! cargo xtask bench --duration 5       # seconds per wrk run and flood phase (default 10)
 //! cargo xtask bench --login-runs 30    # login round trips per app (default 20; 0 skips)
+//! cargo xtask bench --no-build --only login,reload   # some parts, tables printed only
 //! ```
 //!
 //! A crate of its own, so the task runner (`xtask/`) links no server: the bench starts
@@ -34,7 +35,13 @@
 //!    `data-auth-state="authenticated"`, for Hashgate on both flows (the same release build
 //!    served with two `auth_config.json`: implicit `id_token token`, and code + PKCE with
 //!    refresh tokens) and for the React peers (implicit), with Hashgate's own callback
-//!    processing time (User Timing `hashgate:callback`) for each flow.
+//!    processing time (User Timing `hashgate:callback`) for each flow, and a step table per
+//!    app and flow (Navigation, Resource and User Timing); then reload to signed-in, with
+//!    Hashgate's tokens in memory and in localStorage. A DPoP row (`"useDpop": true`) is
+//!    measured only on a build that reads that setting ([`login::reads_dpop`]).
+//!
+//! `/api/private` is also sent by the bench's own load generator ([`load`]), `Bearer` beside
+//! `DPoP` with a fresh proof per request. `--only PART,…` runs some parts and writes nothing.
 //!
 //! Results ([`report`]): `bench/results/latest.md` (tables, goals, machine) and `latest.svg`
 //! (bars).
@@ -46,6 +53,7 @@ pub mod error;
 pub mod flood;
 pub mod form_login;
 pub mod idp;
+pub mod load;
 pub mod login;
 pub mod machine;
 pub mod options;
@@ -70,36 +78,21 @@ pub use report::BenchReport;
 pub const AUDIENCE: &str = "https://api.hashgate.local";
 
 /// Runs the benchmark; returns whether every measurement was taken (goals may still be
-/// missed: they are reported, not failed).
+/// missed: they are reported, not failed). With `--only`, runs those parts, prints their tables
+/// and writes nothing.
 pub fn run(options: &Options) -> Result<bool> {
     let started = Instant::now();
+    if !options.only.is_empty() {
+        return run_parts(options);
+    }
     peers::ensure_node()?;
     wrk::ensure_wrk()?;
     if options.build {
-        tools::ensure(Needs {
-            lint: false,
-            browser: false,
-        })?;
-        test::build_release()?;
-        cmd::run(cmd::cargo().args([
-            "build",
-            "--release",
-            "-p",
-            "hashgate-api",
-            "-p",
-            "hashgate-idp",
-        ]))?;
+        build_all()?;
     }
 
     println!("\n==> transfer size");
-    let dist = test::dist_dir();
-    if !dist.join("index.html").is_file() {
-        return Err(TaskError::Missing(format!(
-            "no release build in {}; run `cargo xtask bench` without --no-build",
-            dist.display()
-        ))
-        .into());
-    }
+    let dist = release_dist()?;
     let hashgate = size::measure(&dist)?;
     println!("{hashgate}");
     let (peer_dir, peer) = peers::build_peer("peer-react-auth0js")?;
@@ -139,29 +132,29 @@ pub fn run(options: &Options) -> Result<bool> {
     println!("\n==> API throughput");
     let express_dir = servers::bench_dir().join("peer-express");
     peers::npm_ci(&express_dir)?;
-    let api = api::measure(&express_dir, options.duration_secs)?;
+    let (api, api_load) = api::measure(&express_dir, options.duration_secs)?;
 
     println!("\n==> GET /authorize under a flood");
     let flood = flood::measure(options.duration_secs)?;
 
-    println!("\n==> login round trip");
-    let (login, login_note) = if options.login_runs == 0 {
-        (Vec::new(), Some("skipped with --login-runs 0".to_owned()))
+    println!("\n==> login round trip and reload");
+    let (login, login_skipped, login_note) = if options.login_runs == 0 {
+        (
+            Vec::new(),
+            Vec::new(),
+            Some("skipped with --login-runs 0".to_owned()),
+        )
     } else {
-        tools::ensure(Needs {
-            lint: false,
-            browser: true,
-        })?;
         let (peer_dist, oidc_peer_dist) = (peer_dir.join("dist"), oidc_peer_dir.join("dist"));
-        let apps = login::apps(
+        let (rows, skipped) = measure_logins(
             &dist,
             smallest.as_deref().ok(),
-            &[
-                ("React + auth0-js", &peer_dist),
-                ("React + oidc-client", &oidc_peer_dist),
-            ],
-        );
-        (login::measure(&apps, options.login_runs)?, None)
+            &peer_dist,
+            &oidc_peer_dist,
+            options.login_runs,
+            &[login::Mode::Login, login::Mode::Reload],
+        )?;
+        (rows, skipped, None)
     };
 
     let report = BenchReport {
@@ -172,8 +165,10 @@ pub fn run(options: &Options) -> Result<bool> {
         smallest_size,
         shell_size: shell.total(),
         api,
+        api_load,
         duration_secs: options.duration_secs,
         login,
+        login_skipped,
         login_note,
         flood,
         machine: machine::machine(),
@@ -187,5 +182,110 @@ pub fn run(options: &Options) -> Result<bool> {
         results.join("latest.md").display(),
         test::format_duration(started.elapsed())
     );
+    Ok(true)
+}
+
+fn build_all() -> Result<()> {
+    tools::ensure(Needs {
+        lint: false,
+        browser: false,
+    })?;
+    test::build_release()?;
+    cmd::run(cmd::cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "hashgate-api",
+        "-p",
+        "hashgate-idp",
+    ]))?;
+    Ok(())
+}
+
+fn release_dist() -> Result<std::path::PathBuf> {
+    let dist = test::dist_dir();
+    if !dist.join("index.html").is_file() {
+        return Err(TaskError::Missing(format!(
+            "no release build in {}; run `cargo xtask bench` without --no-build",
+            dist.display()
+        ))
+        .into());
+    }
+    Ok(dist)
+}
+
+fn measure_logins(
+    dist: &std::path::Path,
+    smallest: Option<&std::path::Path>,
+    peer_dist: &std::path::Path,
+    oidc_peer_dist: &std::path::Path,
+    runs: u32,
+    modes: &[login::Mode],
+) -> Result<(Vec<login::LoginRow>, Vec<String>)> {
+    tools::ensure(Needs {
+        lint: false,
+        browser: true,
+    })?;
+    let apps = login::apps(
+        dist,
+        smallest,
+        &[
+            ("React + auth0-js", peer_dist),
+            ("React + oidc-client", oidc_peer_dist),
+        ],
+    );
+    login::measure(&apps, runs, modes)
+}
+
+/// `--only`: the parts asked for, their tables printed, no results written (a partial run
+/// would leave `latest.md` with numbers from two runs side by side).
+fn run_parts(options: &Options) -> Result<bool> {
+    use options::Part;
+    peers::ensure_node()?;
+    if options.build {
+        build_all()?;
+    }
+    let dist = release_dist()?;
+    if options.wants(Part::Size) {
+        println!("\n==> transfer size\n{}", size::measure(&dist)?);
+    }
+    if options.wants(Part::Api) {
+        wrk::ensure_wrk()?;
+        println!("\n==> API throughput");
+        let express_dir = servers::bench_dir().join("peer-express");
+        peers::npm_ci(&express_dir)?;
+        let (rows, load) = api::measure(&express_dir, options.duration_secs)?;
+        println!(
+            "{}",
+            report::api_markdown(&rows, &load, options.duration_secs)
+        );
+    }
+    if options.wants(Part::Flood) {
+        wrk::ensure_wrk()?;
+        println!("\n==> GET /authorize under a flood");
+        println!("{:?}", flood::measure(options.duration_secs)?);
+    }
+    let modes: Vec<login::Mode> = [
+        (Part::Login, login::Mode::Login),
+        (Part::Reload, login::Mode::Reload),
+    ]
+    .into_iter()
+    .filter(|(part, _)| options.only.contains(part))
+    .map(|(_, mode)| mode)
+    .collect();
+    if !modes.is_empty() {
+        println!("\n==> login round trip and reload");
+        let (peer_dir, _) = peers::build_peer("peer-react-auth0js")?;
+        let (oidc_peer_dir, _) = peers::build_peer("peer-react-oidc-client")?;
+        let (rows, skipped) = measure_logins(
+            &dist,
+            None,
+            &peer_dir.join("dist"),
+            &oidc_peer_dir.join("dist"),
+            options.login_runs.max(1),
+            &modes,
+        )?;
+        println!("{}", report::login_section(&rows, &skipped, None));
+    }
     Ok(true)
 }

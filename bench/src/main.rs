@@ -1,7 +1,7 @@
 //! `hashgate-bench`: Hashgate against its JavaScript peers; writes `bench/results/`. Run it as
 //!
 //! ```text
-//! cargo xtask bench [--no-build] [--duration S] [--login-runs N]
+//! cargo xtask bench [--no-build] [--duration S] [--login-runs N] [--only PART,…]
 //! ```
 //!
 //! (the task runner starts `cargo run -p hashgate-bench -- …`), never inside `cargo xtask test`.
@@ -59,16 +59,25 @@ mod tests {
             Options {
                 build: false,
                 duration_secs: 3,
-                login_runs: 20
+                login_runs: 20,
+                only: Vec::new(),
             }
         );
         assert_eq!(parse(&["--login-runs", "0"]).unwrap().login_runs, 0);
+        assert_eq!(
+            parse(&["--only", "login,reload"]).unwrap().only,
+            [
+                hashgate_bench::options::Part::Login,
+                hashgate_bench::options::Part::Reload
+            ]
+        );
         for nonsense in [
             &["--duration", "0"][..],
             &["--duration", "121"],
             &["--login-runs", "many"],
             &["--login-runs", "201"],
             &["--fast"],
+            &["--only", "everything"],
         ] {
             let error = parse(nonsense).unwrap_err();
             assert_eq!(error.exit_code(), 2, "{nonsense:?}: {error}");

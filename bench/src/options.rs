@@ -26,6 +26,31 @@ pub struct Options {
         value_parser = clap::value_parser!(u32).range(0..=200)
     )]
     pub login_runs: u32,
+    /// Only these parts (none: all). A partial run prints its tables and writes no results.
+    #[arg(long = "only", value_name = "PART", value_delimiter = ',', value_enum)]
+    pub only: Vec<Part>,
+}
+
+/// A part of the bench, for `--only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// Transfer size.
+    Size,
+    /// API throughput (wrk and the DPoP load generator).
+    Api,
+    /// `GET /authorize` under a flood.
+    Flood,
+    /// Login round trips in headless Chromium, with their step tables.
+    Login,
+    /// Reload to signed-in in headless Chromium.
+    Reload,
+}
+
+impl Options {
+    /// Whether `part` runs: every part unless `--only` names others.
+    pub fn wants(&self, part: Part) -> bool {
+        self.only.is_empty() || self.only.contains(&part)
+    }
 }
 
 impl Default for Options {
@@ -34,6 +59,7 @@ impl Default for Options {
             build: true,
             duration_secs: 10,
             login_runs: 20,
+            only: Vec::new(),
         }
     }
 }

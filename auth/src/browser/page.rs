@@ -72,6 +72,16 @@ pub fn redirect(url: &str) -> Result<(), AuthError> {
         .map_err(|_| AuthError::Browser("cannot navigate to the identity provider"))
 }
 
+/// User Timing mark set when `<AuthProvider>` starts: the module is compiled and running.
+pub const START_MARK: &str = "hashgate:start";
+/// User Timing mark set when `auth_config.json` is loaded and valid.
+pub const CONFIG_MARK: &str = "hashgate:config";
+/// User Timing mark set when the discovery document is loaded and checked.
+pub const DISCOVERY_MARK: &str = "hashgate:discovery";
+/// User Timing mark set when the provider's key set (JWKS) is loaded.
+pub const JWKS_MARK: &str = "hashgate:jwks";
+/// User Timing mark set when a silent attempt sends its hidden iframe to the provider.
+pub const AUTHORIZE_MARK: &str = "hashgate:authorize";
 /// User Timing mark set when an authorization response arrives (taken from the URL, or
 /// received by a silent attempt).
 pub const CALLBACK_START_MARK: &str = "hashgate:callback-start";
