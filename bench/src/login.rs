@@ -475,7 +475,7 @@ fn measure_in(
 ///
 /// The file is the app's own [`RawAuthConfig`], validated as the app validates it; what is
 /// written is read back and must validate to the same configuration, with the flow asked for.
-/// [`Flow::CodeDpop`] adds `"useDpop": true` to the code flow's file.
+/// [`Flow::CodeDpop`] is the code flow's file with `"useDpop": true`.
 pub fn auth_config(issuer: &str, flow: Flow, store: CacheLocation) -> Result<String> {
     let raw = RawAuthConfig {
         issuer: Some(issuer.to_owned()),
@@ -486,11 +486,13 @@ pub fn auth_config(issuer: &str, flow: Flow, store: CacheLocation) -> Result<Str
         api_origin: Some(API_ORIGIN.to_owned()),
         cache_location: Some(store.as_str().to_owned()),
         use_refresh_tokens: flow.use_refresh_tokens().then_some(true),
+        use_dpop: (flow == Flow::CodeDpop).then_some(true),
         ..RawAuthConfig::default()
     };
     let meant = raw.clone().validate()?;
     if meant.response_type != flow.response_type()
         || meant.use_refresh_tokens != flow.use_refresh_tokens()
+        || meant.use_dpop != (flow == Flow::CodeDpop)
         || meant.cache_location != store
     {
         return Err(unwritable(format!(
@@ -498,7 +500,7 @@ pub fn auth_config(issuer: &str, flow: Flow, store: CacheLocation) -> Result<Str
             flow.short()
         )));
     }
-    let text = to_json(&raw, flow == Flow::CodeDpop)?;
+    let text = to_json(&raw)?;
     let read: RawAuthConfig =
         serde_json::from_str(&text).map_err(|error| unwritable(error.to_string()))?;
     if read.validate()? != meant {
@@ -509,15 +511,11 @@ pub fn auth_config(issuer: &str, flow: Flow, store: CacheLocation) -> Result<Str
     Ok(text)
 }
 
-/// `raw` as JSON with the absent fields left out, as a hand-written file has them, and
-/// `"useDpop": true` when `dpop`.
-fn to_json(raw: &RawAuthConfig, dpop: bool) -> Result<String> {
+/// `raw` as JSON with the absent fields left out, as a hand-written file has them.
+fn to_json(raw: &RawAuthConfig) -> Result<String> {
     let mut value = serde_json::to_value(raw).map_err(|error| unwritable(error.to_string()))?;
     if let serde_json::Value::Object(fields) = &mut value {
         fields.retain(|_, field| !field.is_null());
-        if dpop {
-            fields.insert("useDpop".to_owned(), serde_json::Value::Bool(true));
-        }
     }
     serde_json::to_string_pretty(&value).map_err(|error| unwritable(error.to_string()))
 }
