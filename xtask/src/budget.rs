@@ -315,11 +315,11 @@ mod tests {
         assert_eq!(Budget::parse(&first).unwrap().recorded.unwrap().css, 4);
     }
 
-    // The repository's own budget: 177 KiB (README.md, The size budget), and a recorded build.
+    // The repository's own budget: 189 KiB (README.md, The size budget), and a recorded build.
     #[test]
-    fn this_repository_keeps_177_kib() {
+    fn this_repository_keeps_189_kib() {
         let budget = read().unwrap();
-        assert_eq!(budget.kib, 177);
+        assert_eq!(budget.kib, 189);
         assert!(budget.recorded.is_some());
     }
 }
