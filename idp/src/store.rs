@@ -1011,6 +1011,30 @@ fn insert_family(tx: &rusqlite::Transaction<'_>, f: &NewFamily) -> Result<()> {
     Ok(())
 }
 
+/// Alice's record with `password_hash`, for the tests of the modules that hold one.
+#[cfg(test)]
+impl UserRecord {
+    pub(crate) fn example(password_hash: &str) -> UserRecord {
+        UserRecord {
+            user_id: "auth0|alice".into(),
+            username: "alice".into(),
+            password_hash: password_hash.into(),
+            profile: Profile {
+                name: "Alice".into(),
+                nickname: "alice".into(),
+                email: "a@example.com".into(),
+                email_verified: true,
+                picture: None,
+                app_metadata: serde_json::Value::Null,
+                user_metadata: serde_json::Value::Null,
+                permissions: Default::default(),
+            },
+            logins_count: 0,
+            updated_at: 0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1030,23 +1054,7 @@ mod tests {
 
     #[test]
     fn a_user_record_prints_no_password_hash() {
-        let user = UserRecord {
-            user_id: "auth0|alice".into(),
-            username: "alice".into(),
-            password_hash: "$argon2id$secret-value".into(),
-            profile: Profile {
-                name: "Alice".into(),
-                nickname: "alice".into(),
-                email: "a@example.com".into(),
-                email_verified: true,
-                picture: None,
-                app_metadata: serde_json::Value::Null,
-                user_metadata: serde_json::Value::Null,
-                permissions: Default::default(),
-            },
-            logins_count: 0,
-            updated_at: 0,
-        };
+        let user = UserRecord::example("$argon2id$secret-value");
         let printed = format!("{user:?}");
         assert!(!printed.contains("secret-value"), "{printed}");
         assert!(printed.contains("[redacted]"), "{printed}");
@@ -1071,6 +1079,14 @@ mod tests {
         }
     }
 
+    /// Stores pending request `id` from `net` (expiring at 100, at time 10, under [`CAPS`]);
+    /// returns how many pending requests it pushed out.
+    fn put_pending(store: &Store, id: &str, net: PendingNetworks<'_>) -> usize {
+        store
+            .insert_transaction(id, "{}", net, 100, 10, CAPS)
+            .unwrap()
+    }
+
     fn live(store: &Store, ids: &[&str]) -> Vec<String> {
         ids.iter()
             .filter(|id| store.transaction(id, 10).unwrap().is_some())
@@ -1084,11 +1100,7 @@ mod tests {
         // oldest, never refuse the newcomer.
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let put = |id: &str, net| {
-            store
-                .insert_transaction(id, "{}", net, 100, 10, CAPS)
-                .unwrap()
-        };
+        let put = |id: &str, net| put_pending(&store, id, net);
         assert_eq!(put("a1", from("a", "s", "x")), 0);
         assert_eq!(put("a2", from("a", "s", "x")), 0);
         // The block holds 2: its oldest goes.
@@ -1112,11 +1124,7 @@ mod tests {
         // pays for it, not the unrelated newcomer.
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let put = |id: &str, net| {
-            store
-                .insert_transaction(id, "{}", net, 100, 10, CAPS)
-                .unwrap()
-        };
+        let put = |id: &str, net| put_pending(&store, id, net);
         for (id, block, site) in [
             ("h1", "h1", "h"),
             ("h2", "h2", "h"),

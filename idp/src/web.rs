@@ -294,23 +294,7 @@ mod tests {
                 auth_time: 0,
                 expires_at: 1,
             },
-            user: UserRecord {
-                user_id: "auth0|alice".into(),
-                username: "alice".into(),
-                password_hash: "argon2-secret-value".into(),
-                profile: crate::store::Profile {
-                    name: "Alice".into(),
-                    nickname: "alice".into(),
-                    email: "a@example.com".into(),
-                    email_verified: true,
-                    picture: None,
-                    app_metadata: serde_json::Value::Null,
-                    user_metadata: serde_json::Value::Null,
-                    permissions: Default::default(),
-                },
-                logins_count: 0,
-                updated_at: 0,
-            },
+            user: UserRecord::example("argon2-secret-value"),
         };
         let printed = format!("{current:?}");
         assert!(!printed.contains("secret-value"), "{printed}");

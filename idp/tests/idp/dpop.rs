@@ -135,6 +135,11 @@ async fn assert_bound(idp: &Idp, res: &Resp, key: &Key) -> Value {
     body
 }
 
+/// `form` posted with a fresh proof by `key`; the answer must be bound to `key`.
+async fn redeem_bound(idp: &Idp, http: &Http, form: &[(&str, &str)], key: &Key) -> Value {
+    assert_bound(idp, &token(http, form, Some(&key.proof())).await, key).await
+}
+
 #[tokio::test]
 async fn discovery_advertises_es256_for_dpop_proofs() {
     // RFC 9449 §5.1.
@@ -168,27 +173,12 @@ async fn a_refresh_with_the_same_key_rotates_and_keeps_the_binding() {
     let http = idp.http().await;
     let key = Key::new();
     let code = code(&idp, &[]).await;
-    let first = assert_bound(
-        &idp,
-        &token(&http, &exchange_form(&code), Some(&key.proof())).await,
-        &key,
-    )
-    .await;
+    let first = redeem_bound(&idp, &http, &exchange_form(&code), &key).await;
     let rt = first["refresh_token"].as_str().unwrap();
-    let second = assert_bound(
-        &idp,
-        &token(&http, &refresh_form(rt), Some(&key.proof())).await,
-        &key,
-    )
-    .await;
+    let second = redeem_bound(&idp, &http, &refresh_form(rt), &key).await;
     let rotated = second["refresh_token"].as_str().unwrap();
     assert_ne!(rotated, rt);
-    assert_bound(
-        &idp,
-        &token(&http, &refresh_form(rotated), Some(&key.proof())).await,
-        &key,
-    )
-    .await;
+    redeem_bound(&idp, &http, &refresh_form(rotated), &key).await;
 }
 
 #[tokio::test]
@@ -205,12 +195,7 @@ async fn a_bound_refresh_token_with_another_key_or_no_proof_is_invalid_grant() {
     assert_oauth_error(&res, 400, "invalid_grant");
     let res = token(&http, &refresh_form(rt), None).await;
     assert_oauth_error(&res, 400, "invalid_grant");
-    assert_bound(
-        &idp,
-        &token(&http, &refresh_form(rt), Some(&key.proof())).await,
-        &key,
-    )
-    .await;
+    redeem_bound(&idp, &http, &refresh_form(rt), &key).await;
 }
 
 #[tokio::test]
@@ -305,7 +290,7 @@ async fn hostile_proofs_are_refused_and_leave_the_code_redeemable() {
         .await;
     assert_oauth_error(&res, 400, "invalid_dpop_proof");
     // None of them used the code up.
-    assert_bound(&idp, &token(&http, &form, Some(&key.proof())).await, &key).await;
+    redeem_bound(&idp, &http, &form, &key).await;
 }
 
 #[tokio::test]
@@ -322,12 +307,7 @@ async fn a_replayed_proof_is_refused() {
     assert_oauth_error(&res, 400, "invalid_dpop_proof");
     assert!(res.body.contains("already used"), "{}", res.body);
     // A new proof by the same key works: the replay spent nothing.
-    assert_bound(
-        &idp,
-        &token(&http, &refresh_form(rt), Some(&key.proof())).await,
-        &key,
-    )
-    .await;
+    redeem_bound(&idp, &http, &refresh_form(rt), &key).await;
 }
 
 #[tokio::test]
@@ -345,7 +325,7 @@ async fn a_code_requested_with_dpop_jkt_is_redeemed_only_with_that_key() {
         "invalid_grant",
     );
     assert_oauth_error(&token(&http, &form, None).await, 400, "invalid_grant");
-    assert_bound(&idp, &token(&http, &form, Some(&key.proof())).await, &key).await;
+    redeem_bound(&idp, &http, &form, &key).await;
 
     // A malformed dpop_jkt is refused at /authorize, at the redirect URI.
     let res = idp
@@ -389,7 +369,7 @@ async fn a_client_with_dpop_bound_access_tokens_must_send_a_proof() {
     let code = code(&idp, &[]).await;
     let form = exchange_form(&code);
     assert_oauth_error(&token(&http, &form, None).await, 400, "invalid_dpop_proof");
-    assert_bound(&idp, &token(&http, &form, Some(&key.proof())).await, &key).await;
+    redeem_bound(&idp, &http, &form, &key).await;
 }
 
 #[tokio::test]
@@ -475,23 +455,13 @@ async fn rules_and_actions_see_the_binding_but_cannot_set_or_remove_cnf() {
     let jkt = key.jkt();
 
     let code = code(&idp, &[("dpop_jkt", &jkt)]).await;
-    let body = assert_bound(
-        &idp,
-        &token(&http, &exchange_form(&code), Some(&key.proof())).await,
-        &key,
-    )
-    .await;
+    let body = redeem_bound(&idp, &http, &exchange_form(&code), &key).await;
     let claims = verify(&idp, body["access_token"].as_str().unwrap(), API).await;
     assert_eq!(claims["https://hashgate.dev/rule_jkt"], json!(jkt));
     assert_eq!(claims["https://hashgate.dev/action_jkt"], json!(jkt));
     // On a refresh the rules run again and see the proof's key.
     let rt = body["refresh_token"].as_str().unwrap();
-    let body = assert_bound(
-        &idp,
-        &token(&http, &refresh_form(rt), Some(&key.proof())).await,
-        &key,
-    )
-    .await;
+    let body = redeem_bound(&idp, &http, &refresh_form(rt), &key).await;
     let claims = verify(&idp, body["access_token"].as_str().unwrap(), API).await;
     assert_eq!(claims["https://hashgate.dev/rule_jkt"], json!(jkt));
 
