@@ -131,13 +131,18 @@ async fn stored_pair() -> Result<Object, AuthError> {
         .ok_or(AuthError::Browser("IndexedDB is not available"))
 }
 
+/// The browser's key when the app binds its tokens (`useDpop`), else `None`.
+pub async fn key_if_used(config: &AuthConfig) -> Result<Option<Rc<DpopKey>>, AuthError> {
+    match config.use_dpop {
+        true => Ok(Some(key().await?)),
+        false => Ok(None),
+    }
+}
+
 /// The thumbprint an authorization request names as `dpop_jkt` (RFC 9449 §10), with `useDpop`:
 /// the code it brings is redeemed only with a proof by this key.
 pub async fn login_jkt(config: &AuthConfig) -> Result<Option<String>, AuthError> {
-    match config.use_dpop {
-        true => Ok(Some(key().await?.thumbprint.clone())),
-        false => Ok(None),
-    }
+    Ok(key_if_used(config).await?.map(|key| key.thumbprint.clone()))
 }
 
 /// A proof for `method url` (RFC 9449 §4.2), signed by the browser's key, with the server's

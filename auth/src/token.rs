@@ -104,20 +104,12 @@ async fn redeem_code(
 ) -> Result<Session, AuthError> {
     let endpoint = setup.metadata.check_code_flow()?;
     let body = authorization_code_form(code, verifier, redirect_uri, &setup.config.client_id);
-    let key = dpop_key(setup).await?;
+    let key = dpop::key_if_used(&setup.config).await?;
     let answer = call(endpoint, &body, key.as_deref()).await?;
     let input = TokenInput::from_response(answer.into_token_response(), nonce);
     let mut session = validate_tokens(setup, input, now).await?;
     session.dpop_jkt = key.map(|key| key.thumbprint.clone());
     Ok(session)
-}
-
-/// The browser's DPoP key when the app binds its tokens (`useDpop`).
-async fn dpop_key(setup: &Setup) -> Result<Option<std::rc::Rc<DpopKey>>, AuthError> {
-    match setup.config.use_dpop {
-        true => Ok(Some(dpop::key().await?)),
-        false => Ok(None),
-    }
 }
 
 /// Renews `session` with `refresh_token` (RFC 6749 §6), whose spent-record fingerprint is
@@ -135,7 +127,7 @@ pub async fn refresh(
     now: i64,
 ) -> Result<Session, AuthError> {
     let endpoint = setup.metadata.check_code_flow()?;
-    let key = dpop_key(setup).await?;
+    let key = dpop::key_if_used(&setup.config).await?;
     let body = refresh_token_form(refresh_token, &setup.config.client_id);
     let answer = call(endpoint, &body, key.as_deref()).await;
     match &answer {
