@@ -67,30 +67,42 @@ async fn bound_jkt(browser: &Browser) -> String {
 
 /// The RFC 7638 thumbprint of the DPoP key pair IndexedDB holds, if it holds one.
 async fn stored_key_thumbprint(browser: &Browser) -> Option<String> {
-    let script = r#"
+    let point = with_stored_key_pair(
+        browser,
+        r#"if (!pair) return done(null);
+           const jwk = await crypto.subtle.exportKey("jwk", pair.publicKey);
+           done({ x: jwk.x, y: jwk.y });"#,
+    )
+    .await;
+    let (x, y) = (point["x"].as_str()?, point["y"].as_str()?);
+    let input = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    Some(URL_SAFE_NO_PAD.encode(Sha256::digest(input)))
+}
+
+/// Runs `then` in the page, as script on it could: the body of an async function given `pair`
+/// (the key pair IndexedDB holds for the app, or `null`) and `done` (returns its argument).
+async fn with_stored_key_pair(browser: &Browser, then: &str) -> Value {
+    let script = format!(
+        r#"
         const done = arguments[0];
         const open = indexedDB.open("hashgate-auth", 1);
         open.onerror = () => done(null);
         open.onupgradeneeded = () => open.result.createObjectStore("keys");
-        open.onsuccess = () => {
+        open.onsuccess = () => {{
             const get = open.result.transaction("keys").objectStore("keys").get("dpop");
             get.onerror = () => done(null);
-            get.onsuccess = async () => {
+            get.onsuccess = async () => {{
                 open.result.close();
-                if (!get.result) return done(null);
-                const jwk = await crypto.subtle.exportKey("jwk", get.result.publicKey);
-                done({ x: jwk.x, y: jwk.y });
-            };
-        };
-    "#;
-    let point = browser
-        .client()
-        .execute_async(script, Vec::new())
-        .await
-        .unwrap_or_else(|error| panic!("reading IndexedDB failed: {error}"));
-    let (x, y) = (point["x"].as_str()?, point["y"].as_str()?);
-    let input = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-    Some(URL_SAFE_NO_PAD.encode(Sha256::digest(input)))
+                const pair = get.result ?? null;
+                {then}
+            }};
+        }};
+    "#
+    );
+    match browser.client().execute_async(&script, Vec::new()).await {
+        Ok(value) => value,
+        Err(error) => panic!("reading IndexedDB failed: {error}"),
+    }
 }
 
 /// Calls `/api/private` from the External API page and returns the status shown.
@@ -286,33 +298,21 @@ async fn script_on_the_page_cannot_export_the_dpop_private_key() {
     let browser = Browser::launch().await;
     browser.goto(&stack.spa.url("/profile")).await;
     stack.login_as(&browser, &ALICE).await;
-    let script = r#"
-        const done = arguments[0];
-        const open = indexedDB.open("hashgate-auth", 1);
-        open.onerror = () => done({ error: "no database" });
-        open.onsuccess = () => {
-            const get = open.result.transaction("keys").objectStore("keys").get("dpop");
-            get.onsuccess = async () => {
-                const pair = get.result;
-                if (!pair) return done({ error: "no key" });
-                const attempt = async (format) => {
-                    try { await crypto.subtle.exportKey(format, pair.privateKey); return "exported"; }
-                    catch (e) { return e.name; }
-                };
-                done({
-                    extractable: pair.privateKey.extractable,
-                    type: pair.privateKey.type,
-                    jwk: await attempt("jwk"),
-                    pkcs8: await attempt("pkcs8"),
-                });
-            };
-        };
-    "#;
-    let result = browser
-        .client()
-        .execute_async(script, Vec::new())
-        .await
-        .unwrap_or_else(|error| panic!("the export attempt did not run: {error}"));
+    let result = with_stored_key_pair(
+        &browser,
+        r#"if (!pair) return done({ error: "no key" });
+           const attempt = async (format) => {
+               try { await crypto.subtle.exportKey(format, pair.privateKey); return "exported"; }
+               catch (e) { return e.name; }
+           };
+           done({
+               extractable: pair.privateKey.extractable,
+               type: pair.privateKey.type,
+               jwk: await attempt("jwk"),
+               pkcs8: await attempt("pkcs8"),
+           });"#,
+    )
+    .await;
     assert_eq!(result["type"], "private", "{result}");
     assert_eq!(result["extractable"], false, "{result}");
     assert_eq!(result["jwk"], "InvalidAccessError", "{result}");
@@ -342,6 +342,51 @@ async fn use_dpop_against_the_shipped_provider_and_api_binds_the_tokens() {
             "{request:?}"
         );
     }
+    assert_eq!(call_private(&browser).await, 200);
+    browser.close().await;
+}
+
+// RFC 9449 §5: a stored session is bound to the key it was issued for. One that names another
+// key (a key lost, a copied storage entry, a tampered one) is never used: the app drops it and
+// signs in again through the provider, with its own key.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stored_session_bound_to_another_key_is_not_used() {
+    const TOKENS_KEY: &str = "hashgate.auth.tokens";
+    let stack = Stack::start(StackOptions::default().cache_location("local").dpop(false)).await;
+    let browser = Browser::launch().await;
+    browser.goto(&stack.spa.url("/profile")).await;
+    stack.login_as(&browser, &ALICE).await;
+    let jkt = bound_jkt(&browser).await;
+    let read_stored = format!("return JSON.parse(localStorage.getItem('{TOKENS_KEY}'));");
+    let before = run_js(&browser, &read_stored).await;
+    assert_eq!(before["dpop_jkt"], jkt.as_str(), "{before}");
+    let other = "A".repeat(43);
+    run_js(
+        &browser,
+        &format!(
+            "const t = JSON.parse(localStorage.getItem('{TOKENS_KEY}')); \
+             t.dpop_jkt = '{other}'; localStorage.setItem('{TOKENS_KEY}', JSON.stringify(t)); \
+             return true;"
+        ),
+    )
+    .await;
+    let silent_before = stack.silent_authorize_requests().len();
+
+    browser.goto(&stack.spa.url("/profile")).await;
+    browser.wait_for_auth_state("authenticated").await;
+    wait_for_heading(&browser, "Profile").await;
+    assert_eq!(
+        stack.silent_authorize_requests().len(),
+        silent_before + 1,
+        "the session naming another key was used instead of a new sign-in"
+    );
+    let after = run_js(&browser, &read_stored).await;
+    assert_eq!(after["dpop_jkt"], jkt.as_str(), "{after}");
+    assert_ne!(
+        after["access_token"], before["access_token"],
+        "the stored tokens were kept"
+    );
+    assert_eq!(bound_jkt(&browser).await, jkt);
     assert_eq!(call_private(&browser).await, 200);
     browser.close().await;
 }
