@@ -41,6 +41,7 @@
 //! | `context` | [`AuthContext`] and its reactive state; [`use_auth`], [`try_use_auth`] |
 //! | `silent` | the hidden `prompt=none` iframe (`web_message` or `/silent-callback.html`) |
 //! | `token` | the token endpoint: code redemption, refresh (compared with the session before it is kept), revocation; every request with a timeout |
+//! | `dpop` | with `useDpop`: the browser's non-extractable key (IndexedDB), the proof for each token-endpoint and API request, the servers' nonces (RFC 9449) |
 //! | `validate` | the one validation path for every token (OIDC Core §3.2.2.9–11), and the provider's key cache |
 //! | `setup` | `auth_config.json`, discovery and the key cache, loaded once and passed as one handle |
 //! | `spent` | the record of spent refresh tokens (their SHA-256) shared by every tab |
@@ -50,7 +51,7 @@
 //! | [`session`] | [`Session`] and [`User`]: validated tokens and what a page may show of them |
 //! | [`error`] | [`AuthError`]: every failure as a sentence |
 //! | [`json`] | JSON through the browser's own `JSON.parse` into [`hashgate_protocol::FromJson`] types |
-//! | `browser` | the thin browser shell: `http` (the one `fetch`), `lock` (Web Locks, or a `localStorage` lease extended while its holder works), `web_storage`, `crypto` (WebCrypto), `page` (address, history, timers, tabs, `sendBeacon`) |
+//! | `browser` | the thin browser shell: `http` (the one `fetch`), `lock` (Web Locks, or a `localStorage` lease extended while its holder works), `web_storage`, `key_store` (the DPoP key pair in IndexedDB), `crypto` (WebCrypto), `page` (address, history, timers, tabs, `sendBeacon`) |
 
 #![warn(missing_docs)]
 

@@ -1,5 +1,5 @@
 //! The thin browser shell, one file a concern: [`http`] (the one `fetch()`), [`lock`] (the
-//! cross-tab lock), [`web_storage`], [`crypto`] (WebCrypto, CSPRNG) and [`page`] (address,
+//! cross-tab lock), [`web_storage`], [`key_store`] (the DPoP key pair in IndexedDB), [`crypto`] (WebCrypto, CSPRNG) and [`page`] (address,
 //! history, clock, timers, tabs). No protocol decisions here: those live in
 //! [`hashgate_protocol`] and [`crate::decide`].
 
