@@ -1,7 +1,7 @@
 //! The thin browser shell, one file a concern: [`http`] (the one `fetch()`), [`lock`] (the
-//! cross-tab lock), [`web_storage`], [`key_store`] (the DPoP key pair in IndexedDB), [`crypto`] (WebCrypto, CSPRNG) and [`page`] (address,
-//! history, clock, timers, tabs). No protocol decisions here: those live in
-//! [`hashgate_protocol`] and [`crate::decide`].
+//! cross-tab lock), [`web_storage`], [`key_store`] (the DPoP key pair in IndexedDB), [`crypto`]
+//! (WebCrypto, CSPRNG) and [`page`] (address, history, clock, timers, tabs). No protocol
+//! decisions here: those live in [`hashgate_protocol`] and [`crate::decide`].
 
 pub mod crypto;
 pub mod http;
